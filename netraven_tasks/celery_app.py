@@ -1,0 +1,75 @@
+"""The Celery application: configuration, job modules, tracking and the beat schedule."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery, signals
+
+from netraven_tasks.db import dispose_engines, session_factory
+from netraven_tasks.jobs import BUILTIN_JOB_MODULES
+from netraven_tasks.jobs.registry import load_job_modules
+from netraven_tasks.settings import Settings, get_settings
+from netraven_tasks.tracking import signals as tracking_signals
+from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHook
+
+INTERNAL_TASK_MODULES = ("netraven_tasks.tracking.tasks",)
+
+REDELIVERY_SECONDS = 3600
+
+# Hooks run once a job reaches its final status (notifications register one).
+TERMINAL_HOOKS: list[TerminalHook] = []
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "reap-vanished-jobs": {"task": "netraven.reap_vanished_jobs", "schedule": 60.0},
+    }
+
+
+def create_celery_app(settings: Settings) -> Celery:
+    app = Celery(
+        "netraven_tasks",
+        broker=settings.broker_url,
+        include=[*BUILTIN_JOB_MODULES, *INTERNAL_TASK_MODULES, *settings.job_modules],
+    )
+    events = not settings.broker_url.startswith(("sqla+", "memory"))
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,  # outcomes live in job_logs, not in a result backend
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # network jobs are long: no worker hoards messages
+        task_send_sent_event=events,
+        worker_send_task_events=events,
+        enable_utc=True,
+        timezone="UTC",
+        broker_connection_retry_on_startup=True,
+        beat_schedule=beat_schedule(settings),
+        worker_hijack_root_logger=False,
+    )
+    if settings.broker_is_redis:
+        # A message unacked this long (its worker died as a whole) is delivered again.
+        app.conf.broker_transport_options = {"visibility_timeout": REDELIVERY_SECONDS}
+    return app
+
+
+@lru_cache(maxsize=1)
+def current_recorder() -> Recorder:
+    settings = get_settings()
+    return SyncRecorder(session_factory(settings), on_terminal=TERMINAL_HOOKS)
+
+
+@signals.worker_process_init.connect(weak=False)
+def _after_fork(**_: Any) -> None:
+    dispose_engines()
+
+
+tracking_signals.install(current_recorder)
+
+app = create_celery_app(get_settings())
+# Every process that publishes (API, CLI, beat) needs the job types, not only the worker.
+load_job_modules(app.conf.include)

@@ -1,0 +1,259 @@
+"""The ``netraven-tasks`` command: database, users, tokens, launching jobs and running services."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from marshmallow import ValidationError
+
+from netraven_tasks.settings import Settings, SettingsError, get_settings
+
+
+class CommandError(Exception):
+    """Shown to the user as 'error: …' with exit status 2."""
+
+
+def _parse_arg(pair: str) -> tuple[str, Any]:
+    key, sep, raw = pair.partition("=")
+    if not sep or not key:
+        raise CommandError(f"--arg takes KEY=VALUE, got {pair!r}")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key, value
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print(f"database {_redact(settings.database_url)} upgraded to {args.revision}")
+
+
+def cmd_db_downgrade(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.migrate import downgrade
+
+    downgrade(settings.database_url, args.revision)
+    print(f"database {_redact(settings.database_url)} downgraded to {args.revision}")
+
+
+def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.users import UserError, create_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    if args.password_stdin and not password:
+        raise CommandError("--password-stdin given but standard input had no password")
+    try:
+        with session_factory(settings).begin() as session:
+            user = create_user(session, args.name, args.email, password, is_admin=args.admin)
+            print(f"created {'admin' if user.is_admin else 'user'} {user.username} (id {user.id})")
+    except UserError as error:
+        raise CommandError(str(error)) from None
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.auth import issue_token
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.users import find_user
+
+    with session_factory(settings)() as session:
+        user = find_user(session, args.name)
+        if user is None or not user.active:
+            raise CommandError(f"no active user named {args.name!r}")
+        print(issue_token(user, settings, args.ttl))
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.celery_app import app  # noqa: F401 - registers the job types
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.jobs.launch import UnknownJobType, launch_job
+    from netraven_tasks.jobs.registry import all_job_types
+    from netraven_tasks.users import find_user
+
+    owner_id = None
+    if args.owner:
+        with session_factory(settings)() as session:
+            owner = find_user(session, args.owner)
+        if owner is None:
+            raise CommandError(f"no user named {args.owner!r}")
+        owner_id = owner.id
+    arguments = dict(_parse_arg(pair) for pair in args.arg)
+    try:
+        launched = launch_job(settings, args.job_type, arguments, owner_id)
+    except UnknownJobType:
+        known = ", ".join(jt.name for jt in all_job_types())
+        raise CommandError(f"unknown job type {args.job_type!r}; known: {known}") from None
+    except ValidationError as error:
+        raise CommandError(f"invalid arguments: {json.dumps(error.messages)}") from None
+    print(f"job log {launched.job_log_id} {launched.status} (task {launched.task_id})")
+    if args.wait:
+        status = _wait_for(settings, launched.job_log_id, args.wait)
+        print(f"job log {launched.job_log_id} {status}")
+        if status != "completed":
+            raise SystemExit(1)
+
+
+def _wait_for(settings: Settings, job_log_id: int, timeout: float) -> str:
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.models import JobLog
+    from netraven_tasks.statuses import JobStatus
+
+    deadline = time.monotonic() + timeout
+    sessions = session_factory(settings)
+    while True:
+        with sessions() as session:
+            job = session.get(JobLog, job_log_id)
+            status = job.status if job else "missing"
+        if status in {s.value for s in JobStatus if s.is_terminal} or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
+
+
+def _celery(args: Sequence[str]) -> None:
+    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "netraven_tasks", *args])
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    events = ["-E"] if not settings.broker_url.startswith("sqla+") else []
+    _celery(["worker", "--loglevel", args.loglevel, *events, *args.celery_args])
+
+
+def cmd_beat(settings: Settings, args: argparse.Namespace) -> None:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    schedule = str(settings.var_dir / "celerybeat-schedule")
+    _celery(["beat", "--loglevel", args.loglevel, "--schedule", schedule, *args.celery_args])
+
+
+def cmd_flower(settings: Settings, args: argparse.Namespace) -> None:
+    extra = [f"--basic-auth={settings.flower_basic_auth}"] if settings.flower_basic_auth else []
+    _celery(["flower", f"--address={args.host}", f"--port={args.port}", *extra, *args.celery_args])
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
+    if args.dev:
+        from api import create_app
+
+        create_app().run(host=args.host, port=args.port, debug=False)
+        return
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable, "-m", "gunicorn",
+            "--bind", f"{args.host}:{args.port}",
+            "--workers", str(args.workers),
+            "--access-logfile", "-",
+            "api:create_app()",
+        ],
+    )  # fmt: skip
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.devserver import run_everything
+
+    raise SystemExit(run_everything(settings, demo=not args.no_demo))
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netraven-tasks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database schema (Alembic)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    up = db_commands.add_parser("upgrade", help="migrate to the newest schema")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    down = db_commands.add_parser("downgrade", help="migrate back to REVISION")
+    down.add_argument("revision")
+    down.set_defaults(func=cmd_db_downgrade)
+
+    users = commands.add_parser("users", help="manage users")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    create = user_commands.add_parser("create", help="create a user")
+    create.add_argument("name")
+    create.add_argument("--email", required=True)
+    create.add_argument("--admin", action="store_true")
+    create.add_argument("--password-stdin", action="store_true", help="read a password from stdin")
+    create.set_defaults(func=cmd_users_create)
+
+    token = commands.add_parser("token", help="print a bearer token for user NAME")
+    token.add_argument("name")
+    token.add_argument("--ttl", type=int, default=None, help="seconds the token is valid")
+    token.set_defaults(func=cmd_token)
+
+    run = commands.add_parser("run", help="launch a job")
+    run.add_argument("job_type")
+    run.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--owner", help="username that owns the job (default: none)")
+    run.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=120.0,
+        default=None,
+        metavar="SECONDS",
+        help="wait for the final status; exit 1 unless completed",
+    )
+    run.set_defaults(func=cmd_run)
+
+    for name, func, help_text in (
+        ("worker", cmd_worker, "run a Celery worker"),
+        ("beat", cmd_beat, "run Celery beat (exactly one per deployment)"),
+    ):
+        service = commands.add_parser(name, help=help_text)
+        service.add_argument("--loglevel", default="info")
+        service.set_defaults(func=func)
+
+    flower = commands.add_parser("flower", help="run Flower")
+    flower.add_argument("--host", default="127.0.0.1")
+    flower.add_argument("--port", type=int, default=5555)
+    flower.set_defaults(func=cmd_flower)
+
+    api = commands.add_parser("api", help="serve the REST API (gunicorn)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=2)
+    api.add_argument("--dev", action="store_true", help="Flask's development server instead")
+    api.set_defaults(func=cmd_api)
+
+    everything = commands.add_parser("up", help="migrate and run API, worker, beat and Flower")
+    everything.add_argument("--no-demo", action="store_true", help="start no demo traffic")
+    everything.set_defaults(func=cmd_up)
+    return parser
+
+
+PASSTHROUGH = {"worker", "beat", "flower"}  # unknown options go to Celery as they are
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in PASSTHROUGH:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.celery_args = extra
+    try:
+        settings = get_settings()
+        args.func(settings, args)
+    except (CommandError, SettingsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

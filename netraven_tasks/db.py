@@ -1,0 +1,53 @@
+"""Engines and sessions: one engine per process (recreated after fork), sessions per unit of work."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from netraven_tasks.settings import Settings
+
+_engines: dict[tuple[int, str], Engine] = {}
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    # WAL lets the API read while a worker writes; busy_timeout waits instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def get_engine(settings: Settings) -> Engine:
+    """The engine of this process; a forked child gets its own (connections must not cross fork)."""
+    key = (os.getpid(), settings.database_url)
+    engine = _engines.get(key)
+    if engine is None:
+        engine = _engines[key] = make_engine(settings.database_url)
+    return engine
+
+
+def session_factory(settings: Settings) -> sessionmaker[Session]:
+    return sessionmaker(get_engine(settings), expire_on_commit=False)
+
+
+def dispose_engines() -> None:
+    """Forget engines inherited across fork without closing the parent's connections."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()

@@ -1,0 +1,55 @@
+"""Tracking events: the small facts a signal handler hands to the recorder."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from netraven_tasks.models import utcnow
+
+
+class EventKind(StrEnum):
+    QUEUED = "queued"
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    RETRY_SCHEDULED = "retry_scheduled"
+    FAILED = "failed"
+    REVOKED = "revoked"
+    REAPED = "reaped"
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    kind: EventKind
+    task_id: str
+    job_type: str
+    at: datetime = field(default_factory=utcnow)
+    retries: int = 0  # Celery's request.retries: 0 for the first attempt
+    device: str | None = None
+    owner_id: int | None = None
+    args: dict[str, Any] | None = None
+    worker: str | None = None
+    result: dict[str, Any] | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    next_retry_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        for key in ("at", "next_retry_at"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrackingEvent:
+        values = dict(data)
+        values["kind"] = EventKind(values["kind"])
+        for key in ("at", "next_retry_at"):
+            if values.get(key) is not None:
+                values[key] = datetime.fromisoformat(values[key])
+        return cls(**values)

@@ -1,0 +1,43 @@
+"""Recorders: where tracking events go. Signal handlers only know the ``Recorder`` interface.
+
+``SyncRecorder`` writes each event in its own transaction; a batched recorder (Redis Stream
+consumer) can replace it without touching the handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from netraven_tasks.tracking.events import TrackingEvent
+from netraven_tasks.tracking.transitions import Outcome, apply_event
+
+log = logging.getLogger(__name__)
+
+TerminalHook = Callable[[Outcome], None]
+
+
+class Recorder(Protocol):
+    def record(self, event: TrackingEvent) -> None: ...
+
+
+class SyncRecorder:
+    """Writes every event at once, in its own transaction, then runs the terminal hooks."""
+
+    def __init__(self, sessions: sessionmaker[Session], on_terminal: Sequence[TerminalHook] = ()):
+        self._sessions = sessions
+        self._on_terminal = list(on_terminal)
+
+    def record(self, event: TrackingEvent) -> None:
+        with self._sessions.begin() as session:
+            outcome = apply_event(session, event)
+        if outcome.became_terminal:
+            for hook in self._on_terminal:
+                try:
+                    hook(outcome)
+                except Exception:
+                    # A hook (e.g. publishing the notify task) must not undo the recorded row.
+                    log.exception("terminal hook %r failed for job log %s", hook, outcome.job_log_id)

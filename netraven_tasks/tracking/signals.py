@@ -1,0 +1,177 @@
+"""Celery signal handlers: each turns one signal into one tracking event for the recorder.
+
+They decide nothing. Only tasks of declared job types are tracked; internal tasks
+(notifications, digests, the reaper) are not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from celery import signals
+
+from netraven_tasks.jobs.registry import JobType, job_type_for_task
+from netraven_tasks.models import utcnow
+from netraven_tasks.tracking.events import EventKind, TrackingEvent
+from netraven_tasks.tracking.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+OWNER_HEADER = "netraven_owner_id"
+
+_recorder_provider: Callable[[], Recorder] | None = None
+
+
+def install(recorder_provider: Callable[[], Recorder]) -> None:
+    """Connect the handlers; ``recorder_provider`` gives this process's recorder."""
+    global _recorder_provider
+    _recorder_provider = recorder_provider
+    signals.before_task_publish.connect(on_publish, weak=False)
+    signals.task_prerun.connect(on_prerun, weak=False)
+    signals.task_success.connect(on_success, weak=False)
+    signals.task_retry.connect(on_retry, weak=False)
+    signals.task_failure.connect(on_failure, weak=False)
+    signals.task_revoked.connect(on_revoked, weak=False)
+
+
+def _record(event: TrackingEvent) -> None:
+    if _recorder_provider is None:
+        return
+    try:
+        _recorder_provider().record(event)
+    except Exception:
+        # Celery would swallow it silently; at least say which job lost its event.
+        log.exception("could not record %s for task %s", event.kind, event.task_id)
+
+
+def _error_fields(error: BaseException | None) -> dict[str, Any]:
+    if error is None:
+        return {}
+    return {"error_type": type(error).__name__, "error_message": str(error) or repr(error)}
+
+
+def on_publish(
+    sender: str | None = None, headers: dict[str, Any] | None = None, body: Any = None, **_: Any
+) -> None:
+    declared = job_type_for_task(sender)
+    if declared is None or not headers or headers.get("retries"):
+        return  # a retry's own publish is recorded by on_retry
+    kwargs = body[1] if isinstance(body, (tuple, list)) and len(body) > 1 else {}
+    owner = headers.get(OWNER_HEADER)
+    _record(
+        TrackingEvent(
+            kind=EventKind.QUEUED,
+            task_id=headers["id"],
+            job_type=declared.name,
+            device=declared.device_of(kwargs),
+            owner_id=int(owner) if owner is not None else None,
+            args=kwargs,
+        )
+    )
+
+
+def _tracked(task: Any) -> JobType | None:
+    return job_type_for_task(getattr(task, "name", None))
+
+
+def on_prerun(sender: Any = None, task_id: str = "", kwargs: dict[str, Any] | None = None, **_: Any) -> None:
+    declared = _tracked(sender)
+    if declared is None:
+        return
+    request = sender.request
+    _record(
+        TrackingEvent(
+            kind=EventKind.STARTED,
+            task_id=task_id,
+            job_type=declared.name,
+            retries=request.retries or 0,
+            device=declared.device_of(kwargs or {}),
+            args=kwargs,
+            worker=request.hostname,
+        )
+    )
+
+
+def on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
+    declared = _tracked(sender)
+    if declared is None:
+        return
+    request = sender.request
+    _record(
+        TrackingEvent(
+            kind=EventKind.SUCCEEDED,
+            task_id=request.id,
+            job_type=declared.name,
+            retries=request.retries or 0,
+            result=result,
+            worker=request.hostname,
+        )
+    )
+
+
+def on_retry(
+    sender: Any = None, request: Any = None, reason: Any = None, einfo: Any = None, **_: Any
+) -> None:
+    declared = _tracked(sender)
+    if declared is None or request is None:
+        return
+    error = getattr(reason, "exc", None) or reason
+    when = getattr(reason, "when", None)
+    next_retry_at = utcnow() + timedelta(seconds=when) if isinstance(when, (int, float)) else when
+    _record(
+        TrackingEvent(
+            kind=EventKind.RETRY_SCHEDULED,
+            task_id=request.id,
+            job_type=declared.name,
+            retries=request.retries or 0,
+            next_retry_at=next_retry_at,
+            traceback=str(einfo.traceback) if einfo is not None else None,
+            **_error_fields(error if isinstance(error, BaseException) else None),
+        )
+    )
+
+
+def on_failure(
+    sender: Any = None,
+    task_id: str = "",
+    exception: BaseException | None = None,
+    einfo: Any = None,
+    **_: Any,
+) -> None:
+    declared = _tracked(sender)
+    if declared is None:
+        return
+    _record(
+        TrackingEvent(
+            kind=EventKind.FAILED,
+            task_id=task_id,
+            job_type=declared.name,
+            retries=sender.request.retries or 0,
+            traceback=str(einfo.traceback) if einfo is not None else None,
+            **_error_fields(exception),
+        )
+    )
+
+
+def on_revoked(
+    sender: Any = None,
+    request: Any = None,
+    terminated: bool = False,
+    expired: bool = False,
+    **_: Any,
+) -> None:
+    declared = _tracked(sender)
+    if declared is None or request is None:
+        return
+    reason = "expired" if expired else ("terminated" if terminated else "revoked")
+    _record(
+        TrackingEvent(
+            kind=EventKind.REVOKED,
+            task_id=request.id,
+            job_type=declared.name,
+            error_message=reason,
+        )
+    )

@@ -1,0 +1,171 @@
+"""How a tracking event changes a job-log row: the state machine of a job run.
+
+Idempotent and order-tolerant: a duplicate event or one from an older attempt adds no
+transition, and a terminal status is final.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from netraven_tasks.models import JobLog, JobLogEntry
+from netraven_tasks.statuses import TERMINAL_STATUSES, JobStatus
+from netraven_tasks.tracking.events import EventKind, TrackingEvent
+
+MESSAGE_LIMIT = 2_000
+TRACEBACK_LIMIT = 8_000
+RESULT_LIMIT = 16_000
+
+
+# Events that belong to one attempt; one from an attempt older than the current is stale.
+_PER_ATTEMPT = frozenset(
+    {EventKind.STARTED, EventKind.SUCCEEDED, EventKind.RETRY_SCHEDULED, EventKind.FAILED}
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_log_id: int
+    status: JobStatus
+    became_terminal: bool
+
+
+def trim(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 20] + f"… [{len(text) - limit + 20} more]"
+
+
+def trim_traceback(text: str | None) -> str | None:
+    """Keep the end of a traceback: the innermost frames and the error are what matter."""
+    if text is None or len(text) <= TRACEBACK_LIMIT:
+        return text
+    return "[…]\n" + text[-TRACEBACK_LIMIT:]
+
+
+def result_summary(value: Any) -> dict[str, Any] | None:
+    """A JSON object small enough to store: a job's result, wrapped or truncated if need be."""
+    if value is None:
+        return None
+    summary = value if isinstance(value, dict) else {"value": value}
+    try:
+        encoded = json.dumps(summary, default=str)
+    except (TypeError, ValueError):
+        return {"value": trim(repr(value), RESULT_LIMIT)}
+    if len(encoded) > RESULT_LIMIT:
+        return {"truncated": True, "preview": encoded[:RESULT_LIMIT]}
+    return json.loads(encoded)
+
+
+def _insert_if_missing(session: Session, event: TrackingEvent) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(JobLog).values(
+        task_id=event.task_id,
+        job_type=event.job_type,
+        device=event.device,
+        owner_id=event.owner_id,
+        args=event.args,
+        status=JobStatus.QUEUED.value,
+        attempts=0,
+        celery_retries=0,
+        queued_at=event.at,
+        updated_at=event.at,
+    )
+    session.execute(statement.on_conflict_do_nothing(index_elements=["task_id"]))
+
+
+def _entry(job: JobLog, event: TrackingEvent, level: str, message: str, **details: Any) -> None:
+    job.entries.append(
+        JobLogEntry(
+            at=event.at,
+            level=level,
+            event=event.kind.value,
+            message=message,
+            details={k: v for k, v in details.items() if v is not None} or None,
+        )
+    )
+
+
+def _finish(job: JobLog, event: TrackingEvent, status: JobStatus) -> None:
+    job.status = status.value
+    job.finished_at = event.at
+    job.next_retry_at = None
+    if job.started_at is not None:
+        job.duration_seconds = max(0.0, (event.at - job.started_at).total_seconds())
+
+
+def _set_error(job: JobLog, event: TrackingEvent) -> None:
+    job.error_type = event.error_type
+    job.error_message = trim(event.error_message, MESSAGE_LIMIT)
+
+
+def apply_event(session: Session, event: TrackingEvent) -> Outcome:
+    """Apply one event to its job-log row (created on first sight) inside the caller's transaction."""
+    _insert_if_missing(session, event)
+    job = session.scalars(select(JobLog).where(JobLog.task_id == event.task_id).with_for_update()).one()
+    kind = event.kind
+    was_terminal = job.status in TERMINAL_STATUSES
+    created = job.attempts == 0 and job.status == JobStatus.QUEUED and not job.entries
+    stale = kind in _PER_ATTEMPT and event.retries < job.celery_retries
+
+    if kind is EventKind.QUEUED:
+        if created:
+            _entry(job, event, "info", "queued", device=event.device)
+    elif was_terminal or stale:
+        _entry(job, event, "debug", f"late {kind.value} event ignored (job is {job.status})")
+    elif kind is EventKind.STARTED:
+        if created:
+            _entry(job, event, "info", "queued (published before tracking saw it)")
+        job.status = JobStatus.RUNNING.value
+        job.attempts += 1
+        job.celery_retries = event.retries
+        job.started_at = job.started_at or event.at
+        job.next_retry_at = None
+        job.worker = event.worker
+        _entry(job, event, "info", f"attempt {job.attempts} started", worker=event.worker)
+    elif kind is EventKind.SUCCEEDED:
+        _finish(job, event, JobStatus.COMPLETED)
+        job.result = result_summary(event.result)
+        job.error_type = job.error_message = None
+        _entry(job, event, "info", f"completed after {job.attempts} attempt(s)")
+    elif kind is EventKind.RETRY_SCHEDULED:
+        job.status = JobStatus.RETRYING.value
+        job.next_retry_at = event.next_retry_at
+        _set_error(job, event)
+        _entry(
+            job,
+            event,
+            "warning",
+            f"attempt {job.attempts} failed, retry scheduled: {event.error_type}: "
+            f"{trim(event.error_message, MESSAGE_LIMIT)}",
+            next_retry_at=event.next_retry_at.isoformat() if event.next_retry_at else None,
+            traceback=trim_traceback(event.traceback),
+        )
+    elif kind is EventKind.FAILED:
+        _finish(job, event, JobStatus.FAILED)
+        _set_error(job, event)
+        _entry(
+            job,
+            event,
+            "error",
+            f"failed after {job.attempts} attempt(s): {event.error_type}: "
+            f"{trim(event.error_message, MESSAGE_LIMIT)}",
+            traceback=trim_traceback(event.traceback),
+        )
+    elif kind is EventKind.REVOKED:
+        _finish(job, event, JobStatus.CANCELED)
+        _entry(job, event, "warning", f"canceled: {event.error_message or 'revoked'}")
+    elif kind is EventKind.REAPED:
+        _finish(job, event, JobStatus.FAILED)
+        _set_error(job, event)
+        _entry(job, event, "error", f"reaped: {event.error_message}")
+    session.flush()
+    status = JobStatus(job.status)
+    return Outcome(job.id, status, became_terminal=status.is_terminal and not was_terminal)

@@ -1,0 +1,179 @@
+"""Session fixtures: a fresh PostgreSQL database migrated by Alembic, a Redis db, one real worker.
+
+The environment is set here, at import, before any test imports the Celery app: the settings
+object is read once per process, exactly as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get(
+    "NETRAVEN_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_DB = int(os.environ.get("NETRAVEN_TEST_REDIS_DB", "11"))
+TEST_DB_NAME = f"netraven_test_{uuid.uuid4().hex[:10]}"
+TEST_DB_URL = (
+    sa.engine.make_url(PG_ADMIN_URL).set(database=TEST_DB_NAME).render_as_string(hide_password=False)
+)
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+VAR_DIR = Path(os.environ.get("NETRAVEN_TEST_VAR_DIR", f"/tmp/netraven-test-{TEST_DB_NAME}"))
+
+TEST_ENV = {
+    "NETRAVEN_DATABASE_URL": TEST_DB_URL,
+    "NETRAVEN_BROKER_URL": REDIS_URL,
+    "NETRAVEN_VAR_DIR": str(VAR_DIR),
+    "NETRAVEN_SECRET_KEY": "test-secret-key-0123456789abcdef",
+    "NETRAVEN_JOB_MODULES": "tests.support.jobs",
+    "NETRAVEN_ALLOW_PRIVATE_WEBHOOKS": "1",
+    "NETRAVEN_MAILDIR": str(VAR_DIR / "maildir"),
+}
+os.environ.update(TEST_ENV)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, migrated to head with Alembic."""
+    from netraven_tasks.migrate import upgrade
+
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{TEST_DB_NAME}"'))
+    upgrade(TEST_DB_URL)
+    yield TEST_DB_URL
+    from netraven_tasks.db import dispose_engines
+
+    dispose_engines()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{TEST_DB_NAME}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str):  # type: ignore[no-untyped-def]
+    from netraven_tasks.settings import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture
+def db_session(settings):  # type: ignore[no-untyped-def]
+    from netraven_tasks.db import session_factory
+
+    with session_factory(settings)() as session:
+        yield session
+
+
+@pytest.fixture
+def clean_db(database_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """Empty every table (fast: TRUNCATE) so a test sees only its own rows."""
+    from netraven_tasks.db import get_engine
+    from netraven_tasks.models import Base
+
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with get_engine(settings).begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+class WorkerProcess:
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, args: list[str]):
+        self.process = process
+        self.log_path = log_path
+        self.args = args
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def child_pids(self) -> list[int]:
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
+        )
+        return [int(pid) for pid in out.stdout.split()]
+
+
+def start_worker(name: str, log_path: Path, extra: list[str] | None = None) -> WorkerProcess:
+    args = [
+        sys.executable, "-m", "celery", "-A", "netraven_tasks", "worker",
+        "--loglevel", "info", "--pool", "prefork", "--concurrency", "2",
+        "-n", f"{name}@%h", "-E", "--without-gossip", "--without-mingle",
+        *(extra or []),
+    ]  # fmt: skip
+    log_file = log_path.open("ab")
+    process = subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, **TEST_ENV}, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    worker = WorkerProcess(process, log_path, args)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited with {process.returncode}:\n{worker.log()[-3000:]}")
+        if "ready." in worker.log():
+            return worker
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"worker did not become ready:\n{worker.log()[-3000:]}")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker(database_url: str, redis_client: redis.Redis, tmp_path_factory) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
+    """One real Celery worker (prefork, 2 children) for the whole session."""
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    process = start_worker("test", log_path)
+    yield process
+    stop_process(process.process)
+
+
+@pytest.fixture
+def wait_for_job(settings) -> Callable[..., object]:  # type: ignore[no-untyped-def]
+    """Poll a job-log row until its status is one of ``statuses``; returns the row."""
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.models import JobLog
+    from netraven_tasks.statuses import TERMINAL_STATUSES
+
+    sessions = session_factory(settings)
+
+    def wait(job_log_id: int, statuses=TERMINAL_STATUSES, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+        wanted = {str(s) for s in statuses}
+        deadline = time.monotonic() + timeout
+        while True:
+            with sessions() as session:
+                job = session.get(JobLog, job_log_id)
+                if job is not None and job.status in wanted:
+                    job.entries  # noqa: B018 - load them before the session closes
+                    return job
+                seen = job.status if job else "missing"
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job log {job_log_id} is {seen}, wanted one of {sorted(wanted)}")
+            time.sleep(0.1)
+
+    return wait

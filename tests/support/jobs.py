@@ -1,0 +1,55 @@
+"""Job types used only by the tests (loaded through NETRAVEN_JOB_MODULES)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from celery import current_task
+from marshmallow import Schema, fields
+
+from netraven_tasks.jobs import RetryPolicy, job_type
+
+FAST = RetryPolicy(max_attempts=3, backoff_base=0.2, backoff_factor=2, backoff_max=1, jitter=0.1)
+
+
+class FlakyArguments(Schema):
+    host = fields.String(load_default="lab-sw-01")
+    succeed_on_attempt = fields.Integer(load_default=0, metadata={"description": "0 = never"})
+
+
+@job_type("test_flaky", arguments=FlakyArguments, policy=FAST, time_limit=30)
+def flaky(host: str, succeed_on_attempt: int = 0) -> dict[str, Any]:
+    """Raises a retryable ConnectionError until the given attempt."""
+    attempt = current_task.request.retries + 1
+    if succeed_on_attempt and attempt >= succeed_on_attempt:
+        return {"attempt": attempt}
+    raise ConnectionError(f"{host} did not answer on attempt {attempt}")
+
+
+class BrokenArguments(Schema):
+    host = fields.String(load_default="lab-sw-02")
+
+
+@job_type("test_broken", arguments=BrokenArguments, policy=FAST, time_limit=30)
+def broken(host: str) -> dict[str, Any]:
+    """Raises a non-retryable error at once."""
+    raise ValueError(f"template for {host} is invalid")
+
+
+class SlowArguments(Schema):
+    host = fields.String(load_default="lab-sw-03")
+    marker = fields.String(required=True)
+    seconds = fields.Float(load_default=30)
+
+
+@job_type("test_slow_once", arguments=SlowArguments, policy=FAST, time_limit=60)
+def slow_once(host: str, marker: str, seconds: float = 30) -> dict[str, Any]:
+    """Sleeps on its first run (so a test can kill it), returns at once when run again."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text(str(time.time()))
+        time.sleep(seconds)
+        return {"run": "first"}
+    return {"run": "again"}
