@@ -1,0 +1,1 @@
+"""Notifications: who is told about a job outcome, how, and when."""
