@@ -71,6 +71,7 @@ def redis_client() -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str):  # type: ignore[no-untyped-def]
+    import netraven_tasks.celery_app  # noqa: F401 - the app and its job types, as in every process
     from netraven_tasks.settings import get_settings
 
     return get_settings()

@@ -1,0 +1,139 @@
+"""``netraven-tasks up``: migrate, make an admin, run every service and some demo traffic.
+
+For a laptop or a demo on the embedded default; production runs each service on its own
+(see compose.yaml). Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from netraven_tasks.settings import Settings
+
+ADMIN = "admin"
+DEMO_INTERVAL_SECONDS = 30.0
+
+
+def _ensure_admin(settings: Settings) -> tuple[int, str | None]:
+    """The admin's id and, when just created, the password (also kept in var/admin-password)."""
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.users import create_user, find_user
+
+    password_file = settings.var_dir / "admin-password"
+    with session_factory(settings).begin() as session:
+        user = find_user(session, ADMIN)
+        if user is not None:
+            return user.id, None
+        password = secrets.token_urlsafe(12)
+        user = create_user(session, ADMIN, "admin@localhost", password, is_admin=True)
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+        return user.id, password
+
+
+def _demo_config(settings: Settings) -> Path:
+    path = settings.var_dir / "demo" / "edge-rtr-01.cfg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "hostname edge-rtr-01\n"
+        "interface GigabitEthernet0/0\n description uplink\n ip address 192.0.2.1 255.255.255.0\n"
+        f"! saved {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+    )
+    return path
+
+
+def _demo_traffic(settings: Settings, owner_id: int, stop: threading.Event) -> None:
+    """A few jobs now and then: one reachable port, one refused, one configuration backup."""
+    from netraven_tasks.jobs.launch import launch_job
+
+    while not stop.is_set():
+        for job_type, arguments in (
+            ("reachability_check", {"host": "127.0.0.1", "port": 8000, "timeout": 2}),
+            ("reachability_check", {"host": "127.0.0.1", "port": 1, "timeout": 2}),
+            ("config_backup", {"host": "edge-rtr-01", "source": str(_demo_config(settings))}),
+        ):
+            try:
+                launch_job(settings, job_type, arguments, owner_id)
+            except Exception as error:  # the demo must never take the system down
+                print(f"demo: could not launch {job_type}: {error}", file=sys.stderr)
+        stop.wait(DEMO_INTERVAL_SECONDS)
+
+
+def _services(settings: Settings) -> dict[str, list[str]]:
+    cli = [sys.executable, "-m", "netraven_tasks.cli"]
+    services = {
+        "api": [*cli, "api", "--host", "127.0.0.1", "--port", "8000", "--workers", "2"],
+        "worker": [*cli, "worker", "--concurrency", "2"],
+        "beat": [*cli, "beat"],
+    }
+    if not settings.broker_url.startswith(("sqla+", "memory")):
+        services["flower"] = [*cli, "flower", "--host", "127.0.0.1", "--port", "5555"]
+    return services
+
+
+def run_everything(settings: Settings, demo: bool = True) -> int:
+    from netraven_tasks.auth import issue_token
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.migrate import upgrade
+    from netraven_tasks.models import User
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    admin_id, password = _ensure_admin(settings)
+    with session_factory(settings)() as session:
+        admin = session.get(User, admin_id)
+        assert admin is not None
+        token = issue_token(admin, settings)
+
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    for name, command in _services(settings).items():
+        processes[name] = subprocess.Popen(command)
+    stop = threading.Event()
+
+    def shutdown(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+
+    print("\nNetRaven Tasks is starting:")
+    print("  API      http://127.0.0.1:8000  (docs: /docs, spec: /openapi.json)")
+    if "flower" in processes:
+        print("  Flower   http://127.0.0.1:5555")
+    print(f"  Mail     {settings.smtp_url or settings.maildir}")
+    if password:
+        print(f"  admin password: {password}  (kept in {settings.var_dir / 'admin-password'})")
+    print(f"  token:   {token}")
+    print('  try:     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/job-logs\n')
+
+    if demo:
+        threading.Thread(
+            target=_demo_traffic, args=(settings, admin_id, stop), daemon=True, name="demo"
+        ).start()
+
+    exit_code = 0
+    while not stop.is_set():
+        for name, process in processes.items():
+            if process.poll() is not None:
+                print(f"{name} exited with status {process.returncode}; stopping", file=sys.stderr)
+                exit_code = 1
+                stop.set()
+        stop.wait(0.5)
+
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    for process in processes.values():
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    print("stopped")
+    return exit_code
