@@ -7,6 +7,7 @@ transition, and a terminal status is final.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,27 +64,44 @@ def result_summary(value: Any) -> dict[str, Any] | None:
     return json.loads(encoded)
 
 
-def _insert_if_missing(session: Session, event: TrackingEvent) -> None:
+def _insert_missing(session: Session, events: Sequence[TrackingEvent]) -> set[str]:
+    """Insert a queued row for every task not seen before; returns the task ids inserted now."""
+    first: dict[str, TrackingEvent] = {}
+    for event in events:
+        first.setdefault(event.task_id, event)
+    rows = [
+        {
+            "task_id": e.task_id,
+            "job_type": e.job_type,
+            "device": e.device,
+            "owner_id": e.owner_id,
+            "args": e.args,
+            "status": JobStatus.QUEUED.value,
+            "attempts": 0,
+            "celery_retries": 0,
+            "queued_at": e.at,
+            "updated_at": e.at,
+        }
+        for _, e in sorted(first.items())  # one order everywhere: no deadlock between batches
+    ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(JobLog).values(
-        task_id=event.task_id,
-        job_type=event.job_type,
-        device=event.device,
-        owner_id=event.owner_id,
-        args=event.args,
-        status=JobStatus.QUEUED.value,
-        attempts=0,
-        celery_retries=0,
-        queued_at=event.at,
-        updated_at=event.at,
+    statement = (
+        insert(JobLog)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["task_id"])
+        .returning(JobLog.task_id)
     )
-    session.execute(statement.on_conflict_do_nothing(index_elements=["task_id"]))
+    return set(session.scalars(statement))
 
 
-def _entry(job: JobLog, event: TrackingEvent, level: str, message: str, **details: Any) -> None:
-    job.entries.append(
+def _entry(
+    session: Session, job: JobLog, event: TrackingEvent, level: str, message: str, **details: Any
+) -> None:
+    # Added by foreign key, not through job.entries, so the collection is never loaded.
+    session.add(
         JobLogEntry(
+            job_log_id=job.id,
             at=event.at,
             level=level,
             event=event.kind.value,
@@ -106,40 +124,67 @@ def _set_error(job: JobLog, event: TrackingEvent) -> None:
     job.error_message = trim(event.error_message, MESSAGE_LIMIT)
 
 
+def apply_events(session: Session, events: Sequence[TrackingEvent]) -> list[Outcome]:
+    """Apply events in order inside the caller's transaction: one insert, one select, one flush."""
+    if not events:
+        return []
+    fresh = _insert_missing(session, events)
+    task_ids = sorted({event.task_id for event in events})
+    jobs = {
+        job.task_id: job
+        for job in session.scalars(
+            select(JobLog).where(JobLog.task_id.in_(task_ids)).order_by(JobLog.task_id).with_for_update()
+        )
+    }
+    outcomes = []
+    for event in events:
+        job = jobs[event.task_id]
+        was_terminal = job.status in TERMINAL_STATUSES
+        _apply(session, job, event, created=event.task_id in fresh)
+        fresh.discard(event.task_id)
+        status = JobStatus(job.status)
+        outcomes.append(Outcome(job.id, status, became_terminal=status.is_terminal and not was_terminal))
+    session.flush()
+    return outcomes
+
+
 def apply_event(session: Session, event: TrackingEvent) -> Outcome:
     """Apply one event to its job-log row (created on first sight) inside the caller's transaction."""
-    _insert_if_missing(session, event)
-    job = session.scalars(select(JobLog).where(JobLog.task_id == event.task_id).with_for_update()).one()
+    return apply_events(session, [event])[0]
+
+
+def _apply(session: Session, job: JobLog, event: TrackingEvent, created: bool) -> None:
     kind = event.kind
     was_terminal = job.status in TERMINAL_STATUSES
-    created = job.attempts == 0 and job.status == JobStatus.QUEUED and not job.entries
     stale = kind in _PER_ATTEMPT and event.retries < job.celery_retries
+    job.updated_at = event.at
 
     if kind is EventKind.QUEUED:
         if created:
-            _entry(job, event, "info", "queued", device=event.device)
+            _entry(session, job, event, "info", "queued", device=event.device)
     elif was_terminal or stale:
-        _entry(job, event, "debug", f"late {kind.value} event ignored (job is {job.status})")
+        _entry(session, job, event, "debug", f"late {kind.value} event ignored (job is {job.status})")
     elif kind is EventKind.STARTED:
         if created:
-            _entry(job, event, "info", "queued (published before tracking saw it)")
+            _entry(session, job, event, "info", "queued (published before tracking saw it)")
         job.status = JobStatus.RUNNING.value
         job.attempts += 1
         job.celery_retries = event.retries
         job.started_at = job.started_at or event.at
         job.next_retry_at = None
         job.worker = event.worker
-        _entry(job, event, "info", f"attempt {job.attempts} started", worker=event.worker)
+        _entry(session, job, event, "info", f"attempt {job.attempts} started", worker=event.worker)
     elif kind is EventKind.SUCCEEDED:
         _finish(job, event, JobStatus.COMPLETED)
         job.result = result_summary(event.result)
         job.error_type = job.error_message = None
-        _entry(job, event, "info", f"completed after {job.attempts} attempt(s)")
+        _entry(session, job, event, "info", f"completed after {job.attempts} attempt(s)")
     elif kind is EventKind.RETRY_SCHEDULED:
         job.status = JobStatus.RETRYING.value
         job.next_retry_at = event.next_retry_at
         _set_error(job, event)
         _entry(
+            session,
             job,
             event,
             "warning",
@@ -152,6 +197,7 @@ def apply_event(session: Session, event: TrackingEvent) -> Outcome:
         _finish(job, event, JobStatus.FAILED)
         _set_error(job, event)
         _entry(
+            session,
             job,
             event,
             "error",
@@ -161,11 +207,8 @@ def apply_event(session: Session, event: TrackingEvent) -> Outcome:
         )
     elif kind is EventKind.REVOKED:
         _finish(job, event, JobStatus.CANCELED)
-        _entry(job, event, "warning", f"canceled: {event.error_message or 'revoked'}")
+        _entry(session, job, event, "warning", f"canceled: {event.error_message or 'revoked'}")
     elif kind is EventKind.REAPED:
         _finish(job, event, JobStatus.FAILED)
         _set_error(job, event)
-        _entry(job, event, "error", f"reaped: {event.error_message}")
-    session.flush()
-    status = JobStatus(job.status)
-    return Outcome(job.id, status, became_terminal=status.is_terminal and not was_terminal)
+        _entry(session, job, event, "error", f"reaped: {event.error_message}")
