@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from functools import lru_cache
 from typing import Any
 
+import redis
 from celery import Celery, signals
 
 from netraven_tasks.db import dispose_engines, session_factory
@@ -13,6 +16,7 @@ from netraven_tasks.jobs.registry import load_job_modules
 from netraven_tasks.settings import Settings, get_settings
 from netraven_tasks.tracking import signals as tracking_signals
 from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHook
+from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder
 
 INTERNAL_TASK_MODULES = ("netraven_tasks.tracking.tasks",)
 
@@ -60,12 +64,42 @@ def create_celery_app(settings: Settings) -> Celery:
 @lru_cache(maxsize=1)
 def current_recorder() -> Recorder:
     settings = get_settings()
-    return SyncRecorder(session_factory(settings), on_terminal=TERMINAL_HOOKS)
+    sync = SyncRecorder(session_factory(settings), on_terminal=TERMINAL_HOOKS)
+    if not settings.tracking_via_stream:
+        return sync
+    return SplitRecorder(sync, StreamRecorder(redis.Redis.from_url(settings.broker_url)))
 
 
 @signals.worker_process_init.connect(weak=False)
 def _after_fork(**_: Any) -> None:
     dispose_engines()
+    current_recorder.cache_clear()  # no Redis connection shared across fork
+
+
+_consumer_stop = threading.Event()
+
+
+def recorder_consumer(settings: Settings, name: str) -> RecorderConsumer:
+    return RecorderConsumer(
+        redis.Redis.from_url(settings.broker_url), session_factory(settings), name, TERMINAL_HOOKS
+    )
+
+
+@signals.worker_ready.connect(weak=False)
+def _start_recorder_consumer(sender: Any = None, **_: Any) -> None:
+    """Every worker's main process hosts a recorder consumer; one of them leads at a time."""
+    settings = get_settings()
+    if not settings.tracking_via_stream:
+        return
+    name = f"{getattr(sender, 'hostname', 'worker')}:{os.getpid()}"
+    consumer = recorder_consumer(settings, name)
+    _consumer_stop.clear()
+    threading.Thread(target=consumer.run, args=(_consumer_stop,), name="recorder", daemon=True).start()
+
+
+@signals.worker_shutdown.connect(weak=False)
+def _stop_recorder_consumer(**_: Any) -> None:
+    _consumer_stop.set()
 
 
 tracking_signals.install(current_recorder)

@@ -106,10 +106,18 @@ class Settings:
     ssh_key_file: str | None = None
     ssh_known_hosts: str | None = None
     ssh_port: int = 22
+    tracking: str = "auto"
 
     @property
     def broker_is_redis(self) -> bool:
         return self.broker_url.startswith(("redis://", "rediss://"))
+
+    @property
+    def tracking_via_stream(self) -> bool:
+        """Worker events go through the Redis Stream (DESIGN.md §3) unless told otherwise."""
+        if self.tracking == "auto":
+            return self.broker_is_redis
+        return self.tracking == "stream"
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -144,7 +152,13 @@ class Settings:
         log_format = get("LOG_FORMAT", _str, "text")
         if log_format not in {"text", "json"}:
             raise SettingsError(f"NETRAVEN_LOG_FORMAT must be one of text, json; got {log_format!r}")
+        tracking = get("TRACKING", _str, "auto")
+        if tracking not in {"auto", "sync", "stream"}:
+            raise SettingsError(f"NETRAVEN_TRACKING must be one of auto, sync, stream; got {tracking!r}")
+        if tracking == "stream" and not broker_url.startswith(("redis://", "rediss://")):
+            raise SettingsError("NETRAVEN_TRACKING=stream needs a redis:// NETRAVEN_BROKER_URL")
         return cls(
+            tracking=tracking,
             var_dir=var_dir,
             database_url=database_url,
             broker_url=broker_url,

@@ -34,10 +34,17 @@ class SyncRecorder:
     def record(self, event: TrackingEvent) -> None:
         with self._sessions.begin() as session:
             outcome = apply_event(session, event)
-        if outcome.became_terminal:
-            for hook in self._on_terminal:
-                try:
-                    hook(outcome)
-                except Exception:
-                    # A hook (e.g. publishing the notify task) must not undo the recorded row.
-                    log.exception("terminal hook %r failed for job log %s", hook, outcome.job_log_id)
+        run_terminal_hooks(self._on_terminal, [outcome])
+
+
+def run_terminal_hooks(hooks: Sequence[TerminalHook], outcomes: Sequence[Outcome]) -> None:
+    """Run every hook for each outcome that just became terminal, after the commit."""
+    for outcome in outcomes:
+        if not outcome.became_terminal:
+            continue
+        for hook in hooks:
+            try:
+                hook(outcome)
+            except Exception:
+                # A hook (e.g. publishing the notify task) must not undo the recorded row.
+                log.exception("terminal hook %r failed for job log %s", hook, outcome.job_log_id)

@@ -1,0 +1,181 @@
+"""The Redis Stream write path: handlers append events, one leader consumer writes them in batches.
+
+Why: a synchronous INSERT/UPDATE per signal costs a round trip on every task and is lost
+when the database is down (Celery swallows handler errors). Appending to a stream on the
+broker's own Redis costs one XADD; the consumer writes batches, acknowledges only after
+commit, and simply waits out a database outage. See DESIGN.md §3.
+
+One consumer at a time (a Redis lock elects it) keeps events of a job in stream order; every
+worker hosts a standby, and a new leader first takes over what the old one left unacknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Sequence
+
+import redis
+from redis.exceptions import LockError
+from sqlalchemy.orm import Session, sessionmaker
+
+from netraven_tasks.tracking.events import EventKind, TrackingEvent
+from netraven_tasks.tracking.recorder import Recorder, TerminalHook, run_terminal_hooks
+from netraven_tasks.tracking.transitions import apply_events
+
+log = logging.getLogger(__name__)
+
+STREAM = "netraven:tracking"
+GROUP = "recorder"
+LEADER_LOCK = "netraven:tracking:leader"
+
+
+class StreamRecorder:
+    """Appends each event to the stream (one XADD)."""
+
+    def __init__(self, client: redis.Redis, stream: str = STREAM):
+        self._client = client
+        self._stream = stream
+
+    def record(self, event: TrackingEvent) -> None:
+        self._client.xadd(self._stream, {"event": json.dumps(event.to_dict(), default=str)})
+
+
+class SplitRecorder:
+    """Queued events synchronously (the launcher answers with the row id); the rest via the stream.
+
+    The queued row is committed before the message is published, so it always precedes the
+    worker's events for that job.
+    """
+
+    def __init__(self, sync: Recorder, stream: Recorder):
+        self._sync = sync
+        self._stream = stream
+
+    def record(self, event: TrackingEvent) -> None:
+        target = self._sync if event.kind in {EventKind.QUEUED, EventKind.REAPED} else self._stream
+        target.record(event)
+
+
+class RecorderConsumer:
+    """Reads the stream in batches and writes them; acknowledges only what was committed."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        sessions: sessionmaker[Session],
+        consumer_name: str,
+        on_terminal: Sequence[TerminalHook] = (),
+        *,
+        stream: str = STREAM,
+        group: str = GROUP,
+        batch_size: int = 500,
+        block_ms: int = 500,
+        leader_ttl_seconds: float = 15.0,
+    ):
+        self.sessions = sessions
+        self._client = client
+        self._name = consumer_name
+        self._on_terminal = on_terminal
+        self._stream = stream
+        self._group = group
+        self._batch_size = batch_size
+        self._block_ms = block_ms
+        self._leader = client.lock(f"{LEADER_LOCK}:{stream}", timeout=leader_ttl_seconds, thread_local=False)
+        self._leading = False
+        self._group_ready = False
+
+    def ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            self._client.xgroup_create(self._stream, self._group, id="0", mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+        self._group_ready = True
+
+    def lead(self) -> bool:
+        """Take or keep the leadership; a new leader adopts every unacknowledged entry."""
+        if self._leading:
+            try:
+                self._leader.reacquire()
+                return True
+            except LockError:
+                log.warning("recorder %s lost the leadership", self._name)
+                self._leading = False
+        if self._leader.acquire(blocking=False):
+            self._leading = True
+            self.ensure_group()
+            self._adopt_pending()
+            log.info("recorder %s is the leader of %s", self._name, self._stream)
+        return self._leading
+
+    def release(self) -> None:
+        if self._leading:
+            with contextlib.suppress(LockError):
+                self._leader.release()
+            self._leading = False
+
+    def _adopt_pending(self) -> None:
+        start: str | bytes = "0-0"
+        while True:
+            response = self._client.xautoclaim(
+                self._stream, self._group, self._name, min_idle_time=0, start_id=start, count=1000
+            )
+            start = response[0]
+            if start in (b"0-0", "0-0") or not response[1]:
+                return
+
+    def drain_once(self, block_ms: int | None = None) -> int:
+        """Write one batch: this consumer's unacknowledged entries first, then new ones."""
+        self.ensure_group()
+        entries = self._read("0", None)
+        if not entries:
+            entries = self._read(">", self._block_ms if block_ms is None else block_ms)
+        if entries:
+            self.write(entries)
+        return len(entries)
+
+    def _read(self, last_id: str, block_ms: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        response = self._client.xreadgroup(
+            self._group, self._name, {self._stream: last_id}, count=self._batch_size, block=block_ms
+        )
+        if not response:
+            return []
+        return [(entry_id, fields) for entry_id, fields in response[0][1] if fields]
+
+    def write(self, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        events = []
+        for entry_id, fields in entries:
+            try:
+                events.append(TrackingEvent.from_dict(json.loads(fields[b"event"])))
+            except (KeyError, ValueError, TypeError):
+                # Unreadable forever: keep it out of the way, but say so.
+                log.error("dropping malformed tracking entry %s: %r", entry_id, fields)
+        with self.sessions.begin() as session:
+            outcomes = apply_events(session, events)
+        ids = [entry_id for entry_id, _ in entries]
+        pipe = self._client.pipeline()
+        pipe.xack(self._stream, self._group, *ids)
+        pipe.xdel(self._stream, *ids)
+        pipe.execute()
+        run_terminal_hooks(self._on_terminal, outcomes)
+
+    def run(self, stop: threading.Event) -> None:
+        """Lead or stand by until ``stop``; a database outage delays rows, it loses none."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                if not self.lead():
+                    stop.wait(1.0)
+                    continue
+                self.drain_once()
+                backoff = 0.5
+            except Exception:
+                log.exception("recorder %s could not write a batch; retrying in %.1fs", self._name, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+        self.release()
