@@ -28,7 +28,7 @@ class JobType:
     arguments: type[Schema]
     policy: RetryPolicy
     device_arg: str | None
-    time_limit: float
+    time_limit: float | None
     description: str
 
     @property
@@ -77,7 +77,7 @@ def job_type(
     arguments: type[Schema],
     policy: RetryPolicy | None = None,
     device_arg: str | None = "host",
-    time_limit: float = 300.0,
+    time_limit: float | None = 300.0,
     description: str | None = None,
 ) -> Callable[[JobFunction], JobFunction]:
     """Register ``func`` as the job type ``name`` and as the Celery task ``netraven.jobs.<name>``."""
@@ -101,7 +101,7 @@ def job_type(
             base=task_class,
             bind=True,
             time_limit=time_limit,
-            soft_time_limit=max(1.0, time_limit * 0.9),
+            soft_time_limit=max(1.0, time_limit * 0.9) if time_limit else None,
         )(_run_job)
         return func
 

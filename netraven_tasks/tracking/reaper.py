@@ -33,7 +33,7 @@ def vanished_events(session: Session, now: datetime, grace_seconds: float) -> li
     events = []
     for job in candidates:
         declared = get_job_type(job.job_type)
-        limit = declared.time_limit if declared else DEFAULT_TIME_LIMIT
+        limit = (declared.time_limit if declared else None) or DEFAULT_TIME_LIMIT
         if job.status == JobStatus.RUNNING.value:
             deadline = job.updated_at + timedelta(seconds=limit + grace_seconds)
             reason = (

@@ -1,0 +1,45 @@
+"""Job types for the tracking benchmark (loaded through NETRAVEN_JOB_MODULES)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+from celery import shared_task
+from marshmallow import Schema, fields
+
+from netraven_tasks.jobs import job_type
+from netraven_tasks.settings import get_settings
+
+_client: redis.Redis | None = None
+
+
+def _tick(total: int) -> None:
+    """Count executions; keep the wall time of the first and the last one."""
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(get_settings().broker_url)
+    done = _client.incr("bench:done")
+    now = repr(time.time())
+    if done == 1:
+        _client.set("bench:first", now)
+    if done == total:
+        _client.set("bench:last", now)
+
+
+@shared_task(name="bench.untracked_noop", ignore_result=True)
+def untracked_noop(total: int) -> None:
+    _tick(total)
+
+
+class NoopArguments(Schema):
+    host = fields.String(load_default="bench")
+    total = fields.Integer(required=True)
+
+
+@job_type("bench_noop", arguments=NoopArguments, time_limit=60)
+def tracked_noop(host: str, total: int) -> dict[str, Any]:
+    """A job that does nothing but count itself."""
+    _tick(total)
+    return {"ok": True}

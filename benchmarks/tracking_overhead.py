@@ -1,0 +1,145 @@
+"""Benchmark: what tracking costs a Celery worker, as a ratio to untracked tasks in the same run.
+
+For each mode it publishes N messages with no worker running, starts one prefork worker
+(2 children), and measures the worker's throughput between its first and its last task.
+Modes: untracked no-op task (baseline); tracked job with the synchronous recorder; tracked
+job with the Redis Stream recorder (plus how long until every row is settled).
+
+    .venv/bin/python benchmarks/tracking_overhead.py [--tasks 2000] [--rounds 2]
+
+Needs PostgreSQL and Redis on 127.0.0.1 (like scripts/test); uses Redis db 15 and a scratch
+database that it drops afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _env(db_url: str, tracking: str, var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETRAVEN_")}
+    env.update(
+        NETRAVEN_DATABASE_URL=db_url,
+        NETRAVEN_BROKER_URL=REDIS_URL,
+        NETRAVEN_TRACKING=tracking,
+        NETRAVEN_VAR_DIR=str(var_dir),
+        NETRAVEN_SECRET_KEY="benchmark-secret-key-0123456789",  # noqa: S106 - scratch setup
+        NETRAVEN_JOB_MODULES="bench_jobs",
+        PYTHONPATH=f"{ROOT / 'benchmarks'}:{ROOT}",
+    )
+    return env
+
+
+def _publish(env: dict[str, str], mode: str, total: int) -> None:
+    code = f"""
+from netraven_tasks.celery_app import app
+from netraven_tasks.jobs.launch import launch_job
+from netraven_tasks.settings import get_settings
+settings = get_settings()
+for _ in range({total}):
+    if {mode!r} == "untracked":
+        app.send_task("bench.untracked_noop", args=[{total}])
+    else:
+        launch_job(settings, "bench_noop", {{"total": {total}}}, None)
+"""
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
+
+
+def _run_mode(db_url: str, mode: str, total: int, var_dir: Path) -> tuple[float, float | None]:
+    """(tasks per second, seconds from the last task until every row is completed or None)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("TRUNCATE job_logs, job_log_entries RESTART IDENTITY CASCADE"))
+    tracking = "stream" if mode == "stream" else "sync"
+    env = _env(db_url, tracking, var_dir)
+    _publish(env, mode, total)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "netraven_tasks", "worker", "--pool", "prefork",
+         "--concurrency", "2", "--loglevel", "warning", "--without-gossip", "--without-mingle",
+         "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while client.get("bench:last") is None:
+            if time.monotonic() > deadline or worker.poll() is not None:
+                raise RuntimeError(f"{mode}: only {client.get('bench:done')} of {total} tasks ran")
+            time.sleep(0.05)
+        first, last = float(client.get("bench:first")), float(client.get("bench:last"))
+        settled = None
+        if mode != "untracked":
+            query = sa.text("SELECT count(*) FROM job_logs WHERE status = 'completed'")
+            while True:
+                with engine.connect() as connection:
+                    if connection.execute(query).scalar_one() >= total:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{mode}: rows never settled")
+                time.sleep(0.02)
+            settled = max(0.0, time.time() - last)
+        return (total - 1) / (last - first), settled
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        engine.dispose()
+        client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from netraven_tasks.migrate import upgrade
+
+    name = f"netraven_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    db_url = sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    var_dir = Path(tempfile.gettempdir()) / name
+    try:
+        upgrade(db_url)
+        modes = ("untracked", "sync", "stream")
+        rates: dict[str, list[float]] = {m: [] for m in modes}
+        settle: dict[str, list[float]] = {m: [] for m in modes}
+        for _ in range(args.rounds):  # interleaved, so drift on a noisy machine hits every mode
+            for mode in modes:
+                rate, settled = _run_mode(db_url, mode, args.tasks, var_dir)
+                rates[mode].append(rate)
+                if settled is not None:
+                    settle[mode].append(settled)
+        baseline = statistics.median(rates["untracked"])
+        print(f"tracking overhead, {args.tasks} tasks x {args.rounds} rounds, prefork 2 children")
+        print(f"{'mode':<10} {'tasks/s':>9} {'vs untracked':>13} {'rows settled after last task':>30}")
+        for mode in modes:
+            rate = statistics.median(rates[mode])
+            lag = f"{statistics.median(settle[mode]):.2f} s" if settle[mode] else "-"
+            print(f"{mode:<10} {rate:>9.0f} {rate / baseline:>12.2f}x {lag:>30}")
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
