@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 from redis.exceptions import LockError
@@ -140,11 +141,12 @@ class RecorderConsumer:
         return len(entries)
 
     def _read(self, last_id: str, block_ms: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        response = self._client.xreadgroup(
+        response: Any = self._client.xreadgroup(
             self._group, self._name, {self._stream: last_id}, count=self._batch_size, block=block_ms
         )
         if not response:
             return []
+        # [[stream, [(id, fields), …]]] (RESP2, the client default); a deleted entry has no fields.
         return [(entry_id, fields) for entry_id, fields in response[0][1] if fields]
 
     def write(self, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> None:
