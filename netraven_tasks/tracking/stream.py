@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,18 @@ log = logging.getLogger(__name__)
 STREAM = "netraven:tracking"
 GROUP = "recorder"
 LEADER_LOCK = "netraven:tracking:leader"
+
+
+def backlog(client: redis.Redis, stream: str = STREAM, now: float | None = None) -> tuple[int, float]:
+    """(entries not yet written, age in seconds of the oldest): the recorder's lag."""
+    count = int(client.xlen(stream))
+    if count == 0:
+        return 0, 0.0
+    oldest: Any = client.xrange(stream, count=1)
+    if not oldest:
+        return 0, 0.0
+    millis = int(oldest[0][0].split(b"-")[0])
+    return count, max(0.0, (now if now is not None else time.time()) - millis / 1000)
 
 
 class StreamRecorder:

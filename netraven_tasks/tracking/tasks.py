@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from celery import shared_task
 
 from netraven_tasks.db import session_factory
 from netraven_tasks.models import utcnow
 from netraven_tasks.settings import get_settings
 from netraven_tasks.tracking.reaper import vanished_events
+from netraven_tasks.tracking.stream import backlog
+
+log = logging.getLogger(__name__)
+
+BACKLOG_TOLERANCE_SECONDS = 30.0
 
 
 @shared_task(name="netraven.reap_vanished_jobs", ignore_result=True)
@@ -16,6 +24,12 @@ def reap_vanished_jobs() -> int:
     from netraven_tasks.celery_app import current_recorder
 
     settings = get_settings()
+    if settings.tracking_via_stream:
+        entries, age = backlog(redis.Redis.from_url(settings.broker_url))
+        if age > BACKLOG_TOLERANCE_SECONDS:
+            # The rows are stale because the recorder is behind, not because workers vanished.
+            log.warning("reaper skipped: %d tracking events wait since %.0fs", entries, age)
+            return 0
     with session_factory(settings)() as session:
         events = vanished_events(session, utcnow(), settings.reaper_grace_seconds)
     recorder = current_recorder()

@@ -54,3 +54,22 @@ def test_reaper_task_marks_rows_failed_through_the_recorder(db_session, settings
     assert row.error_type == "WorkerLost"
     assert row.entries[-1].event == "reaped"
     assert tasks.reap_vanished_jobs() == 0
+
+
+def test_reaper_waits_while_the_recorder_is_behind(db_session, settings, redis_client, monkeypatch):
+    from functools import partial
+
+    from netraven_tasks.tracking import tasks
+    from netraven_tasks.tracking.stream import backlog
+
+    # A private stream: the session worker's consumer must not drain it under the test.
+    stream = "test:reaper:backlog"
+    monkeypatch.setattr(tasks, "backlog", partial(backlog, stream=stream))
+    _row(db_session, "maybe-done", "running", updated_ago=10_000)
+    old_id = f"{int((utcnow().timestamp() - 120) * 1000)}-0"
+    redis_client.xadd(stream, {"event": "{}"}, id=old_id)  # an event waiting for two minutes
+    try:
+        assert tasks.reap_vanished_jobs() == 0
+    finally:
+        redis_client.delete(stream)
+    assert tasks.reap_vanished_jobs() == 1

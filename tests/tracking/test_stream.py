@@ -152,3 +152,12 @@ def test_the_session_worker_hosts_the_leading_consumer(worker, redis_client):
     assert redis_client.exists(f"{LEADER_LOCK}:{STREAM}")
     consumers = redis_client.xinfo_consumers(STREAM, GROUP)
     assert [c["name"].decode().split("@")[0] for c in consumers] == ["test"]
+
+
+def test_backlog_reports_count_and_age_of_the_oldest_entry(redis_client, stream):
+    from netraven_tasks.tracking.stream import backlog
+
+    assert backlog(redis_client, stream) == (0, 0.0)
+    redis_client.xadd(stream, {"event": "{}"}, id="1000000-0")
+    redis_client.xadd(stream, {"event": "{}"}, id="1005000-0")
+    assert backlog(redis_client, stream, now=1010.0) == (2, 10.0)
