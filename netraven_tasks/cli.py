@@ -158,7 +158,9 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_up(settings: Settings, args: argparse.Namespace) -> None:
     from netraven_tasks.devserver import run_everything
 
-    raise SystemExit(run_everything(settings, demo=not args.no_demo))
+    raise SystemExit(
+        run_everything(settings, demo=not args.no_demo, api_port=args.port, flower_port=args.flower_port)
+    )
 
 
 def _redact(url: str) -> str:
@@ -234,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     everything = commands.add_parser("up", help="migrate and run API, worker, beat and Flower")
     everything.add_argument("--no-demo", action="store_true", help="start no demo traffic")
+    everything.add_argument("--port", type=int, default=8000, help="API port")
+    everything.add_argument("--flower-port", type=int, default=5555)
     everything.set_defaults(func=cmd_up)
     return parser
 

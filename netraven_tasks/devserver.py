@@ -49,13 +49,13 @@ def _demo_config(settings: Settings) -> Path:
     return path
 
 
-def _demo_traffic(settings: Settings, owner_id: int, stop: threading.Event) -> None:
+def _demo_traffic(settings: Settings, owner_id: int, api_port: int, stop: threading.Event) -> None:
     """A few jobs now and then: one reachable port, one refused, one configuration backup."""
     from netraven_tasks.jobs.launch import launch_job
 
     while not stop.is_set():
         for job_type, arguments in (
-            ("reachability_check", {"host": "127.0.0.1", "port": 8000, "timeout": 2}),
+            ("reachability_check", {"host": "127.0.0.1", "port": api_port, "timeout": 2}),
             ("reachability_check", {"host": "127.0.0.1", "port": 1, "timeout": 2}),
             ("config_backup", {"host": "edge-rtr-01", "source": str(_demo_config(settings))}),
         ):
@@ -66,19 +66,21 @@ def _demo_traffic(settings: Settings, owner_id: int, stop: threading.Event) -> N
         stop.wait(DEMO_INTERVAL_SECONDS)
 
 
-def _services(settings: Settings) -> dict[str, list[str]]:
+def _services(settings: Settings, api_port: int, flower_port: int) -> dict[str, list[str]]:
     cli = [sys.executable, "-m", "netraven_tasks.cli"]
     services = {
-        "api": [*cli, "api", "--host", "127.0.0.1", "--port", "8000", "--workers", "2"],
+        "api": [*cli, "api", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "2"],
         "worker": [*cli, "worker", "--concurrency", "2"],
         "beat": [*cli, "beat"],
     }
     if not settings.broker_url.startswith(("sqla+", "memory")):
-        services["flower"] = [*cli, "flower", "--host", "127.0.0.1", "--port", "5555"]
+        services["flower"] = [*cli, "flower", "--host", "127.0.0.1", "--port", str(flower_port)]
     return services
 
 
-def run_everything(settings: Settings, demo: bool = True) -> int:
+def run_everything(
+    settings: Settings, demo: bool = True, api_port: int = 8000, flower_port: int = 5555
+) -> int:
     from netraven_tasks.auth import issue_token
     from netraven_tasks.db import session_factory
     from netraven_tasks.migrate import upgrade
@@ -93,7 +95,7 @@ def run_everything(settings: Settings, demo: bool = True) -> int:
         token = issue_token(admin, settings)
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    for name, command in _services(settings).items():
+    for name, command in _services(settings, api_port, flower_port).items():
         processes[name] = subprocess.Popen(command)
     stop = threading.Event()
 
@@ -104,18 +106,21 @@ def run_everything(settings: Settings, demo: bool = True) -> int:
     signal.signal(signal.SIGTERM, shutdown)
 
     print("\nNetRaven Tasks is starting:")
-    print("  API      http://127.0.0.1:8000  (docs: /docs, spec: /openapi.json)")
+    print(f"  API      http://127.0.0.1:{api_port}  (docs: /docs, spec: /openapi.json)")
     if "flower" in processes:
-        print("  Flower   http://127.0.0.1:5555")
+        print(f"  Flower   http://127.0.0.1:{flower_port}")
     print(f"  Mail     {settings.smtp_url or settings.maildir}")
     if password:
         print(f"  admin password: {password}  (kept in {settings.var_dir / 'admin-password'})")
-    print(f"  token:   {token}")
-    print('  try:     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/job-logs\n')
+    print(f"  token:   export TOKEN={token}")
+    print(
+        f'  try:     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:{api_port}/job-logs\n',
+        flush=True,
+    )
 
     if demo:
         threading.Thread(
-            target=_demo_traffic, args=(settings, admin_id, stop), daemon=True, name="demo"
+            target=_demo_traffic, args=(settings, admin_id, api_port, stop), daemon=True, name="demo"
         ).start()
 
     exit_code = 0
