@@ -9,26 +9,35 @@ from typing import Any
 
 import redis
 from celery import Celery, signals
+from celery.schedules import crontab
 
 from netraven_tasks.db import dispose_engines, session_factory
 from netraven_tasks.jobs import BUILTIN_JOB_MODULES
 from netraven_tasks.jobs.registry import load_job_modules
+from netraven_tasks.notifications import tasks as notification_tasks
 from netraven_tasks.settings import Settings, get_settings
 from netraven_tasks.tracking import signals as tracking_signals
 from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHook
 from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder
 
-INTERNAL_TASK_MODULES = ("netraven_tasks.tracking.tasks",)
+INTERNAL_TASK_MODULES = ("netraven_tasks.tracking.tasks", "netraven_tasks.notifications.tasks")
 
 REDELIVERY_SECONDS = 3600
 
 # Hooks run once a job reaches its final status (notifications register one).
-TERMINAL_HOOKS: list[TerminalHook] = []
+TERMINAL_HOOKS: list[TerminalHook] = [notification_tasks.publish_job_outcome]
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         "reap-vanished-jobs": {"task": "netraven.reap_vanished_jobs", "schedule": 60.0},
+        # Notifications: retries and orphaned claims, then the digests (UTC).
+        "deliver-notifications": {"task": notification_tasks.DELIVER_TASK, "schedule": 30.0},
+        "hourly-digest": {"task": notification_tasks.HOURLY_DIGEST_TASK, "schedule": crontab(minute=0)},
+        "daily-digest": {
+            "task": notification_tasks.DAILY_DIGEST_TASK,
+            "schedule": crontab(minute=0, hour=settings.digest_hour),
+        },
     }
 
 

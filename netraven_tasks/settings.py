@@ -107,6 +107,7 @@ class Settings:
     ssh_known_hosts: str | None = None
     ssh_port: int = 22
     tracking: str = "auto"
+    templates_dir: Path | None = None  # notifications: operator overrides of the mail templates
 
     @property
     def broker_is_redis(self) -> bool:
@@ -179,7 +180,12 @@ class Settings:
             ssh_key_file=get("SSH_KEY_FILE", _str, None),
             ssh_known_hosts=get("SSH_KNOWN_HOSTS", _str, None),
             ssh_port=get("SSH_PORT", _int_parser(1, 65535), 22),
+            templates_dir=_optional_path(get("TEMPLATES_DIR", _str, None)),
         )
+
+
+def _optional_path(raw: str | None) -> Path | None:
+    return Path(raw).expanduser().resolve() if raw else None
 
 
 def _embedded_secret(var_dir: Path) -> str:

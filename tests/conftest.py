@@ -7,6 +7,7 @@ object is read once per process, exactly as in production.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,16 @@ TEST_DB_URL = (
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 VAR_DIR = Path(os.environ.get("NETRAVEN_TEST_VAR_DIR", f"/tmp/netraven-test-{TEST_DB_NAME}"))
 
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# Notifications: the worker mails a real SMTP server (tests/notifications/smtp_server.py) on this port.
+SMTP_PORT = _free_port()
+
 TEST_ENV = {
     "NETRAVEN_DATABASE_URL": TEST_DB_URL,
     "NETRAVEN_BROKER_URL": REDIS_URL,
@@ -38,6 +49,7 @@ TEST_ENV = {
     "NETRAVEN_JOB_MODULES": "tests.support.jobs",
     "NETRAVEN_ALLOW_PRIVATE_WEBHOOKS": "1",
     "NETRAVEN_MAILDIR": str(VAR_DIR / "maildir"),
+    "NETRAVEN_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}?timeout=10",  # notifications
 }
 os.environ.update(TEST_ENV)
 
@@ -90,6 +102,7 @@ def clean_db(database_url: str, settings) -> None:  # type: ignore[no-untyped-de
     """Empty every table (fast: TRUNCATE) so a test sees only its own rows."""
     from netraven_tasks.db import get_engine
     from netraven_tasks.models import Base
+    from netraven_tasks.notifications import models as _notification_models  # noqa: F401 - its tables
 
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with get_engine(settings).begin() as connection:

@@ -1,0 +1,202 @@
+"""Email over SMTP (``NETRAVEN_SMTP_URL``): plain, STARTTLS, implicit TLS, auth, timeouts.
+
+One connection is opened on the first message of a batch and reused until ``close()``. The
+envelope recipient is the outbox row's address alone, so no header can add a recipient.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, getaddresses, parseaddr
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from netraven_tasks.notifications.channels.base import (
+    Channel,
+    DeliveryResult,
+    OutgoingMessage,
+    TransportError,
+)
+from netraven_tasks.notifications.rendering import header_value
+
+DEFAULT_TIMEOUT = 30.0
+# Replies that an operator can fix (credentials, TLS): the message itself is fine, so retry it.
+_FIXABLE_5XX = frozenset({530, 534, 535, 538})
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    implicit_tls: bool = False
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    verify: bool = True
+    cafile: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        """``smtp://[user:pass@]host[:port][?starttls=1&timeout=10&verify=0&cafile=…]``,
+        ``smtp+starttls://…`` or ``smtps://…`` (implicit TLS, port 465 by default)."""
+        parts = urlsplit(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        scheme = parts.scheme.lower()
+        if scheme not in {"smtp", "smtps", "smtp+starttls", "smtp+tls"}:
+            raise ValueError(f"NETRAVEN_SMTP_URL: unsupported scheme {scheme!r}; use smtp:// or smtps://")
+        if not parts.hostname:
+            raise ValueError("NETRAVEN_SMTP_URL must name a host, e.g. smtp://mail.example.com:587")
+        implicit = scheme == "smtps"
+        starttls = scheme in {"smtp+starttls", "smtp+tls"} or _flag(query.get("starttls"))
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit else 587 if starttls else 25),
+            implicit_tls=implicit,
+            starttls=starttls and not implicit,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            timeout=float(query.get("timeout", DEFAULT_TIMEOUT)),
+            verify=_flag(query.get("verify", "1")),
+            cafile=query.get("cafile"),
+        )
+
+    def tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.cafile)
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+def _flag(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def envelope_address(address: str) -> str:
+    """The one bare address of a recipient; anything else (two addresses, line breaks) is refused."""
+    if any(c in address for c in "\r\n\0") or not address.strip():
+        raise TransportError(f"invalid recipient address {address!r}", permanent=True)
+    found = [a for _, a in getaddresses([address]) if a]
+    if len(found) != 1 or "@" not in found[0]:
+        raise TransportError(f"recipient must be exactly one address, got {address!r}", permanent=True)
+    return found[0]
+
+
+def build_email(message: OutgoingMessage, mail_from: str) -> EmailMessage:
+    """A MIME message with a text part and, if given, an HTML alternative; every header sanitised."""
+    email = EmailMessage(policy=SMTP_POLICY)
+    email["Subject"] = header_value(message.subject)
+    email["From"] = header_value(mail_from, 320)
+    email["To"] = envelope_address(message.address)
+    email["Date"] = formatdate(usegmt=True)
+    if message.message_id:
+        email["Message-ID"] = header_value(message.message_id, 255)
+    email["Auto-Submitted"] = "auto-generated"
+    for name, value in message.headers.items():
+        email[header_value(name, 60).replace(" ", "-")] = header_value(value, 500)
+    email.set_content(message.text)
+    if message.html:
+        email.add_alternative(message.html, subtype="html")
+    return email
+
+
+class SmtpChannel(Channel):
+    """Sends each message with MAIL/RCPT/DATA on one connection kept open for the batch."""
+
+    name = "email"
+
+    def __init__(self, config: SmtpConfig, mail_from: str):
+        self.config = config
+        self.mail_from = mail_from
+        self.sender = parseaddr(mail_from)[1] or mail_from
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        config = self.config
+        local = socket.gethostname()
+        smtp: smtplib.SMTP
+        if config.implicit_tls:
+            smtp = smtplib.SMTP_SSL(
+                config.host, config.port, local, timeout=config.timeout, context=config.tls_context()
+            )
+        else:
+            smtp = smtplib.SMTP(config.host, config.port, local, timeout=config.timeout)
+        try:
+            smtp.ehlo()
+            if config.starttls:
+                smtp.starttls(context=config.tls_context())
+                smtp.ehlo()
+            if config.username:
+                smtp.login(config.username, config.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: OutgoingMessage) -> DeliveryResult:
+        recipient = envelope_address(message.address)
+        payload = build_email(message, self.mail_from).as_bytes()
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            smtp = self._smtp
+            code, reply = smtp.mail(self.sender)
+            if code != 250:
+                self._reset()
+                raise smtplib.SMTPSenderRefused(code, reply, self.sender)
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset()
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+            code, reply = smtp.data(payload)
+            if code != 250:
+                self._reset()
+                raise smtplib.SMTPDataError(code, reply)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = next(iter(error.recipients.values()))
+            raise TransportError(
+                f"recipient refused: {code} {_text(reply)}", permanent=code >= 500
+            ) from error
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code == 421 or isinstance(error, smtplib.SMTPConnectError):
+                self._drop()
+            permanent = error.smtp_code >= 500 and error.smtp_code not in _FIXABLE_5XX
+            raise TransportError(
+                f"SMTP {error.smtp_code} {_text(error.smtp_error)}", permanent=permanent
+            ) from error
+        except (smtplib.SMTPException, OSError) as error:
+            self._drop()
+            raise TransportError(f"SMTP {type(error).__name__}: {error}") from error
+        return DeliveryResult(provider_message_id=_text(reply)[:255] or message.message_id)
+
+    def _reset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

@@ -1,0 +1,329 @@
+"""The outbox: every notification is a row, claimed before it is sent and marked sent after.
+
+A row's unique key ((recipient, channel, job, event) or (recipient, channel, period, start)) makes
+enqueueing idempotent. A claim is a compare-and-set UPDATE that only one sender can win; it
+holds for ``CLAIM_LEASE`` so a sender killed mid-send leaves a claim that expires and the row is
+sent by the next run. Transient failures are retried with exponential backoff, permanent ones
+are recorded and left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from netraven_tasks.models import utcnow
+from netraven_tasks.notifications.channels.base import Channel, OutgoingMessage, TransportError
+from netraven_tasks.notifications.models import MessageKind, OutboxMessage, OutboxState
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=5)  # far longer than one send may take (SMTP timeouts are 30 s)
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+MAX_ATTEMPTS = 20  # about 15 hours of retries before a message is given up
+ERROR_LIMIT = 2_000
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed try: 30 s, 1 min, 2 min, … capped at 1 h."""
+    exponent = max(0, min(attempts - 1, 16))
+    return min(BACKOFF_BASE * (2**exponent), BACKOFF_MAX)
+
+
+def new_message_id(mail_from: str) -> str:
+    """An RFC 5322 Message-ID, fixed when the row is made so every retry carries the same one."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "netraven.localhost"
+    return f"<netraven.{uuid.uuid4().hex}@{domain}>"
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def enqueue(session: Session, **values: Any) -> int | None:
+    """Insert one outbox row unless its unique key exists; returns the new id or None."""
+    values.setdefault("state", OutboxState.PENDING.value)
+    values.setdefault("attempts", 0)
+    values.setdefault("next_attempt_at", utcnow())
+    values.setdefault("created_at", utcnow())
+    statement = (
+        _insert(session)(OutboxMessage).values(**values).on_conflict_do_nothing().returning(OutboxMessage.id)
+    )
+    return session.scalar(statement)
+
+
+def enqueue_job_message(
+    session: Session,
+    *,
+    user_id: int,
+    channel: str,
+    job_log_id: int,
+    event: str,
+    address: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None,
+    payload: dict[str, Any] | None,
+    message_id: str,
+) -> int | None:
+    """The one message about (recipient, channel, job, event); None if it was enqueued before."""
+    return enqueue(
+        session,
+        user_id=user_id,
+        channel=channel,
+        kind=MessageKind.JOB.value,
+        job_log_id=job_log_id,
+        event=event,
+        address=address,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        payload=payload,
+        message_id=message_id,
+    )
+
+
+def enqueue_digest_message(
+    session: Session,
+    *,
+    user_id: int,
+    period: str,
+    period_start: datetime,
+    address: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None,
+    message_id: str,
+) -> int | None:
+    """The one digest of (recipient, period, start); None if that digest exists already."""
+    return enqueue(
+        session,
+        user_id=user_id,
+        channel="email",
+        kind=MessageKind.DIGEST.value,
+        period=period,
+        period_start=period_start,
+        address=address,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        message_id=message_id,
+    )
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        and_(OutboxMessage.state == OutboxState.PENDING.value, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.state == OutboxState.SENDING.value, OutboxMessage.claimed_until < now),
+    )
+
+
+def due_ids(
+    session: Session, now: datetime, limit: int = 200, only: Sequence[int] | None = None
+) -> list[int]:
+    """Ids of rows a sender may claim now, oldest first."""
+    query = select(OutboxMessage.id).where(_claimable(now), OutboxMessage.attempts < MAX_ATTEMPTS)
+    if only is not None:
+        query = query.where(OutboxMessage.id.in_(list(only)))
+    return list(session.scalars(query.order_by(OutboxMessage.id).limit(limit)))
+
+
+def claim(session: Session, message_id: int, now: datetime, lease: timedelta = CLAIM_LEASE) -> str | None:
+    """Take the row for sending (compare-and-set); returns the claim token, or None if not ours."""
+    token = str(uuid.uuid4())
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, _claimable(now), OutboxMessage.attempts < MAX_ATTEMPTS)
+        .values(
+            state=OutboxState.SENDING.value,
+            claim_token=token,
+            claimed_until=now + lease,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def mark_sent(session: Session, message_id: int, token: str, provider_message_id: str, now: datetime) -> bool:
+    """Record the provider's id; False if our claim was lost (it expired and someone else took it)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
+        .values(
+            state=OutboxState.SENT.value,
+            provider_message_id=provider_message_id[:255],
+            sent_at=now,
+            claimed_until=None,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def mark_failed(
+    session: Session, message_id: int, token: str, error: str, *, permanent: bool, now: datetime
+) -> str | None:
+    """Record a failed try: retry later with backoff, or give up. Returns the new state."""
+    attempts = session.scalar(
+        select(OutboxMessage.attempts).where(
+            OutboxMessage.id == message_id, OutboxMessage.claim_token == token
+        )
+    )
+    if attempts is None:
+        return None
+    give_up = permanent or attempts >= MAX_ATTEMPTS
+    state = OutboxState.FAILED if give_up else OutboxState.PENDING
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
+        .values(
+            state=state.value,
+            last_error=error[:ERROR_LIMIT],
+            next_attempt_at=now + backoff(attempts),
+            claimed_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return state.value
+
+
+def give_up_abandoned(session: Session, now: datetime) -> int:
+    """Rows whose every attempt died with its sender (a message that kills workers) are failed."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.state == OutboxState.SENDING.value,
+            OutboxMessage.claimed_until < now,
+            OutboxMessage.attempts >= MAX_ATTEMPTS,
+        )
+        .values(state=OutboxState.FAILED.value, last_error="gave up: every attempt was interrupted")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def outgoing(row: OutboxMessage) -> OutgoingMessage:
+    return OutgoingMessage(
+        channel=row.channel,
+        address=row.address,
+        subject=row.subject,
+        text=row.body_text,
+        html=row.body_html,
+        payload=row.payload,
+        message_id=row.message_id,
+        user_id=row.user_id,
+    )
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # claimed by another sender meanwhile
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: len(v) for k, v in vars(self).items()}
+
+
+def _clock(now: datetime | None) -> Callable[[], datetime]:
+    """A clock starting at ``now`` (a test's fixed time) and moving with real time."""
+    if now is None:
+        return utcnow
+    start = time.monotonic()
+    return lambda: now + timedelta(seconds=time.monotonic() - start)
+
+
+def _write(sessions: sessionmaker[Session], what: Callable[[Session], Any], attempts: int = 5) -> Any:
+    """Run a small bookkeeping transaction, retrying a short database hiccup: losing the record
+    of a sent message would send it again once its claim expires."""
+    for attempt in range(attempts):
+        try:
+            with sessions.begin() as session:
+                return what(session)
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            log.warning("outbox bookkeeping failed, retrying", exc_info=True)
+            time.sleep(0.5 * 2**attempt)
+    return None
+
+
+def deliver_due(
+    sessions: sessionmaker[Session],
+    channels: Mapping[str, Channel],
+    *,
+    now: datetime | None = None,
+    limit: int = 200,
+    only: Sequence[int] | None = None,
+    lease: timedelta = CLAIM_LEASE,
+) -> DeliveryReport:
+    """Send every due row (or the due ones among ``only``), one claim at a time, one batch per channel."""
+    clock = _clock(now)
+    report = DeliveryReport()
+    with sessions.begin() as session:
+        give_up_abandoned(session, clock())
+        ids = due_ids(session, clock(), limit, only)
+    try:
+        for message_id in ids:
+            _deliver_one(sessions, channels, message_id, clock, lease, report)
+    finally:
+        for channel in channels.values():
+            try:
+                channel.close()
+            except Exception:
+                log.warning("closing channel %s failed", channel.name, exc_info=True)
+    return report
+
+
+def _deliver_one(
+    sessions: sessionmaker[Session],
+    channels: Mapping[str, Channel],
+    message_id: int,
+    clock: Callable[[], datetime],
+    lease: timedelta,
+    report: DeliveryReport,
+) -> None:
+    with sessions.begin() as session:
+        token = claim(session, message_id, clock(), lease)
+        row = session.get(OutboxMessage, message_id) if token else None
+        message = outgoing(row) if row is not None else None
+    if token is None or message is None:
+        report.skipped.append(message_id)
+        return
+    channel = channels.get(message.channel)
+    failure: TransportError | None = None
+    try:
+        if channel is None:
+            raise TransportError(f"no channel {message.channel!r} is configured", permanent=True)
+        result = channel.send(message)
+    except TransportError as error:
+        failure = error
+    except Exception as error:  # a bug or an unexpected library error: keep the message, retry it
+        log.exception("outbox %s via %s raised", message_id, message.channel)
+        failure = TransportError(f"{type(error).__name__}: {error}", permanent=False)
+    if failure is not None:
+        text, permanent = failure.message, failure.permanent
+        state = _write(
+            sessions, lambda s: mark_failed(s, message_id, token, text, permanent=permanent, now=clock())
+        )
+        log.warning("outbox %s via %s failed (%s): %s", message_id, message.channel, state, text)
+        (report.failed if state == OutboxState.FAILED.value else report.retrying).append(message_id)
+        return
+    provider_id = result.provider_message_id
+    if not _write(sessions, lambda s: mark_sent(s, message_id, token, provider_id, clock())):
+        log.error("outbox %s was sent but its claim had expired; it may be sent twice", message_id)
+    report.sent.append(message_id)

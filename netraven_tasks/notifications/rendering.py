@@ -1,0 +1,266 @@
+"""Turning job outcomes into messages: subjects, Jinja2 text and HTML parts, Slack and webhook payloads.
+
+Job data is only ever passed to templates as values, never used as template source; HTML parts are
+autoescaped; header values lose every line break; huge results and errors are cut short.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from netraven_tasks.models import JobLog
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
+SUBJECT_LIMIT = 200
+FIELD_LIMIT = 120
+ERROR_LIMIT = 2_000
+RESULT_LIMIT = 2_000
+DIGEST_ERROR_LIMIT = 300
+
+# Every character that can end a header line or confuse a mail reader.
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_SPACES = re.compile(r"\s{2,}")
+
+OUTCOME_WORDS = {"completed": "completed", "failed": "failed", "canceled": "was canceled"}
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """What a message says about one job run (a plain copy of its job-log row)."""
+
+    job_log_id: int
+    job_type: str
+    device: str | None
+    status: str
+    attempts: int
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    result: Any
+    error_type: str | None
+    error_message: str | None
+
+    @classmethod
+    def of(cls, job: JobLog) -> JobSummary:
+        return cls(
+            job_log_id=job.id,
+            job_type=job.job_type,
+            device=job.device,
+            status=job.status,
+            attempts=job.attempts,
+            queued_at=job.queued_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            duration_seconds=job.duration_seconds,
+            result=job.result,
+            error_type=job.error_type,
+            error_message=job.error_message,
+        )
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text: str
+    html: str
+
+
+def header_value(value: str, limit: int = SUBJECT_LIMIT) -> str:
+    """One safe header line: control characters and line breaks become spaces, length is capped."""
+    cleaned = _SPACES.sub(" ", _HEADER_BREAKS.sub(" ", value)).strip()
+    return truncate(cleaned, limit)
+
+
+def truncate(text: str | None, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, saying how much was left out."""
+    if text is None:
+        return ""
+    if len(text) <= limit:
+        return text
+    note = f" … [{len(text) - limit} more characters]"
+    return text[: max(0, limit - len(note))] + note
+
+
+def human_duration(seconds: float | None) -> str:
+    """``0.4 s``, ``12 s``, ``2 min 5 s``, ``3 h 1 min``, ``2 d 4 h``; ``—`` when unknown."""
+    if seconds is None:
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
+def format_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
+def result_text(result: Any, limit: int = RESULT_LIMIT) -> str:
+    if result is None:
+        return ""
+    try:
+        encoded = json.dumps(result, indent=2, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        encoded = repr(result)
+    return truncate(encoded, limit)
+
+
+def job_link(public_url: str, job_log_id: int) -> str:
+    return f"{public_url.rstrip('/')}/job-logs/{job_log_id}"
+
+
+def job_subject(job: JobSummary) -> str:
+    """``NetRaven job failed: config_backup on core-sw-01``, safe to put in a header."""
+    target = f" on {header_value(job.device, FIELD_LIMIT)}" if job.device else ""
+    word = job.status if job.status in OUTCOME_WORDS else header_value(job.status, 16)
+    return header_value(f"NetRaven job {word}: {header_value(job.job_type, FIELD_LIMIT)}{target}")
+
+
+def job_context(job: JobSummary, public_url: str) -> dict[str, Any]:
+    """The values a job template sees: display-ready strings, already truncated."""
+    return {
+        "job_log_id": job.job_log_id,
+        "job_type": job.job_type,
+        "device": job.device or "",
+        "status": job.status,
+        "outcome": OUTCOME_WORDS.get(job.status, job.status),
+        "succeeded": job.status == "completed",
+        "attempts": job.attempts,
+        "queued_at": format_time(job.queued_at),
+        "started_at": format_time(job.started_at),
+        "finished_at": format_time(job.finished_at),
+        "duration": human_duration(job.duration_seconds),
+        "result": result_text(job.result),
+        "error_type": job.error_type or "",
+        "error_message": truncate(job.error_message, ERROR_LIMIT),
+        "link": job_link(public_url, job.job_log_id),
+    }
+
+
+class Renderer:
+    """Renders the templates: the operator's folder (NETRAVEN_TEMPLATES_DIR) first, then ours."""
+
+    def __init__(self, public_url: str, templates_dir: Path | None = None):
+        self.public_url = public_url.rstrip("/")
+        folders = [str(templates_dir)] if templates_dir else []
+        self._env = Environment(
+            loader=ChoiceLoader([FileSystemLoader([*folders, str(BUILTIN_TEMPLATES)])]),
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def _render(self, name: str, context: Mapping[str, Any]) -> str:
+        return self._env.get_template(name).render(**context)
+
+    def job_outcome(self, job: JobSummary) -> RenderedMessage:
+        context = job_context(job, self.public_url)
+        return RenderedMessage(
+            subject=job_subject(job),
+            text=self._render("job_outcome.txt", context),
+            html=self._render("job_outcome.html", context),
+        )
+
+    def digest(
+        self, username: str, period: str, start: datetime, end: datetime, jobs: Sequence[JobSummary]
+    ) -> RenderedMessage:
+        """One summary of a period: counts by outcome, failures first with their errors."""
+        ordered = sorted(jobs, key=lambda j: (j.status == "completed", j.finished_at or start, j.job_log_id))
+        counts: dict[str, int] = {}
+        for job in jobs:
+            counts[job.status] = counts.get(job.status, 0) + 1
+        items = [
+            {
+                **job_context(job, self.public_url),
+                "error_message": truncate(job.error_message, DIGEST_ERROR_LIMIT),
+            }
+            for job in ordered
+        ]
+        failures = [i for i in items if not i["succeeded"]]
+        label = "Hourly" if period == "hourly" else "Daily"
+        problem = counts.get("failed", 0) + counts.get("canceled", 0)
+        summary = f"{len(items)} job{'s' if len(items) != 1 else ''}"
+        if problem:
+            summary += f", {problem} not completed"
+        context = {
+            "username": username,
+            "period": period,
+            "label": label,
+            "start": format_time(start),
+            "end": format_time(end),
+            "counts": sorted(counts.items(), key=lambda kv: (kv[0] == "completed", kv[0])),
+            "failures": failures,
+            "completions": [i for i in items if i["succeeded"]],
+            "total": len(items),
+            "dashboard": f"{self.public_url}/job-logs",
+        }
+        return RenderedMessage(
+            subject=header_value(f"NetRaven {period} digest: {summary} ({start:%Y-%m-%d %H:%M} UTC)"),
+            text=self._render("digest.txt", context),
+            html=self._render("digest.html", context),
+        )
+
+
+def _slack_escape(text: str) -> str:
+    # Slack's mrkdwn: only these three are special; user data must not form links or mentions.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(job: JobSummary, public_url: str) -> dict[str, Any]:
+    """An incoming-webhook body: one line of text plus a section with the details."""
+    context = job_context(job, public_url)
+    icon = ":white_check_mark:" if context["succeeded"] else ":x:"
+    title = _slack_escape(job_subject(job))
+    lines = [
+        f"{icon} *{title}*",
+        f"Attempts: {job.attempts} · Duration: {context['duration']}",
+    ]
+    if job.error_type or job.error_message:
+        error = truncate(f"{job.error_type or 'Error'}: {job.error_message or ''}", 500)
+        fenced = _slack_escape(error).replace("```", "'''")  # user text cannot close the code block
+        lines.append(f"```{fenced}```")
+    lines.append(f"<{context['link']}|Open job {job.job_log_id}>")
+    return {
+        "text": title,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}],
+    }
+
+
+def webhook_payload(job: JobSummary, public_url: str) -> dict[str, Any]:
+    """The generic webhook body: the job's details as JSON, results and errors truncated."""
+    return {
+        "event": f"job.{job.status}",
+        "job_log_id": job.job_log_id,
+        "job_type": job.job_type,
+        "device": job.device,
+        "status": job.status,
+        "attempts": job.attempts,
+        "queued_at": job.queued_at.isoformat() if job.queued_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "duration_seconds": job.duration_seconds,
+        "result": result_text(job.result) or None,
+        "error_type": job.error_type,
+        "error_message": truncate(job.error_message, ERROR_LIMIT) or None,
+        "url": job_link(public_url, job.job_log_id),
+    }

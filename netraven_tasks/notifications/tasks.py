@@ -1,0 +1,96 @@
+"""Internal Celery tasks of notifications (not job types, so they are not tracked).
+
+- ``notify_job_outcome``: runs once per job reaching its final status (published by the terminal
+  hook ``publish_job_outcome``); enqueues and sends at once what is immediate.
+- ``deliver_outbox``: sends every due outbox row (beat runs it every 30 s: retries after backoff,
+  rows whose sender died).
+- ``send_hourly_digest`` / ``send_daily_digest``: beat at minute 0 and at NETRAVEN_DIGEST_HOUR.
+Each task takes an optional ISO ``now`` so a test (or an operator catching up) can fix the clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from celery import shared_task
+
+from netraven_tasks.db import session_factory
+from netraven_tasks.notifications.channels import build_channels
+from netraven_tasks.notifications.digests import make_digests
+from netraven_tasks.notifications.models import DigestPeriod
+from netraven_tasks.notifications.outbox import deliver_due
+from netraven_tasks.notifications.planning import plan_job_notifications
+from netraven_tasks.notifications.rendering import Renderer
+from netraven_tasks.settings import get_settings
+from netraven_tasks.tracking.transitions import Outcome
+
+NOTIFY_TASK = "netraven.notifications.notify_job_outcome"
+DELIVER_TASK = "netraven.notifications.deliver_outbox"
+HOURLY_DIGEST_TASK = "netraven.notifications.send_hourly_digest"
+DAILY_DIGEST_TASK = "netraven.notifications.send_daily_digest"
+
+
+@lru_cache(maxsize=1)
+def renderer() -> Renderer:
+    settings = get_settings()
+    return Renderer(settings.public_url, settings.templates_dir)
+
+
+def parse_now(now: str | datetime | None) -> datetime | None:
+    """An aware UTC datetime from an ISO string (naive means UTC), or None for the real clock."""
+    if now is None:
+        return None
+    value = now if isinstance(now, datetime) else datetime.fromisoformat(now)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def publish_job_outcome(outcome: Outcome) -> None:
+    """Terminal hook: ask a worker to notify about this job (once; the recorder calls it once)."""
+    from netraven_tasks.celery_app import app
+
+    app.send_task(NOTIFY_TASK, args=[outcome.job_log_id])
+
+
+def _deliver(ids: list[int] | None = None, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
+    settings = get_settings()
+    report = deliver_due(session_factory(settings), build_channels(settings), now=now, only=ids, limit=limit)
+    return report.as_dict()
+
+
+@shared_task(name=NOTIFY_TASK, ignore_result=True)
+def notify_job_outcome(job_log_id: int) -> dict[str, int]:
+    """Enqueue the job's notifications, then send the immediate ones now."""
+    settings = get_settings()
+    with session_factory(settings).begin() as session:
+        planned = plan_job_notifications(session, job_log_id, renderer(), settings.mail_from)
+    report = _deliver(planned.outbox_ids) if planned.outbox_ids else {}
+    return {"enqueued": len(planned.outbox_ids), "digest_items": planned.digest_items, **report}
+
+
+@shared_task(name=DELIVER_TASK, ignore_result=True)
+def deliver_outbox(now: str | None = None, limit: int = 200) -> dict[str, int]:
+    """Send every due outbox row: first tries, retries after backoff, rows whose sender died."""
+    return _deliver(now=parse_now(now), limit=limit)
+
+
+def _digest(period: DigestPeriod, now: str | None) -> dict[str, int]:
+    settings = get_settings()
+    clock = parse_now(now) or datetime.now(UTC)
+    ids = make_digests(
+        session_factory(settings), period, clock, renderer(), settings.mail_from, settings.digest_hour
+    )
+    report = _deliver(ids) if ids else {}  # the fixed clock picks the period, not the send time
+    return {"digests": len(ids), **report}
+
+
+@shared_task(name=HOURLY_DIGEST_TASK, ignore_result=True)
+def send_hourly_digest(now: str | None = None) -> dict[str, int]:
+    """One digest per hourly user with pending items, for the hour that ended at ``now``."""
+    return _digest(DigestPeriod.HOURLY, now)
+
+
+@shared_task(name=DAILY_DIGEST_TASK, ignore_result=True)
+def send_daily_digest(now: str | None = None) -> dict[str, int]:
+    """One digest per daily user with pending items, for the day that ended at the digest hour."""
+    return _digest(DigestPeriod.DAILY, now)
