@@ -25,6 +25,9 @@ from netraven_tasks.notifications.channels.base import (
 from netraven_tasks.notifications.rendering import header_value
 
 DEFAULT_TIMEOUT = 30.0
+# RFC 5322's hard limit: our subjects (at most 200 characters) are never folded, because
+# Python folds some of them with a leading space the reader then shows.
+MAIL_POLICY = SMTP_POLICY.clone(max_line_length=998)
 # Replies that an operator can fix (credentials, TLS): the message itself is fine, so retry it.
 _FIXABLE_5XX = frozenset({530, 534, 535, 538})
 
@@ -90,7 +93,7 @@ def envelope_address(address: str) -> str:
 
 def build_email(message: OutgoingMessage, mail_from: str) -> EmailMessage:
     """A MIME message with a text part and, if given, an HTML alternative; every header sanitised."""
-    email = EmailMessage(policy=SMTP_POLICY)
+    email = EmailMessage(policy=MAIL_POLICY)
     email["Subject"] = header_value(message.subject)
     email["From"] = header_value(mail_from, 320)
     email["To"] = envelope_address(message.address)
