@@ -127,7 +127,7 @@ def http_receiver() -> Iterator[HttpReceiver]:
     receiver = HttpReceiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with receiver.lock:
                 status = receiver.statuses.pop(0) if receiver.statuses else 200

@@ -10,7 +10,7 @@ import pytest
 from netraven_tasks.celery_app import app, beat_schedule
 from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.notifications import tasks
-from netraven_tasks.notifications.models import DigestItem, OutboxMessage
+from netraven_tasks.notifications.models import DigestItem
 from tests.notifications.conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("clean_db", "worker")
@@ -131,7 +131,7 @@ def test_concurrent_digest_runs_in_process_make_exactly_one_digest(
         start.wait()
         try:
             tasks.send_hourly_digest(now=now)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(4)]

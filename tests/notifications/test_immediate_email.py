@@ -79,7 +79,7 @@ def test_header_injection_in_job_data_gives_one_recipient_and_no_extra_header(
 
     [received] = mail.wait_for(1)
     assert received.rcpt_tos == ("carol@example.test",)
-    headers = [name.lower() for name in received.message.keys()]
+    headers = [name.lower() for name in received.message]
     assert "bcc" not in headers and "x-injected" not in headers
     assert headers.count("to") == 1 and headers.count("subject") == 1
     assert received.message["To"] == "carol@example.test"
