@@ -105,6 +105,38 @@ def eventually(check: Callable[[], Any], timeout: float = 30.0, message: str = "
         time.sleep(0.05)
 
 
+def insert_failed_jobs(settings, owner: int, count: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """Failed job-log rows made directly (no worker): input for the outbox tests."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.models import JobLog
+
+    now = datetime.now(UTC)
+    with session_factory(settings).begin() as session:
+        jobs = [
+            JobLog(
+                task_id=str(uuid.uuid4()),
+                job_type="config_backup",
+                device=f"sw-{n:02d}",
+                owner_id=owner,
+                status="failed",
+                attempts=1,
+                queued_at=now,
+                started_at=now,
+                finished_at=now,
+                duration_seconds=1.5,
+                error_type="TimeoutError",
+                error_message=f"sw-{n:02d} timed out",
+            )
+            for n in range(count)
+        ]
+        session.add_all(jobs)
+        session.flush()
+        return [job.id for job in jobs]
+
+
 @dataclass
 class HttpReceiver:
     """A little HTTP server on 127.0.0.1: records every request, answers from ``statuses``."""
@@ -134,7 +166,7 @@ def http_receiver() -> Iterator[HttpReceiver]:
                 receiver.requests.append(
                     {
                         "path": self.path,
-                        "headers": dict(self.headers.items()),
+                        "headers": {k.lower(): v for k, v in self.headers.items()},  # case-insensitive
                         "raw": raw,
                         "json": json.loads(raw or b"null"),
                         "status": status,

@@ -12,12 +12,11 @@ import pytest
 from netraven_tasks.celery_app import app
 from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.launch import launch_job
-from netraven_tasks.models import JobLog
 from netraven_tasks.notifications import tasks
 from netraven_tasks.notifications.outbox import CLAIM_LEASE
 from netraven_tasks.notifications.planning import plan_job_notifications
 from tests.conftest import start_worker, stop_process
-from tests.notifications.conftest import eventually
+from tests.notifications.conftest import eventually, insert_failed_jobs
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -53,38 +52,13 @@ def test_smtp_down_during_send_then_up_delivers_exactly_once(
     assert outbox(user)[0].attempts == 2
 
 
-def _failed_jobs(settings, owner: int, count: int) -> list[int]:  # type: ignore[no-untyped-def]
-    now = datetime.now(UTC)
-    with session_factory(settings).begin() as session:
-        jobs = [
-            JobLog(
-                task_id=str(uuid.uuid4()),
-                job_type="config_backup",
-                device=f"sw-{n:02d}",
-                owner_id=owner,
-                status="failed",
-                attempts=1,
-                queued_at=now,
-                started_at=now,
-                finished_at=now,
-                duration_seconds=1.5,
-                error_type="TimeoutError",
-                error_message=f"sw-{n:02d} timed out",
-            )
-            for n in range(count)
-        ]
-        session.add_all(jobs)
-        session.flush()
-        return [job.id for job in jobs]
-
-
 def test_worker_killed_mid_batch_then_restarted_sends_every_message_once(
     settings, mail, make_user, outbox, tmp_path
 ):
     total = 8
     user = make_user("kim")
     with session_factory(settings).begin() as session:
-        for job_id in _failed_jobs(settings, user, total):
+        for job_id in insert_failed_jobs(settings, user, total):
             plan_job_notifications(session, job_id, tasks.renderer(), settings.mail_from)
     assert len(outbox(user)) == total
 
