@@ -86,8 +86,11 @@ def truncate(text: str | None, limit: int) -> str:
         return ""
     if len(text) <= limit:
         return text
-    note = f" … [{len(text) - limit} more characters]"
-    return text[: max(0, limit - len(note))] + note
+    keep = limit
+    for _ in range(3):  # the note's own length changes how much is kept, and so the count in it
+        note = f" … [{len(text) - keep} more characters]"
+        keep = max(0, limit - len(note))
+    return text[:keep] + f" … [{len(text) - keep} more characters]"
 
 
 def human_duration(seconds: float | None) -> str:
