@@ -27,4 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from api import health
 
     api.register_blueprint(health.blp)
+    from api import metrics  # operations: GET /metrics (Prometheus)
+
+    api.register_blueprint(metrics.blp)
     return app

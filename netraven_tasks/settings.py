@@ -101,6 +101,7 @@ class Settings:
     reaper_grace_seconds: float
     log_format: str
     flower_basic_auth: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)  # operations: optional /metrics bearer
     ssh_username: str | None = None
     ssh_password: str | None = field(default=None, repr=False)
     ssh_key_file: str | None = None
@@ -175,6 +176,7 @@ class Settings:
             reaper_grace_seconds=get("REAPER_GRACE_SECONDS", _float_parser(1, 7 * 24 * 3600), 300.0),
             log_format=log_format,
             flower_basic_auth=get("FLOWER_BASIC_AUTH", _str, None),
+            metrics_token=get("METRICS_TOKEN", _str, None),
             ssh_username=get("SSH_USERNAME", _str, None),
             ssh_password=get("SSH_PASSWORD", _str, None),
             ssh_key_file=get("SSH_KEY_FILE", _str, None),

@@ -1,0 +1,277 @@
+"""Prometheus metrics computed from the database (and the tracking stream) at scrape time.
+
+Why at scrape time: jobs run in Celery children and the API runs in several gunicorn
+workers; counters kept in process memory would each see a fraction of the truth (or need
+prometheus-client's multiprocess mode and a shared directory). The database already holds
+every job run and every outbox row, so one query per scrape gives every process the same,
+complete numbers. "Counters" are totals over the rows kept: they only fall if rows are purged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import redis
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from netraven_tasks.models import JobLog, utcnow
+from netraven_tasks.settings import Settings
+from netraven_tasks.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
+
+log = logging.getLogger(__name__)
+
+# Upper bounds (seconds) of the job duration histogram: network jobs take 0.1 s to an hour.
+DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+@dataclass
+class DurationHistogram:
+    """Cumulative bucket counts, as Prometheus wants them."""
+
+    buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    count: int = 0
+    total: float = 0.0
+
+    def add(self, cumulative: Sequence[int], count: int, total: float) -> None:
+        self.buckets = [mine + theirs for mine, theirs in zip(self.buckets, cumulative, strict=True)]
+        self.count += count
+        self.total += total
+
+    def prometheus_buckets(self) -> list[tuple[str, float]]:
+        pairs = [(_le(bound), float(n)) for bound, n in zip(DURATION_BUCKETS, self.buckets, strict=True)]
+        return [*pairs, ("+Inf", float(self.count))]
+
+
+def _le(bound: float) -> str:
+    return str(float(bound))
+
+
+@dataclass
+class JobSnapshot:
+    """What one scan of ``job_logs`` says, grouped by job type."""
+
+    by_status: dict[tuple[str, str], int] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    durations: dict[str, DurationHistogram] = field(default_factory=lambda: defaultdict(DurationHistogram))
+    oldest_queued_at: datetime | None = None
+
+    @property
+    def job_types(self) -> list[str]:
+        return sorted({job_type for job_type, _ in self.by_status})
+
+
+def job_snapshot(session: Session) -> JobSnapshot:
+    """One GROUP BY over job_logs (totals, retries and histogram buckets) plus one indexed MIN."""
+    duration = JobLog.duration_seconds
+    bucket_columns = [
+        func.sum(case((duration <= bound, 1), else_=0)).label(f"le_{i}")
+        for i, bound in enumerate(DURATION_BUCKETS)
+    ]
+    statement = select(
+        JobLog.job_type,
+        JobLog.status,
+        func.count().label("jobs"),
+        func.sum(case((JobLog.attempts > 1, JobLog.attempts - 1), else_=0)).label("retries"),
+        func.count(duration).label("timed"),
+        func.coalesce(func.sum(duration), 0.0).label("seconds"),
+        *bucket_columns,
+    ).group_by(JobLog.job_type, JobLog.status)
+    snapshot = JobSnapshot()
+    terminal = {status.value for status in TERMINAL_STATUSES}
+    for row in session.execute(statement):
+        snapshot.by_status[(row.job_type, row.status)] = int(row.jobs)
+        snapshot.retries[row.job_type] += int(row.retries or 0)
+        if row.status in terminal and row.timed:
+            cumulative = [int(row._mapping[f"le_{i}"] or 0) for i in range(len(DURATION_BUCKETS))]
+            snapshot.durations[row.job_type].add(cumulative, int(row.timed), float(row.seconds))
+    # Served by the partial index on active rows, however many jobs have finished.
+    snapshot.oldest_queued_at = session.scalar(
+        select(func.min(JobLog.queued_at)).where(JobLog.status == JobStatus.QUEUED.value)
+    )
+    return snapshot
+
+
+def job_families(snapshot: JobSnapshot, known_job_types: Iterable[str], now: datetime) -> Iterator[Metric]:
+    """The job metrics; every known job type appears, with zeros, so rate() works from the start."""
+    job_types = sorted({*snapshot.job_types, *known_job_types})
+    launched = CounterMetricFamily(
+        "netraven_jobs_launched", "Job runs launched (job-log rows), by job type", labels=["job_type"]
+    )
+    finished = CounterMetricFamily(
+        "netraven_jobs",
+        "Job runs that reached a final status (completed, failed, canceled), by job type and status",
+        labels=["job_type", "status"],
+    )
+    active = GaugeMetricFamily(
+        "netraven_jobs_active",
+        "Job runs not finished yet (queued, running, retrying), by job type and status",
+        labels=["job_type", "status"],
+    )
+    retries = CounterMetricFamily(
+        "netraven_job_retries", "Attempts after the first one, by job type", labels=["job_type"]
+    )
+    durations = HistogramMetricFamily(
+        "netraven_job_duration_seconds",
+        "Duration of the final attempt of finished job runs, by job type",
+        labels=["job_type"],
+    )
+    for job_type in job_types:
+        launched.add_metric([job_type], sum(n for (jt, _), n in snapshot.by_status.items() if jt == job_type))
+        for status in sorted(TERMINAL_STATUSES):
+            finished.add_metric([job_type, status.value], snapshot.by_status.get((job_type, status.value), 0))
+        for status in sorted(ACTIVE_STATUSES):
+            active.add_metric([job_type, status.value], snapshot.by_status.get((job_type, status.value), 0))
+        retries.add_metric([job_type], snapshot.retries.get(job_type, 0))
+        histogram = snapshot.durations.get(job_type, DurationHistogram())
+        durations.add_metric([job_type], histogram.prometheus_buckets(), sum_value=histogram.total)
+    oldest = GaugeMetricFamily(
+        "netraven_oldest_queued_job_age_seconds",
+        "Age of the oldest job run still queued (not started, or its start not yet recorded); 0 if none",
+    )
+    age = (now - snapshot.oldest_queued_at).total_seconds() if snapshot.oldest_queued_at else 0.0
+    oldest.add_metric([], max(0.0, age))
+    yield from (launched, finished, active, retries, durations, oldest)
+
+
+def notification_families(session: Session) -> Iterator[Metric]:
+    """Outbox metrics: messages sent and permanently failed by channel, and what is still to send."""
+    from netraven_tasks.notifications.models import OutboxMessage, OutboxState
+
+    statement = select(OutboxMessage.channel, OutboxMessage.state, func.count().label("n")).group_by(
+        OutboxMessage.channel, OutboxMessage.state
+    )
+    counts = {(row.channel, row.state): int(row.n) for row in session.execute(statement)}
+    channels = sorted({channel for channel, _ in counts} | {"email"})
+    sent = CounterMetricFamily(
+        "netraven_notifications_sent", "Notifications sent, by channel", labels=["channel"]
+    )
+    failed = CounterMetricFamily(
+        "netraven_notifications_failed",
+        "Notifications given up on (permanent error or too many attempts), by channel",
+        labels=["channel"],
+    )
+    backlog = GaugeMetricFamily(
+        "netraven_notification_outbox_backlog",
+        "Outbox messages waiting to be sent (pending or being sent), by channel",
+        labels=["channel"],
+    )
+    for channel in channels:
+        sent.add_metric([channel], counts.get((channel, OutboxState.SENT.value), 0))
+        failed.add_metric([channel], counts.get((channel, OutboxState.FAILED.value), 0))
+        waiting = counts.get((channel, OutboxState.PENDING.value), 0) + counts.get(
+            (channel, OutboxState.SENDING.value), 0
+        )
+        backlog.add_metric([channel], waiting)
+    oldest = session.scalar(
+        select(func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value])
+        )
+    )
+    age = GaugeMetricFamily(
+        "netraven_notification_outbox_oldest_age_seconds",
+        "Age of the oldest outbox message not yet sent; 0 if none",
+    )
+    age.add_metric([], max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0)
+    yield from (sent, failed, backlog, age)
+
+
+def recorder_families(client: redis.Redis) -> Iterator[Metric]:
+    """How far the recorder is behind the tracking stream (DESIGN.md §3)."""
+    from netraven_tasks.tracking.stream import backlog
+
+    count, age = backlog(client)
+    events = GaugeMetricFamily(
+        "netraven_recorder_backlog_events", "Tracking events in the Redis Stream not yet written"
+    )
+    events.add_metric([], count)
+    lag = GaugeMetricFamily(
+        "netraven_recorder_lag_seconds", "Age of the oldest tracking event not yet written; 0 if none"
+    )
+    lag.add_metric([], age)
+    yield from (events, lag)
+
+
+class NetravenCollector(Collector):
+    """Reads the numbers at every scrape; a source that fails is reported down, not raised."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        known_job_types: Callable[[], Iterable[str]] = lambda: (),
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self._settings = settings
+        self._sessions = sessions
+        self._known_job_types = known_job_types
+        self._clock = clock
+        self._redis: redis.Redis | None = None
+
+    def _stream_client(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(
+                self._settings.broker_url, socket_timeout=2, socket_connect_timeout=2
+            )
+        return self._redis
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.perf_counter()
+        up = GaugeMetricFamily(
+            "netraven_metrics_source_up",
+            "1 if this scrape could read the source (database, tracking stream), else 0",
+            labels=["source"],
+        )
+        families: list[Metric] = []
+        try:
+            with self._sessions() as session:
+                snapshot = job_snapshot(session)
+                families.extend(job_families(snapshot, self._known_job_types(), self._clock()))
+                families.extend(notification_families(session))
+            up.add_metric(["database"], 1)
+        except Exception as error:
+            log.warning("metrics: could not read the database: %s", _first_line(error))
+            up.add_metric(["database"], 0)
+        if self._settings.tracking_via_stream:
+            try:
+                families.extend(recorder_families(self._stream_client()))
+                up.add_metric(["tracking_stream"], 1)
+            except Exception as error:
+                log.warning("metrics: could not read the tracking stream: %s", _first_line(error))
+                up.add_metric(["tracking_stream"], 0)
+        yield from families
+        yield up
+        took = GaugeMetricFamily(
+            "netraven_metrics_scrape_duration_seconds", "Time this scrape spent reading its sources"
+        )
+        took.add_metric([], time.perf_counter() - started)
+        yield took
+
+
+def _first_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+
+
+def build_registry(settings: Settings, sessions: sessionmaker[Session]) -> CollectorRegistry:
+    """A registry with only our collector: per-process default metrics would describe one worker."""
+
+    def known_job_types() -> list[str]:
+        from netraven_tasks.jobs.registry import all_job_types
+
+        return [job_type.name for job_type in all_job_types()]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(NetravenCollector(settings, sessions, known_job_types))
+    return registry

@@ -1,0 +1,217 @@
+"""``GET /metrics`` reports what the database holds: jobs run on the real worker, the outbox, lag."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import uuid
+from datetime import timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
+
+from netraven_tasks.jobs.launch import launch_job
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(client, headers: dict[str, str] | None = None) -> Samples:  # type: ignore[no-untyped-def]
+    response = client.get("/metrics", headers=headers or {})
+    assert response.status_code == 200, response.data
+    assert response.content_type.startswith("text/plain")
+    samples: Samples = {}
+    for family in text_string_to_metric_families(response.get_data(as_text=True)):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+@pytest.fixture
+def client(settings):  # type: ignore[no-untyped-def]
+    from api import create_app
+
+    return create_app(settings).test_client()
+
+
+@pytest.fixture
+def refused_port() -> int:
+    with socket.socket() as probe:  # free a moment ago: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def open_port():  # type: ignore[no-untyped-def]
+    with socket.socket() as server:  # the kernel completes the handshake from the backlog
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+@pytest.mark.usefixtures("clean_db", "worker")
+def test_metrics_count_jobs_by_type_and_status_with_retries_and_durations(
+    client, settings, wait_for_job, open_port, refused_port
+):
+    launches = [
+        ("reachability_check", {"host": "127.0.0.1", "port": open_port}),
+        ("reachability_check", {"host": "127.0.0.1", "port": open_port}),
+        ("reachability_check", {"host": "127.0.0.1", "port": refused_port}),
+        ("test_flaky", {"host": "lab-sw-01"}),  # 3 attempts, then failed
+        ("test_flaky", {"succeed_on_attempt": 2}),  # 2 attempts, completed
+    ]
+    jobs = [wait_for_job(launch_job(settings, name, args, None).job_log_id) for name, args in launches]
+    assert [job.status for job in jobs] == ["completed", "completed", "failed", "failed", "completed"]
+
+    samples = scrape(client)
+
+    assert value(samples, "netraven_metrics_source_up", source="database") == 1
+    assert value(samples, "netraven_jobs_total", job_type="reachability_check", status="completed") == 2
+    assert value(samples, "netraven_jobs_total", job_type="reachability_check", status="failed") == 1
+    assert value(samples, "netraven_jobs_total", job_type="reachability_check", status="canceled") == 0
+    assert value(samples, "netraven_jobs_total", job_type="test_flaky", status="completed") == 1
+    assert value(samples, "netraven_jobs_total", job_type="test_flaky", status="failed") == 1
+    assert value(samples, "netraven_jobs_launched_total", job_type="reachability_check") == 3
+    assert value(samples, "netraven_jobs_launched_total", job_type="test_flaky") == 2
+    # A job type that never ran is there with zeros, so rate() works from its first run.
+    assert value(samples, "netraven_jobs_total", job_type="config_backup", status="completed") == 0
+    assert value(samples, "netraven_job_retries_total", job_type="test_flaky") == 2 + 1
+    assert value(samples, "netraven_job_retries_total", job_type="reachability_check") == 0
+    for status in ("queued", "running", "retrying"):
+        assert value(samples, "netraven_jobs_active", job_type="test_flaky", status=status) == 0
+    assert value(samples, "netraven_oldest_queued_job_age_seconds") == 0
+
+    reachability = [job for job in jobs if job.job_type == "reachability_check"]
+    durations = [job.duration_seconds for job in reachability]
+    count = value(samples, "netraven_job_duration_seconds_count", job_type="reachability_check")
+    assert count == 3
+    assert value(
+        samples, "netraven_job_duration_seconds_sum", job_type="reachability_check"
+    ) == pytest.approx(sum(durations))
+    assert (
+        value(samples, "netraven_job_duration_seconds_bucket", job_type="reachability_check", le="+Inf") == 3
+    )
+    for le in ("0.1", "1.0", "10.0"):
+        expected = sum(1 for seconds in durations if seconds <= float(le))
+        got = value(samples, "netraven_job_duration_seconds_bucket", job_type="reachability_check", le=le)
+        assert got == expected, le
+    flaky = value(samples, "netraven_job_duration_seconds_count", job_type="test_flaky")
+    assert flaky == 2  # both finished runs; the duration is the final attempt's
+
+    # The recorder keeps up with the stream: the worker's events are all written.
+    assert value(samples, "netraven_metrics_source_up", source="tracking_stream") == 1
+    assert value(samples, "netraven_recorder_backlog_events") == 0
+    assert value(samples, "netraven_recorder_lag_seconds") == 0
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_a_job_waiting_in_the_queue_shows_as_active_and_as_lag(client, settings):
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.models import JobLog, utcnow
+
+    with session_factory(settings).begin() as session:  # as if no worker had taken it for 90 s
+        session.add(
+            JobLog(
+                task_id=str(uuid.uuid4()),
+                job_type="config_backup",
+                status="queued",
+                queued_at=utcnow() - timedelta(seconds=90),
+            )
+        )
+
+    samples = scrape(client)
+
+    assert value(samples, "netraven_jobs_active", job_type="config_backup", status="queued") == 1
+    assert value(samples, "netraven_jobs_launched_total", job_type="config_backup") == 1
+    assert 90 <= value(samples, "netraven_oldest_queued_job_age_seconds") < 120
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_notifications_sent_failed_and_waiting_are_counted_by_channel(client, settings):
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.models import utcnow
+    from netraven_tasks.notifications.models import OutboxMessage
+    from netraven_tasks.users import create_user
+
+    with session_factory(settings).begin() as session:
+        user = create_user(session, "ops", "ops@example.test")
+        session.flush()
+        for hour, (channel, state) in enumerate(
+            [
+                ("email", "sent"),
+                ("email", "sent"),
+                ("email", "failed"),
+                ("email", "pending"),
+                ("webhook", "sending"),
+                ("webhook", "sent"),
+            ]
+        ):
+            session.add(
+                OutboxMessage(
+                    user_id=user.id,
+                    channel=channel,
+                    kind="digest",
+                    period="hourly",
+                    period_start=utcnow() - timedelta(hours=hour),  # one digest per period
+                    address="ops@example.test",
+                    subject="digest",
+                    body_text="…",
+                    message_id=f"<{uuid.uuid4()}@test>",
+                    state=state,
+                    created_at=utcnow() - timedelta(seconds=60),
+                )
+            )
+
+    samples = scrape(client)
+
+    assert value(samples, "netraven_notifications_sent_total", channel="email") == 2
+    assert value(samples, "netraven_notifications_failed_total", channel="email") == 1
+    assert value(samples, "netraven_notification_outbox_backlog", channel="email") == 1
+    assert value(samples, "netraven_notifications_sent_total", channel="webhook") == 1
+    assert value(samples, "netraven_notifications_failed_total", channel="webhook") == 0
+    assert value(samples, "netraven_notification_outbox_backlog", channel="webhook") == 1
+    assert value(samples, "netraven_notification_outbox_oldest_age_seconds") >= 60
+
+
+def test_metrics_token_is_required_when_configured(settings, database_url):
+    from api import create_app
+
+    client = create_app(dataclasses.replace(settings, metrics_token="scrape-secret-123")).test_client()
+
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.is_json and "NETRAVEN_METRICS_TOKEN" in refused.get_json()["message"]
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    samples = scrape(client, {"Authorization": "Bearer scrape-secret-123"})
+    assert value(samples, "netraven_metrics_source_up", source="database") == 1
+
+
+def test_unreachable_database_is_reported_down_not_an_error(settings):
+    from api import create_app
+
+    nowhere = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
+    client = create_app(dataclasses.replace(settings, database_url=nowhere)).test_client()
+
+    samples = scrape(client)
+
+    assert value(samples, "netraven_metrics_source_up", source="database") == 0
+    assert not any(name.startswith("netraven_jobs") for name, _ in samples)
+
+
+def test_metrics_need_no_session_state(settings, database_url):
+    """Two app instances (two gunicorn workers) read the same numbers: nothing is per process."""
+    from api import create_app
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.models import JobLog
+
+    with session_factory(settings)() as session:
+        expected = len(session.scalars(select(JobLog.id)).all())
+    first, second = (scrape(create_app(settings).test_client()) for _ in range(2))
+    launched = "netraven_jobs_launched_total"
+    total = sum(v for (name, _), v in first.items() if name == launched)
+    assert total == expected
+    assert total == sum(v for (name, _), v in second.items() if name == launched)
