@@ -43,3 +43,8 @@ def tracked_noop(host: str, total: int) -> dict[str, Any]:
     """A job that does nothing but count itself."""
     _tick(total)
     return {"ok": True}
+
+
+@shared_task(name="bench.untracked_limited", ignore_result=True, time_limit=60, soft_time_limit=54)
+def untracked_limited(total: int) -> None:
+    _tick(total)

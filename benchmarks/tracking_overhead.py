@@ -2,8 +2,9 @@
 
 For each mode it publishes N messages with no worker running, starts one prefork worker
 (2 children), and measures the worker's throughput between its first and its last task.
-Modes: untracked no-op task (baseline); tracked job with the synchronous recorder; tracked
-job with the Redis Stream recorder (plus how long until every row is settled).
+Modes: untracked no-op task (baseline); the same with the time limits job types carry; tracked
+job with the synchronous recorder; tracked job with the Redis Stream recorder (plus how long
+until every row is settled).
 
     .venv/bin/python benchmarks/tracking_overhead.py [--tasks 2000] [--rounds 2]
 
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -45,59 +47,97 @@ def _env(db_url: str, tracking: str, var_dir: Path) -> dict[str, str]:
     return env
 
 
-def _publish(env: dict[str, str], mode: str, total: int) -> None:
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    task: str  # a plain Celery task name, or "job" for the tracked bench_noop job type
+    tracking: str = "sync"
+    separate_recorder: bool = False  # the stream consumer in its own process, not in the worker
+
+    @property
+    def tracked(self) -> bool:
+        return self.task == "job"
+
+
+MODES = (
+    Mode("untracked", "bench.untracked_noop"),
+    # Same plain task with the hard/soft time limits every job type has: isolates their cost.
+    Mode("limits", "bench.untracked_limited"),
+    Mode("sync", "job", "sync"),
+    Mode("stream", "job", "stream"),
+    Mode("stream-ext", "job", "stream", separate_recorder=True),
+)
+
+
+def _publish(env: dict[str, str], mode: Mode, total: int) -> None:
     code = f"""
 from netraven_tasks.celery_app import app
 from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.settings import get_settings
 settings = get_settings()
 for _ in range({total}):
-    if {mode!r} == "untracked":
-        app.send_task("bench.untracked_noop", args=[{total}])
-    else:
+    if {mode.tracked!r}:
         launch_job(settings, "bench_noop", {{"total": {total}}}, None)
+    else:
+        app.send_task({mode.task!r}, args=[{total}])
 """
     subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
 
 
-def _run_mode(db_url: str, mode: str, total: int, var_dir: Path) -> tuple[float, float | None]:
+def _run_mode(db_url: str, mode: Mode, total: int, var_dir: Path) -> tuple[float, float | None]:
     """(tasks per second, seconds from the last task until every row is completed or None)."""
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:
         connection.execute(sa.text("TRUNCATE job_logs, job_log_entries RESTART IDENTITY CASCADE"))
-    tracking = "stream" if mode == "stream" else "sync"
-    env = _env(db_url, tracking, var_dir)
+    env = _env(db_url, mode.tracking, var_dir)
+    env["NETRAVEN_RECORDER_IN_WORKER"] = "0" if mode.separate_recorder else "1"
     _publish(env, mode, total)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    log = (var_dir / f"{mode.name}.log").open("ab")
+    recorder = None
+    if mode.separate_recorder:
+        recorder = subprocess.Popen(
+            [sys.executable, "-m", "netraven_tasks.cli", "recorder"],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "netraven_tasks", "worker", "--pool", "prefork",
          "--concurrency", "2", "--loglevel", "warning", "--without-gossip", "--without-mingle",
          "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 600
         while client.get("bench:last") is None:
             if time.monotonic() > deadline or worker.poll() is not None:
-                raise RuntimeError(f"{mode}: only {client.get('bench:done')} of {total} tasks ran")
+                raise RuntimeError(f"{mode.name}: only {client.get('bench:done')} of {total} tasks ran")
             time.sleep(0.05)
         first, last = float(client.get("bench:first")), float(client.get("bench:last"))
         settled = None
-        if mode != "untracked":
+        if mode.tracked:
             query = sa.text("SELECT count(*) FROM job_logs WHERE status = 'completed'")
             while True:
                 with engine.connect() as connection:
                     if connection.execute(query).scalar_one() >= total:
                         break
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{mode}: rows never settled")
+                    raise RuntimeError(f"{mode.name}: rows never settled")
                 time.sleep(0.02)
             settled = max(0.0, time.time() - last)
         return (total - 1) / (last - first), settled
     finally:
-        worker.terminate()
-        worker.wait(30)
+        for process in (worker, recorder):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    print(f"{mode.name}: {process.args[2]} ignored SIGTERM for 30 s; killed", file=sys.stderr)
+                    process.kill()
+                    process.wait()
+        log.close()
         engine.dispose()
         client.close()
 
@@ -119,22 +159,21 @@ def main() -> None:
     var_dir = Path(tempfile.gettempdir()) / name
     try:
         upgrade(db_url)
-        modes = ("untracked", "sync", "stream")
-        rates: dict[str, list[float]] = {m: [] for m in modes}
-        settle: dict[str, list[float]] = {m: [] for m in modes}
+        rates: dict[str, list[float]] = {m.name: [] for m in MODES}
+        settle: dict[str, list[float]] = {m.name: [] for m in MODES}
         for _ in range(args.rounds):  # interleaved, so drift on a noisy machine hits every mode
-            for mode in modes:
+            for mode in MODES:
                 rate, settled = _run_mode(db_url, mode, args.tasks, var_dir)
-                rates[mode].append(rate)
+                rates[mode.name].append(rate)
                 if settled is not None:
-                    settle[mode].append(settled)
+                    settle[mode.name].append(settled)
         baseline = statistics.median(rates["untracked"])
         print(f"tracking overhead, {args.tasks} tasks x {args.rounds} rounds, prefork 2 children")
         print(f"{'mode':<10} {'tasks/s':>9} {'vs untracked':>13} {'rows settled after last task':>30}")
-        for mode in modes:
-            rate = statistics.median(rates[mode])
-            lag = f"{statistics.median(settle[mode]):.2f} s" if settle[mode] else "-"
-            print(f"{mode:<10} {rate:>9.0f} {rate / baseline:>12.2f}x {lag:>30}")
+        for mode in MODES:
+            rate = statistics.median(rates[mode.name])
+            lag = f"{statistics.median(settle[mode.name]):.2f} s" if settle[mode.name] else "-"
+            print(f"{mode.name:<10} {rate:>9.0f} {rate / baseline:>12.2f}x {lag:>30}")
     finally:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -98,7 +98,7 @@ def recorder_consumer(settings: Settings, name: str) -> RecorderConsumer:
 def _start_recorder_consumer(sender: Any = None, **_: Any) -> None:
     """Every worker's main process hosts a recorder consumer; one of them leads at a time."""
     settings = get_settings()
-    if not settings.tracking_via_stream:
+    if not (settings.tracking_via_stream and settings.recorder_in_worker):
         return
     name = f"{getattr(sender, 'hostname', 'worker')}:{os.getpid()}"
     consumer = recorder_consumer(settings, name)

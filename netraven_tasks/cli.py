@@ -137,6 +137,23 @@ def cmd_flower(settings: Settings, args: argparse.Namespace) -> None:
     _celery(["flower", f"--address={args.host}", f"--port={args.port}", *extra, *args.celery_args])
 
 
+def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:
+    import signal
+    import socket
+    import threading
+
+    from netraven_tasks.celery_app import recorder_consumer
+
+    if not settings.tracking_via_stream:
+        raise CommandError("the recorder consumes the Redis Stream: set a redis:// NETRAVEN_BROKER_URL")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    name = f"recorder@{socket.gethostname()}:{os.getpid()}"
+    print(f"{name} consuming tracking events (Ctrl-C stops)", flush=True)
+    recorder_consumer(settings, name).run(stop)
+
+
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     if args.dev:
         from api import create_app
@@ -221,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         service = commands.add_parser(name, help=help_text)
         service.add_argument("--loglevel", default="info")
         service.set_defaults(func=func)
+
+    recorder = commands.add_parser(
+        "recorder", help="write tracking events from the Redis Stream (workers host one by default)"
+    )
+    recorder.set_defaults(func=cmd_recorder)
 
     flower = commands.add_parser("flower", help="run Flower")
     flower.add_argument("--host", default="127.0.0.1")

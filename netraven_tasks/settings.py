@@ -108,6 +108,7 @@ class Settings:
     ssh_known_hosts: str | None = None
     ssh_port: int = 22
     tracking: str = "auto"
+    recorder_in_worker: bool = True
     templates_dir: Path | None = None  # notifications: operator overrides of the mail templates
 
     @property
@@ -161,6 +162,7 @@ class Settings:
             raise SettingsError("NETRAVEN_TRACKING=stream needs a redis:// NETRAVEN_BROKER_URL")
         return cls(
             tracking=tracking,
+            recorder_in_worker=get("RECORDER_IN_WORKER", _parse_bool, True),
             var_dir=var_dir,
             database_url=database_url,
             broker_url=broker_url,
