@@ -215,6 +215,18 @@ def give_up_abandoned(session: Session, now: datetime) -> int:
     return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
+def sent_to(session: Session, user_id: int, limit: int = 50, offset: int = 0) -> list[OutboxMessage]:
+    """What was sent to one user, newest first (for ``GET /users/me/notifications``)."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.user_id == user_id, OutboxMessage.state == OutboxState.SENT.value)
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(query))
+
+
 def outgoing(row: OutboxMessage) -> OutgoingMessage:
     return OutgoingMessage(
         channel=row.channel,

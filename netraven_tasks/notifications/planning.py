@@ -41,6 +41,9 @@ def plan_job_notifications(
 ) -> PlannedNotifications:
     """Enqueue what the job's final outcome means for each recipient (call inside a transaction)."""
     planned = PlannedNotifications()
+    # Touch users before job_logs: the order in which TRUNCATE and migrations lock the tables,
+    # so this short transaction never deadlocks with them.
+    session.execute(select(User.id).limit(1))
     job = session.get(JobLog, job_log_id)
     if job is None or not JobStatus(job.status).is_terminal:
         return planned
