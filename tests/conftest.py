@@ -105,8 +105,17 @@ def clean_db(database_url: str, settings) -> None:  # type: ignore[no-untyped-de
     from netraven_tasks.notifications import models as _notification_models  # noqa: F401 - its tables
 
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with get_engine(settings).begin() as connection:
-        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    for attempt in range(5):
+        try:
+            with get_engine(settings).begin() as connection:
+                # Don't queue behind a straggling task of the previous test for long: retry.
+                connection.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+                connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except sa.exc.OperationalError:  # deadlock or lock timeout with a worker write
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 class WorkerProcess:
