@@ -11,6 +11,7 @@ import redis
 from celery import Celery, signals
 from celery.schedules import crontab
 
+from netraven_tasks import logging_setup
 from netraven_tasks.db import dispose_engines, session_factory
 from netraven_tasks.jobs import BUILTIN_JOB_MODULES
 from netraven_tasks.jobs.registry import load_job_modules
@@ -112,6 +113,7 @@ def _stop_recorder_consumer(**_: Any) -> None:
 
 
 tracking_signals.install(current_recorder)
+logging_setup.install_celery_hooks(get_settings)  # operations: log format and job context
 
 app = create_celery_app(get_settings())
 # Every process that publishes (API, CLI, beat) needs the job types, not only the worker.

@@ -1,0 +1,185 @@
+"""Log lines: JSON (``NETRAVEN_LOG_FORMAT=json``, for containers) or readable text, with job context.
+
+Every line written while a job runs, and every line Celery writes about a job's task, carries
+the task id and the job-log id, so ``grep``/a log query on either finds the whole story of a run.
+Celery sets up its handlers as usual; the hooks here only swap their formatter and add the
+context filter (``after_setup_logger`` / ``after_setup_task_logger``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import signals
+
+from netraven_tasks.settings import Settings
+
+TEXT_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(name)s: %(message)s%(job_context)s"
+
+# Celery's own lines about a task pass a dict with "id" and "name" (received, succeeded, retry,
+# failed): their task is known even outside the task's execution, e.g. in the main process.
+CELERY_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.worker.request")
+
+JobLogIdResolver = Callable[[str, str | None], int | None]
+
+
+def _task_of(record: logging.LogRecord) -> tuple[str | None, str | None]:
+    args = record.args
+    if isinstance(args, Mapping) and record.name.startswith(CELERY_TASK_LOGGERS) and args.get("id"):
+        return str(args["id"]), (str(args["name"]) if args.get("name") else None)
+    from celery._state import get_current_task
+
+    task = get_current_task()
+    request_id = getattr(getattr(task, "request", None), "id", None) if task is not None else None
+    if not request_id:
+        return None, None
+    return str(request_id), getattr(task, "name", None)
+
+
+class JobLogIds:
+    """task id -> job-log id, looked up once per task and process, only when a line is written.
+
+    The job-log row exists before the message is published (the queued event is recorded
+    synchronously), so one indexed SELECT finds it. Tasks that are not job types are skipped.
+    """
+
+    def __init__(self, settings_provider: Callable[[], Settings], capacity: int = 4096):
+        self._settings_provider = settings_provider
+        self._capacity = capacity
+        self._cache: OrderedDict[str, int | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, task_id: str, task_name: str | None) -> int | None:
+        with self._lock:
+            if task_id in self._cache:
+                self._cache.move_to_end(task_id)
+                return self._cache[task_id]
+        try:
+            job_log_id = self._lookup(task_id, task_name)
+        except Exception:
+            return None  # the database is away: the line goes out with the task id; ask again later
+        with self._lock:
+            self._cache[task_id] = job_log_id
+            while len(self._cache) > self._capacity:
+                self._cache.popitem(last=False)
+        return job_log_id
+
+    def _lookup(self, task_id: str, task_name: str | None) -> int | None:
+        from sqlalchemy import select
+
+        from netraven_tasks.db import session_factory
+        from netraven_tasks.jobs.registry import TASK_PREFIX
+        from netraven_tasks.models import JobLog
+
+        if task_name is not None and not task_name.startswith(TASK_PREFIX):
+            return None  # internal tasks (notifications, reaper) have no job-log row
+        with session_factory(self._settings_provider())() as session:
+            return session.scalar(select(JobLog.id).where(JobLog.task_id == task_id))
+
+
+class JobContextFilter(logging.Filter):
+    """Adds ``task_id``, ``task_name`` and ``job_log_id`` to every record; never drops one."""
+
+    def __init__(self, resolve_job_log_id: JobLogIdResolver | None = None):
+        super().__init__()
+        self._resolve = resolve_job_log_id
+        self._busy = threading.local()  # the lookup may log (SQLAlchemy): no recursion
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if hasattr(record, "job_context"):
+            return True  # another handler already did it
+        task_id = task_name = None
+        job_log_id = None
+        try:
+            task_id, task_name = _task_of(record)
+            if task_id and self._resolve is not None and not getattr(self._busy, "active", False):
+                self._busy.active = True
+                try:
+                    job_log_id = self._resolve(task_id, task_name)
+                finally:
+                    self._busy.active = False
+        except Exception:  # noqa: S110 - a log line must never break the job that writes it
+            pass
+        record.task_id = task_id
+        record.task_name = task_name
+        record.job_log_id = job_log_id
+        record.job_context = f" [job_log={job_log_id or '-'} task={task_id}]" if task_id else ""
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """``[time: LEVEL/Process] logger: message [job_log=12 task=…]`` for a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "job_context"):
+            record.job_context = ""
+        return super().format(record)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: what log shippers (Loki, Elasticsearch, CloudWatch) parse."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "process": record.process,
+            "process_name": record.processName,
+        }
+        for key in ("task_id", "task_name", "job_log_id"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def make_formatter(log_format: str) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else TextFormatter()
+
+
+def apply_to_handlers(logger: logging.Logger, log_format: str, context: JobContextFilter) -> None:
+    """Give the handlers of ``logger`` our format and the job context (idempotent)."""
+    formatter = make_formatter(log_format)
+    for handler in logger.handlers:
+        handler.setFormatter(formatter)
+        if not any(isinstance(existing, JobContextFilter) for existing in handler.filters):
+            handler.addFilter(context)
+
+
+def configure_logging(settings: Settings, level: int | str = logging.INFO) -> None:
+    """For processes Celery does not set up (the API, scripts): one stderr handler on the root."""
+    root = logging.getLogger()
+    if not any(getattr(handler, "netraven", False) for handler in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.netraven = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    apply_to_handlers(root, settings.log_format, JobContextFilter())
+
+
+def install_celery_hooks(settings_provider: Callable[[], Settings]) -> None:
+    """Called once by the Celery app: worker and beat log in the configured format, with context."""
+    context = JobContextFilter(JobLogIds(settings_provider))
+
+    def after_setup(logger: logging.Logger | None = None, **_: Any) -> None:
+        if logger is not None:
+            apply_to_handlers(logger, settings_provider().log_format, context)
+
+    signals.after_setup_logger.connect(after_setup, weak=False)
+    signals.after_setup_task_logger.connect(after_setup, weak=False)
