@@ -1,0 +1,131 @@
+"""Flower, started by our CLI as compose starts it, shows our jobs behind basic auth."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from netraven_tasks.jobs.launch import launch_job
+from tests.conftest import ROOT, TEST_ENV, _free_port, stop_process
+
+CREDENTIALS = ("ops", "flower-test-secret")
+
+
+@dataclass
+class Flower:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    state_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def get(self, path: str, auth: tuple[str, str] | None = CREDENTIALS) -> requests.Response:
+        return requests.get(self.url + path, auth=auth, timeout=10)
+
+
+@pytest.fixture
+def flower(worker, tmp_path) -> Iterator[Flower]:  # type: ignore[no-untyped-def]
+    """``netraven-tasks flower`` on a free loopback port, with the options compose.yaml gives it."""
+    port = _free_port()
+    state_path = tmp_path / "flower.db"
+    cli = str(Path(sys.executable).with_name("netraven-tasks"))
+    log_path = tmp_path / "flower.log"
+    env = {**os.environ, **TEST_ENV, "NETRAVEN_FLOWER_BASIC_AUTH": ":".join(CREDENTIALS)}
+    command = [
+        cli,
+        "flower",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--persistent=True",
+        f"--db={state_path}",
+    ]
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    running = Flower(f"http://127.0.0.1:{port}", process, log_path, state_path)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"flower exited with {process.returncode}:\n{running.log()[-3000:]}")
+        try:
+            if running.get("/healthcheck", auth=None).text == "OK":
+                break
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"flower did not answer:\n{running.log()[-3000:]}")
+        time.sleep(0.2)
+    yield running
+    stop_process(process)
+
+
+def _wait_for_task(flower: Flower, task_id: str, state: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = flower.get("/api/tasks")
+        assert response.status_code == 200, response.text
+        task = response.json().get(task_id)
+        if task is not None and task.get("state") == state:
+            return dict(task)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task {task_id} in Flower: {task}")
+        time.sleep(0.3)
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_job_shows_in_flower_with_its_name_and_arguments(flower, settings, wait_for_job):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        port = server.getsockname()[1]
+        launched = launch_job(settings, "reachability_check", {"host": "127.0.0.1", "port": port}, None)
+        assert wait_for_job(launched.job_log_id).status == "completed"
+
+    task = _wait_for_task(flower, launched.task_id, "SUCCESS")
+
+    assert task["name"] == "netraven.jobs.reachability_check"
+    assert "'host': '127.0.0.1'" in task["kwargs"] and f"'port': {port}" in task["kwargs"]
+    assert task["worker"].startswith("test@")
+    assert task["sent"] is not None  # task_send_sent_event: Flower saw it published, not only run
+    workers = flower.get("/api/workers?refresh=1").json()
+    assert any(name.startswith("test@") for name in workers)
+
+
+def test_flower_refuses_requests_without_the_right_credentials(flower):
+    assert flower.get("/api/tasks", auth=None).status_code == 401
+    assert flower.get("/api/tasks", auth=("ops", "wrong")).status_code == 401
+    assert flower.get("/", auth=None).status_code == 401
+    assert flower.get("/api/tasks").status_code == 200
+    # The secret goes to Flower, never into its log.
+    assert CREDENTIALS[1] not in flower.log()
+
+
+def test_flower_dashboard_works_offline_from_its_own_assets(flower):
+    page = flower.get("/")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css)(?:\?[^"]*)?)"', page.text)
+    assert assets
+    assert not [asset for asset in assets if asset.startswith(("http://", "https://", "//"))]
+    for asset in assets:
+        assert flower.get(asset).status_code == 200, asset
+
+
+def test_flower_keeps_its_state_across_restarts(flower):
+    stop_process(flower.process)
+    assert flower.process.returncode is not None
+    assert list(flower.state_path.parent.glob(flower.state_path.name + "*")), flower.log()[-2000:]
