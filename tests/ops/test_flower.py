@@ -18,6 +18,7 @@ import requests
 
 from netraven_tasks.jobs.launch import launch_job
 from tests.conftest import ROOT, TEST_ENV, _free_port, stop_process
+from tests.ops.compose_file import command_of, healthcheck_argv, load_compose
 
 CREDENTIALS = ("ops", "flower-test-secret")
 
@@ -44,16 +45,17 @@ def flower(worker, tmp_path) -> Iterator[Flower]:  # type: ignore[no-untyped-def
     cli = str(Path(sys.executable).with_name("netraven-tasks"))
     log_path = tmp_path / "flower.log"
     env = {**os.environ, **TEST_ENV, "NETRAVEN_FLOWER_BASIC_AUTH": ":".join(CREDENTIALS)}
+    # compose.yaml's command, on loopback, a free port and a state file of this test.
+    swapped = {
+        "0.0.0.0": "127.0.0.1",
+        "5555": str(port),
+        "--db=/var/lib/netraven/flower.db": f"--db={state_path}",
+    }
     command = [
         cli,
-        "flower",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--persistent=True",
-        f"--db={state_path}",
+        *(swapped.get(part, part) for part in command_of(load_compose()["services"]["flower"])[1:]),
     ]
+    assert command[1] == "flower" and f"--db={state_path}" in command
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     running = Flower(f"http://127.0.0.1:{port}", process, log_path, state_path)
@@ -129,3 +131,10 @@ def test_flower_keeps_its_state_across_restarts(flower):
     stop_process(flower.process)
     assert flower.process.returncode is not None
     assert list(flower.state_path.parent.glob(flower.state_path.name + "*")), flower.log()[-2000:]
+
+
+def test_compose_healthcheck_of_flower_passes(flower):
+    argv = healthcheck_argv(load_compose()["services"]["flower"])
+    port = flower.url.rsplit(":", 1)[1]
+    argv = [sys.executable if part == "python" else part.replace(":5555/", f":{port}/") for part in argv]
+    assert subprocess.run(argv, check=False, timeout=30).returncode == 0
