@@ -206,6 +206,13 @@ def test_dependency_layer_installs_what_setup_cfg_lists(tmp_path):
     assert {"celery", "sqlalchemy", "psycopg2-binary", "gunicorn", "flower", "prometheus-client"} <= names
     assert "paramiko" in names  # the ssh extra: config backups over SSH
     assert "pytest" not in names
+    # The install step of that layer, here against the venv the tests run in: nothing missing.
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-index", "-r", "requirements.txt"],
+        cwd=tmp_path, env=_env(PIP_DISABLE_PIP_VERSION_CHECK="1"),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
 
 
 def test_package_installs_with_migrations_and_templates_then_migrates(tmp_path, database_url):

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
 
 from netraven_tasks.jobs.launch import launch_job
 
@@ -202,16 +201,28 @@ def test_unreachable_database_is_reported_down_not_an_error(settings):
     assert not any(name.startswith("netraven_jobs") for name, _ in samples)
 
 
-def test_metrics_need_no_session_state(settings, database_url):
+@pytest.mark.usefixtures("clean_db")
+def test_metrics_need_no_process_state(settings):
     """Two app instances (two gunicorn workers) read the same numbers: nothing is per process."""
     from api import create_app
     from netraven_tasks.db import session_factory
-    from netraven_tasks.models import JobLog
+    from netraven_tasks.models import JobLog, utcnow
 
-    with session_factory(settings)() as session:
-        expected = len(session.scalars(select(JobLog.id)).all())
+    with session_factory(settings).begin() as session:
+        for status in ("completed", "failed"):
+            session.add(
+                JobLog(
+                    task_id=str(uuid.uuid4()),
+                    job_type="reachability_check",
+                    status=status,
+                    attempts=1,
+                    queued_at=utcnow(),
+                    duration_seconds=0.3,
+                )
+            )
     first, second = (scrape(create_app(settings).test_client()) for _ in range(2))
-    launched = "netraven_jobs_launched_total"
-    total = sum(v for (name, _), v in first.items() if name == launched)
-    assert total == expected
-    assert total == sum(v for (name, _), v in second.items() if name == launched)
+    assert value(first, "netraven_jobs_launched_total", job_type="reachability_check") == 2
+    jobs = {key: v for key, v in first.items() if key[0].startswith("netraven_job")}
+    assert jobs == {key: v for key, v in second.items() if key[0].startswith("netraven_job")}
+    assert value(first, "netraven_job_duration_seconds_bucket", job_type="reachability_check", le="0.25") == 0
+    assert value(first, "netraven_job_duration_seconds_bucket", job_type="reachability_check", le="0.5") == 2
