@@ -227,6 +227,15 @@ class NetravenCollector(Collector):
             )
         return self._redis
 
+    def _job_metrics(self) -> list[Metric]:
+        with self._sessions() as session:
+            snapshot = job_snapshot(session)
+        return list(job_families(snapshot, self._known_job_types(), self._clock()))
+
+    def _notification_metrics(self) -> list[Metric]:
+        with self._sessions() as session:
+            return list(notification_families(session))
+
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
         up = GaugeMetricFamily(
@@ -235,15 +244,14 @@ class NetravenCollector(Collector):
             labels=["source"],
         )
         families: list[Metric] = []
-        try:
-            with self._sessions() as session:
-                snapshot = job_snapshot(session)
-                families.extend(job_families(snapshot, self._known_job_types(), self._clock()))
-                families.extend(notification_families(session))
-            up.add_metric(["database"], 1)
-        except Exception as error:
-            log.warning("metrics: could not read the database: %s", _first_line(error))
-            up.add_metric(["database"], 0)
+        database_ok = True
+        for read in (self._job_metrics, self._notification_metrics):
+            try:
+                families.extend(read())
+            except Exception as error:  # one failing query must not hide the other's numbers
+                log.warning("metrics: could not read the database: %s", _first_line(error))
+                database_ok = False
+        up.add_metric(["database"], 1 if database_ok else 0)
         if self._settings.tracking_via_stream:
             try:
                 families.extend(recorder_families(self._stream_client()))

@@ -146,3 +146,25 @@ def test_text_worker_lines_about_a_job_end_with_its_ids(settings, worker, wait_f
     assert all(line.endswith(suffix) for line in lines), lines
     assert any(re.search(r"retry: Retry in", line) for line in lines), lines
     assert any("succeeded in" in line for line in lines), lines
+
+
+def test_processes_celery_does_not_set_up_log_json_too(tmp_path):
+    """configure_logging(): the same format for the API and scripts."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import logging; from netraven_tasks.settings import get_settings; "
+        "from netraven_tasks.logging_setup import configure_logging; "
+        "configure_logging(get_settings()); configure_logging(get_settings()); "
+        "logging.getLogger('api.jobs').info('launched %s', 'reachability_check')"
+    )
+    env = {**os.environ, **conftest.TEST_ENV, "NETRAVEN_LOG_FORMAT": "json"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=conftest.ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1  # configured twice, one handler
+    entry = json.loads(lines[0])
+    assert entry["message"] == "launched reachability_check" and entry["logger"] == "api.jobs"
