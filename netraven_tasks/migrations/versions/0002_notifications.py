@@ -6,6 +6,7 @@ Create Date: 2026-11-30
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -25,7 +26,7 @@ IS_DUE = sa.text("state IN ('pending', 'sending')")
 IS_PENDING_ITEM = sa.text("outbox_id IS NULL")
 
 
-def _partial(where: sa.TextClause) -> dict[str, sa.TextClause]:
+def _partial(where: sa.TextClause) -> dict[str, Any]:
     return {"postgresql_where": where, "sqlite_where": where}
 
 
