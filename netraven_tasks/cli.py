@@ -117,8 +117,9 @@ def _wait_for(settings: Settings, job_log_id: int, timeout: float) -> str:
         time.sleep(0.5)
 
 
-def _celery(args: Sequence[str]) -> None:
-    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "netraven_tasks", *args])
+def _celery(args: Sequence[str], extra_env: dict[str, str] | None = None) -> None:
+    command = [sys.executable, "-m", "celery", "-A", "netraven_tasks", *args]
+    os.execvpe(sys.executable, command, {**os.environ, **(extra_env or {})})
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
@@ -133,8 +134,9 @@ def cmd_beat(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_flower(settings: Settings, args: argparse.Namespace) -> None:
-    extra = [f"--basic-auth={settings.flower_basic_auth}"] if settings.flower_basic_auth else []
-    _celery(["flower", f"--address={args.host}", f"--port={args.port}", *extra, *args.celery_args])
+    # Flower reads FLOWER_BASIC_AUTH itself: the password stays out of the process list.
+    auth = {"FLOWER_BASIC_AUTH": settings.flower_basic_auth} if settings.flower_basic_auth else {}
+    _celery(["flower", f"--address={args.host}", f"--port={args.port}", *args.celery_args], auth)
 
 
 def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:

@@ -113,8 +113,10 @@ def test_flower_refuses_requests_without_the_right_credentials(flower):
     assert flower.get("/api/tasks", auth=("ops", "wrong")).status_code == 401
     assert flower.get("/", auth=None).status_code == 401
     assert flower.get("/api/tasks").status_code == 200
-    # The secret goes to Flower, never into its log.
+    # The secret goes to Flower, never into its log nor its command line (ps shows that).
     assert CREDENTIALS[1] not in flower.log()
+    cmdline = Path(f"/proc/{flower.process.pid}/cmdline").read_bytes().decode()
+    assert "flower" in cmdline and CREDENTIALS[1] not in cmdline
 
 
 def test_flower_dashboard_works_offline_from_its_own_assets(flower):
