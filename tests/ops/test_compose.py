@@ -156,10 +156,10 @@ def test_secrets_come_from_dot_env_and_compose_refuses_to_start_without_them():
 
 
 def test_docs_one_liner_fills_every_secret_of_the_env_file(tmp_path):
-    """The commands docs/operations.md gives to create .env."""
-    doc = (ROOT / "docs" / "operations.md").read_text()
+    """The commands README.md gives to create .env."""
+    doc = (ROOT / "README.md").read_text()
     block = re.search(r"```sh\n(cp \.env\.example \.env\n.*?)```", doc, re.S)
-    assert block, "docs/operations.md shows how to create .env"
+    assert block, "README.md shows how to create .env"
     (tmp_path / ".env.example").write_text(ENV_EXAMPLE.read_text())
     subprocess.run(["bash", "-euo", "pipefail", "-c", block[1]], cwd=tmp_path, check=True)
     env = example_env(tmp_path / ".env")
