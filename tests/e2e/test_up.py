@@ -75,6 +75,19 @@ def test_up_runs_api_worker_beat_and_demo_jobs_then_stops_on_ctrl_c(tmp_path):
             ("reachability_check", "failed"),  # port 1 refuses
             ("config_backup", "completed"),
         }
+
+        maildir = tmp_path / "var" / "maildir" / "new"
+
+        def failure_mail() -> str | None:
+            for path in maildir.glob("*") if maildir.is_dir() else []:
+                text = path.read_text(errors="replace")
+                if "Subject: NetRaven job failed: reachability_check on 127.0.0.1" in text:
+                    return text
+            return None
+
+        mail = wait_until(failure_mail, 60, "the failure email in the Maildir")
+        assert "To: admin@localhost" in mail
+        assert "refused the connection" in mail
     finally:
         up.send_signal(signal.SIGINT)
         try:
