@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_smorest import Api
 
+from api import context
+from api.errors import NetRavenApi
+from api.security import BEARER_SCHEME, SECURITY_SCHEME_NAME
 from netraven_tasks.settings import Settings, get_settings
 
 
@@ -20,13 +22,23 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         JSON_SORT_KEYS=False,
+        # Every operation needs a bearer token unless it says otherwise (security=[]).
+        API_SPEC_OPTIONS={"security": [{SECURITY_SCHEME_NAME: []}]},
     )
-    app.extensions["netraven_settings"] = settings
-    api = Api(app)
+    app.extensions[context.SETTINGS_KEY] = settings
+    context.init_app(app)
+    api = NetRavenApi(app)
+    api.spec.components.security_scheme(SECURITY_SCHEME_NAME, BEARER_SCHEME)
 
-    from api import health
+    from api import auth_routes, health, job_logs, jobs, preferences, statistics
+    from netraven_tasks import celery_app  # noqa: F401 - the Celery app and the job types it loads
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(auth_routes.blp)
+    api.register_blueprint(jobs.blp)
+    api.register_blueprint(statistics.blp)  # before job_logs: /job-logs/statistics is no id
+    api.register_blueprint(job_logs.blp)
+    api.register_blueprint(preferences.blp)
     from api import metrics  # operations: GET /metrics (Prometheus)
 
     api.register_blueprint(metrics.blp)

@@ -1,0 +1,62 @@
+"""Every error as JSON ``{code, status, message, errors?}``: never HTML, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_LENGTH = 500
+
+
+def _flatten(errors: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """``{"json": {"port": ["Not a valid integer."]}}`` -> ``("port", "Not a valid integer.")``."""
+    if isinstance(errors, Mapping):
+        for key, value in errors.items():
+            # webargs nests by location ("json", "query", "path"); the field name is what people need.
+            name = "" if key in {"json", "query", "path", "headers", "form"} and not path else str(key)
+            yield from _flatten(value, f"{path}.{name}" if path and name else (name or path))
+    elif isinstance(errors, list | tuple):
+        for item in errors:
+            yield from _flatten(item, path)
+    else:
+        yield path, str(errors)
+
+
+def describe_errors(errors: Any) -> str:
+    """One readable line naming each invalid field and what is wrong with it."""
+    parts = [
+        f"{path}: {message}" if path and path != "_schema" else message for path, message in _flatten(errors)
+    ]
+    text = "; ".join(parts) or "invalid request"
+    return text if len(text) <= MAX_MESSAGE_LENGTH else text[: MAX_MESSAGE_LENGTH - 1] + "…"
+
+
+class NetRavenApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api whose error payloads always carry a message, and 500s stay JSON."""
+
+    def _register_error_handlers(self) -> None:
+        super()._register_error_handlers()
+        self._app.register_error_handler(Exception, self.handle_unexpected_exception)
+
+    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:
+        payload, code, headers = super().handle_http_exception(error)
+        if "message" not in payload:
+            if "errors" in payload:
+                payload["message"] = describe_errors(payload["errors"])
+            elif code == 500:
+                payload["message"] = "internal error; the server log has the details"
+            else:
+                payload["message"] = error.description or error.name
+        return payload, code, headers
+
+    def handle_unexpected_exception(self, error: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
+        if isinstance(error, HTTPException):  # reached only if Flask routes one here
+            return self.handle_http_exception(error)
+        log.exception("unhandled error in an API request")
+        return self.handle_http_exception(InternalServerError())

@@ -1,0 +1,86 @@
+"""Queries over job logs for the API: filters, visibility, newest-first pages, active runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from netraven_tasks.models import JobLog
+from netraven_tasks.statuses import ACTIVE_STATUSES
+
+MAX_ID = 2**63 - 1  # BIGINT: a larger id cannot exist (and would make PostgreSQL raise)
+
+
+@dataclass(frozen=True)
+class JobLogFilter:
+    statuses: Sequence[str] = ()
+    job_type: str | None = None
+    device: str | None = None
+    owner_id: int | None = None  # None: every owner (admins only)
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def apply(self, query: Select[tuple[JobLog]]) -> Select[tuple[JobLog]]:
+        if self.statuses:
+            query = query.where(JobLog.status.in_(list(self.statuses)))
+        if self.job_type is not None:
+            query = query.where(JobLog.job_type == self.job_type)
+        if self.device is not None:
+            query = query.where(JobLog.device == self.device)
+        if self.owner_id is not None:
+            query = query.where(JobLog.owner_id == self.owner_id)
+        if self.since is not None:
+            query = query.where(JobLog.queued_at >= self.since)
+        if self.until is not None:
+            query = query.where(JobLog.queued_at < self.until)
+        return query
+
+
+def page_of_job_logs(
+    session: Session, where: JobLogFilter, page: int, page_size: int
+) -> tuple[list[JobLog], int]:
+    """One page of job logs, newest first, and how many match in all."""
+    total = session.scalar(where.apply(select(func.count()).select_from(JobLog))) or 0  # type: ignore[arg-type]
+    query = (
+        where.apply(select(JobLog))
+        .options(selectinload(JobLog.owner))
+        .order_by(JobLog.queued_at.desc(), JobLog.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    if (page - 1) * page_size > MAX_ID:  # past the last page however many rows there are
+        return [], total
+    return list(session.scalars(query)), total
+
+
+def job_log_with_entries(session: Session, job_log_id: int) -> JobLog | None:
+    if not 0 < job_log_id <= MAX_ID:
+        return None
+    query = (
+        select(JobLog)
+        .where(JobLog.id == job_log_id)
+        .options(selectinload(JobLog.entries), selectinload(JobLog.owner))
+    )
+    return session.scalar(query)
+
+
+def active_job_logs(
+    session: Session, owner_id: int | None, page: int, page_size: int
+) -> tuple[list[JobLog], int]:
+    """Queued, running and retrying runs, oldest first (the ones waiting longest lead)."""
+    where = JobLogFilter(statuses=sorted(ACTIVE_STATUSES), owner_id=owner_id)
+    total = session.scalar(where.apply(select(func.count()).select_from(JobLog))) or 0  # type: ignore[arg-type]
+    query = (
+        where.apply(select(JobLog))
+        .options(selectinload(JobLog.owner))
+        .order_by(JobLog.queued_at, JobLog.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    if (page - 1) * page_size > MAX_ID:  # past the last page however many rows there are
+        return [], total
+    return list(session.scalars(query)), total

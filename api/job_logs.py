@@ -1,0 +1,154 @@
+"""``GET /job-logs``, ``/job-logs/active`` and ``/job-logs/{id}``: job runs, newest first, with entries.
+
+Non-admins see only the runs they own; another user's run answers 404 (its existence is not leaked).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.context import db_session
+from api.job_log_queries import JobLogFilter, active_job_logs, job_log_with_entries, page_of_job_logs
+from api.schemas import Text, UTCDateTime
+from api.security import current_caller, errors, may_see_owner, protect, visible_owner
+from netraven_tasks.models import JobLog, utcnow
+from netraven_tasks.statuses import JobStatus
+
+blp = protect(
+    Blueprint("job_logs", __name__, url_prefix="/job-logs", description="Job runs and their history")
+)
+
+STATUSES = [status.value for status in JobStatus]
+
+
+class JobLogSchema(Schema):
+    id = fields.Integer(required=True)
+    task_id = fields.String(required=True)
+    job_type = fields.String(required=True)
+    device = fields.String(allow_none=True)
+    owner_id = fields.Integer(allow_none=True)
+    owner = fields.Function(lambda job: job.owner.username if job.owner else None, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    attempts = fields.Integer(required=True)
+    args = fields.Dict(allow_none=True)
+    queued_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    next_retry_at = fields.DateTime(allow_none=True)
+    duration_seconds = fields.Float(allow_none=True)
+    result = fields.Dict(allow_none=True)
+    error_type = fields.String(allow_none=True)
+    error_message = fields.String(allow_none=True)
+    worker = fields.String(allow_none=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class JobLogEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    level = fields.String(required=True)
+    event = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Dict(allow_none=True)
+
+
+class JobLogDetailSchema(JobLogSchema):
+    entries = fields.List(fields.Nested(JobLogEntrySchema), required=True)
+
+
+def _elapsed(job: JobLog) -> float:
+    return max(0.0, (utcnow() - job.queued_at).total_seconds())
+
+
+def _running_for(job: JobLog) -> float | None:
+    if job.status != JobStatus.RUNNING or job.started_at is None:
+        return None
+    return max(0.0, (utcnow() - job.started_at).total_seconds())
+
+
+class ActiveJobLogSchema(JobLogSchema):
+    elapsed_seconds = fields.Function(_elapsed, metadata={"description": "since it was queued"})
+    running_seconds = fields.Function(
+        _running_for, allow_none=True, metadata={"description": "since the current attempt started"}
+    )
+
+
+class JobLogQuerySchema(Schema):
+    status = fields.List(
+        fields.String(validate=validate.OneOf(STATUSES)),
+        metadata={"description": "repeat to ask for several statuses"},
+    )
+    job_type = Text(validate=validate.Length(max=100))
+    device = Text(validate=validate.Length(max=255))
+    owner = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "user id (admins only; others may give only their own)"},
+    )
+    since = UTCDateTime(metadata={"description": "queued at or after (ISO 8601, UTC if no offset)"})
+    until = UTCDateTime(metadata={"description": "queued before"})
+
+    @validates_schema
+    def since_before_until(self, data: dict[str, Any], **_: Any) -> None:
+        since: datetime | None = data.get("since")
+        until: datetime | None = data.get("until")
+        if since is not None and until is not None and since >= until:
+            raise ValidationError("must be later than since", field_name="until")
+
+
+@blp.route("")
+class JobLogs(MethodView):
+    @blp.arguments(JobLogQuerySchema, location="query")
+    @blp.response(200, JobLogSchema(many=True))
+    @blp.paginate(page_size=20, max_page_size=100)
+    @errors(blp, 401, 403)
+    def get(self, query: dict[str, Any], pagination_parameters: PaginationParameters) -> list[JobLog]:
+        """Job runs, newest first, filtered; the X-Pagination header has the total."""
+        where = JobLogFilter(
+            statuses=query.get("status", ()),
+            job_type=query.get("job_type"),
+            device=query.get("device"),
+            owner_id=visible_owner(current_caller(), query.get("owner")),
+            since=query.get("since"),
+            until=query.get("until"),
+        )
+        rows, total = page_of_job_logs(
+            db_session(), where, pagination_parameters.page, pagination_parameters.page_size
+        )
+        pagination_parameters.item_count = total
+        return rows
+
+
+@blp.route("/active")
+class ActiveJobLogs(MethodView):
+    @blp.response(200, ActiveJobLogSchema(many=True))
+    @blp.paginate(page_size=100, max_page_size=500)
+    @errors(blp, 401)
+    def get(self, pagination_parameters: PaginationParameters) -> list[JobLog]:
+        """Runs not finished yet (queued, running, retrying), longest waiting first."""
+        rows, total = active_job_logs(
+            db_session(),
+            visible_owner(current_caller(), None),
+            pagination_parameters.page,
+            pagination_parameters.page_size,
+        )
+        pagination_parameters.item_count = total
+        return rows
+
+
+@blp.route("/<int:job_log_id>")
+class JobLogDetail(MethodView):
+    @blp.response(200, JobLogDetailSchema)
+    @errors(blp, 401, 404)
+    def get(self, job_log_id: int) -> JobLog:
+        """One job run with its entries: every attempt, transition and error."""
+        job = job_log_with_entries(db_session(), job_log_id)
+        if job is None or not may_see_owner(current_caller(), job.owner_id):
+            abort(404, message=f"no job log {job_log_id}")
+        return job

@@ -1,0 +1,125 @@
+"""``GET /jobs`` (job types and their retry policy) and ``POST /jobs/{job_type}/runs`` (launch one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from kombu.exceptions import OperationalError as BrokerError
+from marshmallow import INCLUDE, Schema, ValidationError, fields
+
+from api.context import current_settings
+from api.errors import describe_errors
+from api.security import current_caller, errors, protect
+from netraven_tasks.jobs.launch import UnknownJobType, launch_job
+from netraven_tasks.jobs.registry import JobType, all_job_types
+
+blp = protect(Blueprint("jobs", __name__, url_prefix="/jobs", description="Job types and launching runs"))
+
+
+class RetryPolicySchema(Schema):
+    max_attempts = fields.Integer()
+    backoff_base = fields.Float()
+    backoff_factor = fields.Float()
+    backoff_max = fields.Float()
+    jitter = fields.Float()
+    retry_on = fields.List(fields.String())
+
+
+class JobArgumentSchema(Schema):
+    name = fields.String()
+    type = fields.String()
+    required = fields.Boolean()
+    description = fields.String(allow_none=True)
+
+
+class JobTypeSchema(Schema):
+    name = fields.String()
+    description = fields.String()
+    device_argument = fields.String(allow_none=True)
+    time_limit_seconds = fields.Float(allow_none=True)
+    retry_policy = fields.Nested(RetryPolicySchema)
+    arguments = fields.List(fields.Nested(JobArgumentSchema))
+
+
+class JobArgumentsSchema(Schema):
+    """The job's arguments, one JSON object; each job type's own schema checks them."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class LaunchedJobSchema(Schema):
+    job_log_id = fields.Integer(required=True)
+    task_id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+def describe_job_type(declared: JobType) -> dict[str, Any]:
+    arguments = [
+        {
+            "name": name,
+            "type": type(field).__name__,
+            "required": field.required,
+            "description": field.metadata.get("description"),
+        }
+        for name, field in declared.arguments().fields.items()
+    ]
+    return {
+        "name": declared.name,
+        "description": declared.description,
+        "device_argument": declared.device_arg,
+        "time_limit_seconds": declared.time_limit,
+        "retry_policy": declared.policy.describe(),
+        "arguments": arguments,
+    }
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+@blp.route("")
+class JobTypes(MethodView):
+    @blp.response(200, JobTypeSchema(many=True))
+    @errors(blp, 401)
+    def get(self) -> list[dict[str, Any]]:
+        """The job types that can be launched, with their arguments and retry policy."""
+        return [describe_job_type(declared) for declared in all_job_types()]
+
+
+@blp.route("/<string:job_type>/runs")
+class JobRuns(MethodView):
+    @blp.arguments(JobArgumentsSchema, example={"host": "10.0.0.1", "port": 22})
+    @blp.response(
+        202,
+        LaunchedJobSchema,
+        headers={"Location": {"description": "the job log", "schema": {"type": "string"}}},
+    )
+    @errors(blp, 401, 404, 422, 503)
+    def post(self, arguments: dict[str, Any], job_type: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Launch a run of a job type, owned by the caller; follow the Location header to watch it."""
+        if _contains_nul(arguments):
+            abort(422, message="arguments must not contain NUL characters")
+        try:
+            launched = launch_job(current_settings(), job_type, arguments, current_caller().id)
+        except UnknownJobType:
+            known = ", ".join(declared.name for declared in all_job_types())
+            abort(404, message=f"unknown job type {job_type[:100]!r}; known: {known}")
+        except ValidationError as error:
+            abort(422, errors={"json": error.messages}, message=describe_errors(error.messages))
+        except (BrokerError, ConnectionError, OSError) as error:
+            abort(
+                503, message=f"the job could not be queued, the broker is unreachable: {type(error).__name__}"
+            )
+        location = url_for("job_logs.JobLogDetail", job_log_id=launched.job_log_id)
+        body = {"job_log_id": launched.job_log_id, "task_id": launched.task_id, "status": launched.status}
+        return body, 202, {"Location": location}

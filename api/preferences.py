@@ -1,0 +1,93 @@
+"""``GET|PUT|PATCH /users/{user_id}/notification-preferences`` (``me`` for the caller).
+
+A user reads and changes only their own preferences (another id: 403); an admin anyone's.
+The body is the preferences object itself; the schema lives in ``netraven_tasks.preferences``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, ValidationError, fields
+
+from api.context import current_settings, db_session
+from api.errors import describe_errors
+from api.security import current_caller, errors, protect
+from netraven_tasks.models import User
+from netraven_tasks.preferences import (
+    PreferencesSchema,
+    check_preference_urls,
+    effective_preferences,
+    updated_preferences,
+)
+
+blp = protect(Blueprint("preferences", __name__, url_prefix="/users", description="Notification preferences"))
+
+MAX_USER_ID = 2**31 - 1
+
+
+class StoredPreferencesSchema(Schema):
+    email_notifications = fields.Boolean(required=True)
+    email_on_job_completion = fields.Boolean(required=True)
+    email_on_job_failure = fields.Boolean(required=True)
+    notification_frequency = fields.String(required=True)
+    slack_webhook_url = fields.String(allow_none=True, required=True)
+    webhook_url = fields.String(allow_none=True, required=True)
+
+
+class PreferenceChangesSchema(PreferencesSchema):
+    """PATCH: any subset of the preferences fields."""
+
+
+def _target_user(user_id: str) -> User:
+    """The user whose preferences the caller may read or change; aborts with 403/404 otherwise."""
+    caller = current_caller()
+    if user_id == "me":
+        wanted = caller.id
+    elif user_id.isdigit() and 0 < int(user_id) <= MAX_USER_ID:
+        wanted = int(user_id)
+    else:
+        abort(404, message="user_id must be a user id or 'me'")
+    if wanted != caller.id and not caller.is_admin:
+        abort(403, message="you may only read and change your own notification preferences")
+    user = db_session().get(User, wanted)
+    if user is None:
+        abort(404, message=f"no user {wanted}")
+    return user
+
+
+def _save(user: User, changes: dict[str, Any]) -> dict[str, Any]:
+    try:
+        check_preference_urls(changes, allow_private_webhooks=current_settings().allow_private_webhooks)
+    except ValidationError as error:
+        abort(422, errors={"json": error.messages}, message=describe_errors(error.messages))
+    session = db_session()
+    # A new dict, assigned: the JSON(B) column sees the change and writes it.
+    user.notification_preferences = updated_preferences(user.notification_preferences, changes)
+    session.commit()
+    return effective_preferences(user.notification_preferences)
+
+
+@blp.route("/<string:user_id>/notification-preferences")
+class NotificationPreferences(MethodView):
+    @blp.response(200, StoredPreferencesSchema)
+    @errors(blp, 401, 403, 404)
+    def get(self, user_id: str) -> dict[str, Any]:
+        """The preferences of a user (``me``: the caller)."""
+        return effective_preferences(_target_user(user_id).notification_preferences)
+
+    @blp.arguments(PreferencesSchema)
+    @blp.response(200, StoredPreferencesSchema)
+    @errors(blp, 401, 403, 404)
+    def put(self, preferences: dict[str, Any], user_id: str) -> dict[str, Any]:
+        """Replace the preferences: the four settings are required; an absent webhook URL is null."""
+        return _save(_target_user(user_id), preferences)
+
+    @blp.arguments(PreferenceChangesSchema(partial=True))
+    @blp.response(200, StoredPreferencesSchema)
+    @errors(blp, 401, 403, 404)
+    def patch(self, changes: dict[str, Any], user_id: str) -> dict[str, Any]:
+        """Change only the fields given; the others keep their values."""
+        return _save(_target_user(user_id), changes)

@@ -1,0 +1,95 @@
+"""Bearer authentication and authorisation: who is calling, and what they may see.
+
+Every blueprint but the public ones calls ``protect(blp)``: each request must carry
+``Authorization: Bearer <JWT>`` of an active user (``netraven_tasks.auth`` checks the token).
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+from flask import g, request
+from flask_smorest import Blueprint, abort
+
+from api.context import current_settings, db_session
+from netraven_tasks.auth import InvalidToken, decode_token
+from netraven_tasks.models import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+SECURITY_SCHEME_NAME = "bearerAuth"
+WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="netraven-tasks"'}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user of this request."""
+
+    id: int
+    username: str
+    is_admin: bool
+
+
+def _unauthorized(message: str) -> NoReturn:
+    abort(401, message=message, headers=WWW_AUTHENTICATE)
+    raise AssertionError("abort() returned")
+
+
+def authenticate() -> Caller:
+    """The caller named by the bearer token; aborts with 401 (JSON) if there is none or it is invalid."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        _unauthorized("send Authorization: Bearer <token> (POST /auth/token gives one)")
+    try:
+        claims = decode_token(token.strip(), current_settings())
+    except InvalidToken as error:
+        _unauthorized(f"invalid bearer token: {error}")
+    user = db_session().get(User, claims.user_id) if 0 < claims.user_id < 2**31 else None
+    if user is None or not user.active:
+        _unauthorized("the token's user is unknown or deactivated")
+    return Caller(id=user.id, username=user.username, is_admin=bool(user.is_admin))
+
+
+def current_caller() -> Caller:
+    caller: Caller | None = g.get("netraven_caller")
+    if caller is None:
+        caller = g.netraven_caller = authenticate()
+    return caller
+
+
+def protect(blp: Blueprint) -> Blueprint:
+    """Require a valid bearer token on every request the blueprint serves."""
+
+    def require_caller() -> None:
+        current_caller()
+
+    blp.before_request(require_caller)
+    return blp
+
+
+def visible_owner(caller: Caller, requested_owner: int | None) -> int | None:
+    """The owner whose jobs a query may return: a user only their own; an admin anyone's (None = all)."""
+    if caller.is_admin:
+        return requested_owner
+    if requested_owner is not None and requested_owner != caller.id:
+        abort(403, message="only admins may look at other users' jobs")
+    return caller.id
+
+
+def may_see_owner(caller: Caller, owner_id: int | None) -> bool:
+    return caller.is_admin or owner_id == caller.id
+
+
+def errors(blp: Blueprint, *codes: int) -> Callable[[F], F]:
+    """Document the error responses a view may give (their body is the error object)."""
+
+    def decorate(func: F) -> F:
+        for code in codes:
+            func = blp.alt_response(code, response=http.HTTPStatus(code).name)(func)
+        return func
+
+    return decorate
