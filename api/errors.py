@@ -46,6 +46,11 @@ class NetRavenApi(Api):  # type: ignore[misc]
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:
         payload, code, headers = super().handle_http_exception(error)
+        # e.g. Allow on 405 and WWW-Authenticate on 401 (flask-smorest drops the exception's own).
+        headers = {
+            **{key: value for key, value in error.get_headers() if key.lower() != "content-type"},
+            **(headers or {}),
+        }
         if "message" not in payload:
             if "errors" in payload:
                 payload["message"] = describe_errors(payload["errors"])

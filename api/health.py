@@ -31,6 +31,7 @@ def _check_broker(settings: Settings) -> str:
 
 @blp.route("/healthz")
 class Health(MethodView):
+    @blp.doc(security=[])  # probes carry no token
     @blp.response(200)
     @blp.alt_response(503, description="a dependency is unreachable")
     def get(self) -> tuple[dict[str, Any], int]:

@@ -9,19 +9,20 @@ from datetime import datetime
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.context import db_session
 from api.job_log_queries import JobLogFilter, active_job_logs, job_log_with_entries, page_of_job_logs
+from api.pagination import PaginatedBlueprint
 from api.schemas import Text, UTCDateTime
 from api.security import current_caller, errors, may_see_owner, protect, visible_owner
 from netraven_tasks.models import JobLog, utcnow
 from netraven_tasks.statuses import JobStatus
 
 blp = protect(
-    Blueprint("job_logs", __name__, url_prefix="/job-logs", description="Job runs and their history")
+    PaginatedBlueprint("job_logs", __name__, url_prefix="/job-logs", description="Job runs and their history")
 )
 
 STATUSES = [status.value for status in JobStatus]
@@ -87,7 +88,6 @@ class JobLogQuerySchema(Schema):
     job_type = Text(validate=validate.Length(max=100))
     device = Text(validate=validate.Length(max=255))
     owner = fields.Integer(
-        strict=True,
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "user id (admins only; others may give only their own)"},
     )

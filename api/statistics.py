@@ -29,7 +29,6 @@ class StatisticsQuerySchema(Schema):
     job_type = Text(validate=validate.Length(max=100))
     device = Text(validate=validate.Length(max=255))
     owner = fields.Integer(
-        strict=True,
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "user id (admins only; others may give only their own)"},
     )

@@ -1,0 +1,88 @@
+"""Fuzz every operation of /openapi.json with schemathesis, as a user and as an admin.
+
+The Flask app is called through WSGI (no server). Every response must be a non-5xx that
+matches the spec (status code, content type, headers, body schema). Launching is stubbed
+to validate-only, so no fuzzed job reaches the broker and the session worker.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
+
+from api import create_app
+
+from netraven_tasks.jobs.launch import LaunchedJob, UnknownJobType
+from netraven_tasks.jobs.registry import get_job_type
+
+MAX_EXAMPLES = 15
+CROSS_FIELD_RULES = ("must be later than since", "may span at most")
+
+
+def validate_only_launch(settings, job_type, arguments, owner_id):  # type: ignore[no-untyped-def]
+    declared = get_job_type(job_type)
+    if declared is None:
+        raise UnknownJobType(job_type)
+    declared.validate(arguments)
+    return LaunchedJob(job_log_id=1, task_id="fuzzed", status="queued")
+
+
+# Built at import (tests/conftest.py has set the environment): schemathesis reads the spec at
+# collection. Only requests need the session database, which the fixtures below provide.
+APP = create_app()
+schema = schemathesis.openapi.from_wsgi("/openapi.json", APP)
+
+
+@pytest.fixture(autouse=True)
+def validate_only(monkeypatch, settings):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("api.jobs.launch_job", validate_only_launch)
+
+
+@pytest.fixture
+def fuzz_users(users, insert_job_logs):  # type: ignore[no-untyped-def]
+    """alice, bob and an admin, and a few job logs of each kind so reads have something to return."""
+    now = datetime.now(UTC)
+    insert_job_logs(
+        [
+            {"queued_at": now - timedelta(minutes=5), "owner_id": users.alice.id, "duration_seconds": 2.0},
+            {"queued_at": now - timedelta(minutes=3), "owner_id": users.bob.id, "status": "failed",
+             "device": "sw-1", "duration_seconds": 1.0, "error_type": "ValueError", "error_message": "bad"},
+            {"queued_at": now - timedelta(minutes=1), "owner_id": users.alice.id, "status": "running"},
+        ]
+    )  # fmt: skip
+    return users
+
+
+def call_and_validate(case, headers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Every schemathesis check, except that a schema-valid request may get a 422 for a documented rule.
+
+    OpenAPI 3.0 cannot say "until after since", "at most 400 days", "arguments as the job type's
+    own schema wants" or "a webhook URL that resolves to a public address"; those answer 422.
+    Any other 422 for schema-valid input is still a failure.
+    """
+    response = case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+    if response.status_code != 422 or case.meta.generation.mode.is_negative:
+        return
+    body = response.json()
+    if case.operation.path == "/jobs/{job_type}/runs":
+        return
+    if case.operation.path == "/users/{user_id}/notification-preferences":
+        assert set(body["errors"]["json"]) <= {"slack_webhook_url", "webhook_url"}, body
+        return
+    assert any(rule in body["message"] for rule in CROSS_FIELD_RULES), body
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_as_a_user_conforms_and_never_fails_with_5xx(case, fuzz_users):
+    call_and_validate(case, fuzz_users.alice.headers)
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_as_an_admin_conforms_and_never_fails_with_5xx(case, fuzz_users):
+    call_and_validate(case, fuzz_users.admin.headers)
