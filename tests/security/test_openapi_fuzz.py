@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
 from api import create_app
-
 from netraven_tasks.jobs.launch import LaunchedJob, UnknownJobType
 from netraven_tasks.jobs.registry import get_job_type
 
