@@ -157,7 +157,7 @@ def _bucket_start(session: Session, width: int) -> ColumnElement[int]:
         epoch = func.extract("epoch", JobLog.queued_at)
         return cast(func.floor(epoch / width) * width, BigInteger)
     epoch_seconds = cast(func.strftime("%s", JobLog.queued_at), Integer)
-    return (epoch_seconds / width) * width  # integer division: floor for times after 1970
+    return (epoch_seconds // width) * width  # floor division (times after 1970 are positive)
 
 
 def _series(session: Session, window: StatisticsWindow) -> list[dict[str, Any]]:
