@@ -42,4 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from api import metrics  # operations: GET /metrics (Prometheus)
 
     api.register_blueprint(metrics.blp)
+
+    from api import strict_query
+
+    strict_query.init_app(app, api)  # after every blueprint: it reads their parameters from the spec
     return app

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.context import current_settings, db_session
+from api.errors import fail
 from api.schemas import Text
 from api.security import errors
 from netraven_tasks.auth import hash_password, issue_token, verify_password
@@ -43,7 +44,7 @@ class Token(MethodView):
         user = find_user(db_session(), credentials["username"])
         password_ok = verify_password(user.password_hash if user else _DUMMY_HASH, credentials["password"])
         if user is None or not password_ok or not user.active:
-            abort(401, message="wrong username or password, or the user is deactivated")
+            fail(401, "wrong username or password, or the user is deactivated")
         return {
             "access_token": issue_token(user, settings),
             "token_type": "bearer",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
-from flask_smorest import Api
+from flask_smorest import Api, abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,12 @@ def describe_errors(errors: Any) -> str:
     ]
     text = "; ".join(parts) or "invalid request"
     return text if len(text) <= MAX_MESSAGE_LENGTH else text[: MAX_MESSAGE_LENGTH - 1] + "…"
+
+
+def fail(code: int, message: str, **extra: Any) -> NoReturn:
+    """Abort the request with a JSON error (``abort`` typed as never returning)."""
+    abort(code, message=message, **extra)
+    raise AssertionError("abort() returned")
 
 
 class NetRavenApi(Api):  # type: ignore[misc]

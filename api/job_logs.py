@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.context import db_session
+from api.errors import fail
 from api.job_log_queries import JobLogFilter, active_job_logs, job_log_with_entries, page_of_job_logs
 from api.pagination import PaginatedBlueprint
 from api.schemas import Text, UTCDateTime
@@ -150,5 +150,5 @@ class JobLogDetail(MethodView):
         """One job run with its entries: every attempt, transition and error."""
         job = job_log_with_entries(db_session(), job_log_id)
         if job is None or not may_see_owner(current_caller(), job.owner_id):
-            abort(404, message=f"no job log {job_log_id}")
+            fail(404, f"no job log {job_log_id}")
         return job

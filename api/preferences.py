@@ -13,7 +13,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields
 
 from api.context import current_settings, db_session
-from api.errors import describe_errors
+from api.errors import describe_errors, fail
 from api.security import current_caller, errors, protect
 from netraven_tasks.models import User
 from netraven_tasks.preferences import (
@@ -54,7 +54,7 @@ def _target_user(user_id: str) -> User:
         abort(403, message="you may only read and change your own notification preferences")
     user = db_session().get(User, wanted)
     if user is None:
-        abort(404, message=f"no user {wanted}")
+        fail(404, f"no user {wanted}")
     return user
 
 

@@ -139,3 +139,10 @@ def test_openapi_and_docs_are_public(client):
     ]:  # fmt: skip
         assert path in paths
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/job-logs?stauts=failed", "/job-logs/statistics?period=week", "/jobs?x=1"])
+def test_unknown_query_parameters_are_422_naming_them(client, users, path):
+    body = assert_error(client.get(path, headers=users.alice.headers), 422)
+    name = path.split("?")[1].split("=")[0]
+    assert name in body["message"] and name in body["errors"]["query"]

@@ -36,7 +36,7 @@ def make_rows(alice: int, bob: int) -> list[dict[str, Any]]:
             "owner_id": alice if i % 3 else bob,
             "attempts": rng.choice([1, 1, 1, 2, 3]),
         }
-        if status in FINISHED and status != "canceled" or (status == "canceled" and i % 2):
+        if (status in FINISHED and status != "canceled") or (status == "canceled" and i % 2):
             row["duration_seconds"] = round(rng.uniform(0.05, 120.0), 3)
         rows.append(row)
     rows.append(
