@@ -39,6 +39,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(statistics.blp)  # before job_logs: /job-logs/statistics is no id
     api.register_blueprint(job_logs.blp)
     api.register_blueprint(preferences.blp)
+    from api import notifications
+
+    api.register_blueprint(notifications.blp)
     from api import metrics  # operations: GET /metrics (Prometheus)
 
     api.register_blueprint(metrics.blp)

@@ -13,8 +13,8 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields
 
 from api.context import current_settings, db_session
-from api.errors import describe_errors, fail
-from api.security import current_caller, errors, protect
+from api.errors import describe_errors
+from api.security import errors, protect, target_user
 from netraven_tasks.models import User
 from netraven_tasks.preferences import (
     PreferencesSchema,
@@ -24,8 +24,6 @@ from netraven_tasks.preferences import (
 )
 
 blp = protect(Blueprint("preferences", __name__, url_prefix="/users", description="Notification preferences"))
-
-MAX_USER_ID = 2**31 - 1
 
 
 class StoredPreferencesSchema(Schema):
@@ -39,23 +37,6 @@ class StoredPreferencesSchema(Schema):
 
 class PreferenceChangesSchema(PreferencesSchema):
     """PATCH: any subset of the preferences fields."""
-
-
-def _target_user(user_id: str) -> User:
-    """The user whose preferences the caller may read or change; aborts with 403/404 otherwise."""
-    caller = current_caller()
-    if user_id == "me":
-        wanted = caller.id
-    elif user_id.isdigit() and 0 < int(user_id) <= MAX_USER_ID:
-        wanted = int(user_id)
-    else:
-        abort(404, message="user_id must be a user id or 'me'")
-    if wanted != caller.id and not caller.is_admin:
-        abort(403, message="you may only read and change your own notification preferences")
-    user = db_session().get(User, wanted)
-    if user is None:
-        fail(404, f"no user {wanted}")
-    return user
 
 
 def _save(user: User, changes: dict[str, Any]) -> dict[str, Any]:
@@ -76,18 +57,20 @@ class NotificationPreferences(MethodView):
     @errors(blp, 401, 403, 404)
     def get(self, user_id: str) -> dict[str, Any]:
         """The preferences of a user (``me``: the caller)."""
-        return effective_preferences(_target_user(user_id).notification_preferences)
+        return effective_preferences(
+            target_user(user_id, "notification preferences").notification_preferences
+        )
 
     @blp.arguments(PreferencesSchema)
     @blp.response(200, StoredPreferencesSchema)
     @errors(blp, 401, 403, 404)
     def put(self, preferences: dict[str, Any], user_id: str) -> dict[str, Any]:
         """Replace the preferences: the four settings are required; an absent webhook URL is null."""
-        return _save(_target_user(user_id), preferences)
+        return _save(target_user(user_id, "notification preferences"), preferences)
 
     @blp.arguments(PreferenceChangesSchema(partial=True))
     @blp.response(200, StoredPreferencesSchema)
     @errors(blp, 401, 403, 404)
     def patch(self, changes: dict[str, Any], user_id: str) -> dict[str, Any]:
         """Change only the fields given; the others keep their values."""
-        return _save(_target_user(user_id), changes)
+        return _save(target_user(user_id, "notification preferences"), changes)

@@ -15,6 +15,7 @@ from flask import g, request
 from flask_smorest import Blueprint, abort
 
 from api.context import current_settings, db_session
+from api.errors import fail
 from netraven_tasks.auth import InvalidToken, decode_token
 from netraven_tasks.models import User
 
@@ -78,6 +79,27 @@ def visible_owner(caller: Caller, requested_owner: int | None) -> int | None:
     if requested_owner is not None and requested_owner != caller.id:
         abort(403, message="only admins may look at other users' jobs")
     return caller.id
+
+
+MAX_USER_ID = 2**31 - 1
+
+
+def target_user(user_id: str, what: str) -> User:
+    """The user named in a ``/users/{user_id}/…`` path (``me``: the caller) whose ``what`` the
+    caller may see: their own, or anyone's for an admin. Aborts with 403/404 otherwise."""
+    caller = current_caller()
+    if user_id == "me":
+        wanted = caller.id
+    elif user_id.isdigit() and 0 < int(user_id) <= MAX_USER_ID:
+        wanted = int(user_id)
+    else:
+        fail(404, "user_id must be a user id or 'me'")
+    if wanted != caller.id and not caller.is_admin:
+        fail(403, f"you may only access your own {what}")
+    user = db_session().get(User, wanted)
+    if user is None:
+        fail(404, f"no user {wanted}")
+    return user
 
 
 def may_see_owner(caller: Caller, owner_id: int | None) -> bool:

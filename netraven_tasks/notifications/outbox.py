@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -215,16 +215,21 @@ def give_up_abandoned(session: Session, now: datetime) -> int:
     return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
-def sent_to(session: Session, user_id: int, limit: int = 50, offset: int = 0) -> list[OutboxMessage]:
-    """What was sent to one user, newest first (for ``GET /users/me/notifications``)."""
+def sent_to(
+    session: Session, user_id: int, limit: int = 50, offset: int = 0
+) -> tuple[list[OutboxMessage], int]:
+    """A page of what was sent to one user, newest first, and how many there are in all
+    (for ``GET /users/{user_id}/notifications``)."""
+    sent = (OutboxMessage.user_id == user_id) & (OutboxMessage.state == OutboxState.SENT.value)
     query = (
         select(OutboxMessage)
-        .where(OutboxMessage.user_id == user_id, OutboxMessage.state == OutboxState.SENT.value)
+        .where(sent)
         .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    return list(session.scalars(query))
+    total = session.scalar(select(func.count()).select_from(OutboxMessage).where(sent)) or 0
+    return list(session.scalars(query)), total
 
 
 def outgoing(row: OutboxMessage) -> OutgoingMessage:

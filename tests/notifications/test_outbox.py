@@ -86,8 +86,9 @@ def test_only_one_claim_wins_and_a_stale_claim_can_be_taken_again(sessions, mess
     row = _row(sessions, message_id)
     assert (row.state, row.provider_message_id, row.attempts) == ("sent", "queued as 1", 2)
     with sessions() as session:
-        assert [m.id for m in ob.sent_to(session, row.user_id)] == [message_id]
-        assert ob.sent_to(session, row.user_id + 1) == []
+        rows, total = ob.sent_to(session, row.user_id)
+        assert [m.id for m in rows] == [message_id] and total == 1
+        assert ob.sent_to(session, row.user_id + 1) == ([], 0)
     with sessions.begin() as session:
         assert ob.claim(session, message_id, now + timedelta(days=1)) is None  # sent is final
 
