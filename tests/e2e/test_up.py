@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,35 @@ def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped
             return value
         time.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _run_readme_curl_examples(tmp_path, port: int, env: dict[str, str]) -> None:
+    """The README's curl block, as a user pastes it, against the running system."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The REST API with curl", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)[1]  # type: ignore[index]
+    assert "http://127.0.0.1:8000" in block
+    block = block.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{port}")
+    # The user's checkout: var/ and .venv/bin/netraven-tasks where the README expects them.
+    checkout = tmp_path / "checkout"
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    (checkout / "var").symlink_to(tmp_path / "var")
+    (checkout / ".venv" / "bin" / "netraven-tasks").symlink_to(
+        Path(sys.executable).with_name("netraven-tasks")
+    )
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block], cwd=checkout, capture_output=True, text=True,
+        timeout=120, check=False, env={k: v for k, v in env.items() if k != "NETRAVEN_VAR_DIR"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = re.sub(r"\s", "", done.stdout)
+    assert '"status":"ok"' in out  # healthz
+    assert '"name":"reachability_check"' in out  # GET /jobs
+    assert out.count("HTTP/1.1202") == 1 and "Location:" in done.stdout  # the launch
+    assert '"total_jobs":' in out and '"success_rate":' in out  # statistics
+    assert '"notification_frequency":"daily"' in out  # the PATCH
+    assert '"notification_frequency":"immediate"' in out  # the PUT
+    assert '"code":' not in out, "no example answered with an error"
 
 
 def test_up_runs_api_worker_beat_and_demo_jobs_then_stops_on_ctrl_c(tmp_path):
@@ -88,6 +119,8 @@ def test_up_runs_api_worker_beat_and_demo_jobs_then_stops_on_ctrl_c(tmp_path):
         mail = wait_until(failure_mail, 60, "the failure email in the Maildir")
         assert "To: admin@localhost" in mail
         assert "refused the connection" in mail
+
+        _run_readme_curl_examples(tmp_path, port, env)
     finally:
         up.send_signal(signal.SIGINT)
         try:
