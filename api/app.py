@@ -7,11 +7,13 @@ from flask import Flask
 from api import context
 from api.errors import NetRavenApi
 from api.security import BEARER_SCHEME, SECURITY_SCHEME_NAME
+from netraven_tasks.logging_setup import configure_logging
 from netraven_tasks.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
+    configure_logging(settings)  # JSON lines with NETRAVEN_LOG_FORMAT=json, like the workers
     app = Flask("netraven_api")
     app.config.update(
         API_TITLE="NetRaven Tasks",
