@@ -72,6 +72,16 @@ def flower(worker, tmp_path) -> Iterator[Flower]:  # type: ignore[no-untyped-def
             stop_process(process)
             raise RuntimeError(f"flower did not answer:\n{running.log()[-3000:]}")
         time.sleep(0.2)
+    # Healthy is not yet listening: wait until Flower's event receiver has heard the session
+    # worker's heartbeat, or a job published now could lose its task-sent/received events.
+    while not any(
+        str(w.get("hostname", "")).startswith("test@")
+        for w in running.get("/workers?json=1").json().get("data", [])
+    ):
+        if time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"flower never saw the worker's events:\n{running.log()[-3000:]}")
+        time.sleep(0.2)
     yield running
     stop_process(process)
 
