@@ -59,29 +59,31 @@ def flower(worker, tmp_path) -> Iterator[Flower]:  # type: ignore[no-untyped-def
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     running = Flower(f"http://127.0.0.1:{port}", process, log_path, state_path)
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"flower exited with {process.returncode}:\n{running.log()[-3000:]}")
-        try:
-            if running.get("/healthcheck", auth=None).text == "OK":
-                break
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            stop_process(process)
-            raise RuntimeError(f"flower did not answer:\n{running.log()[-3000:]}")
-        time.sleep(0.2)
-    # Healthy is not yet listening: wait until Flower's event receiver has heard the session
-    # worker's heartbeat, or a job published now could lose its task-sent/received events.
-    while not any(
-        str(w.get("hostname", "")).startswith("test@")
-        for w in running.get("/workers?json=1").json().get("data", [])
-    ):
-        if time.monotonic() > deadline:
-            stop_process(process)
-            raise RuntimeError(f"flower never saw the worker's events:\n{running.log()[-3000:]}")
-        time.sleep(0.2)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"flower exited with {process.returncode}:\n{running.log()[-3000:]}")
+            try:
+                if running.get("/healthcheck", auth=None).text == "OK":
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"flower did not answer:\n{running.log()[-3000:]}")
+            time.sleep(0.2)
+        # Healthy is not yet listening: wait until Flower's event receiver has heard the session
+        # worker's heartbeat, or a job published now could lose its task-sent/received events.
+        while not any(
+            str(w.get("hostname", "")).startswith("test@")
+            for w in running.get("/workers?json=1").json().get("data", [])
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"flower never saw the worker's events:\n{running.log()[-3000:]}")
+            time.sleep(0.2)
+    except BaseException:
+        stop_process(process)  # never leave a Flower behind a failed start
+        raise
     yield running
     stop_process(process)
 
