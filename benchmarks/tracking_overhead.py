@@ -52,7 +52,7 @@ class Mode:
     name: str
     task: str  # a plain Celery task name, or "job" for the tracked bench_noop job type
     tracking: str = "sync"
-    separate_recorder: bool = False  # the stream consumer in its own process, not in the worker
+    separate_recorder: bool = False  # `netraven-tasks recorder` started apart, not by the worker
 
     @property
     def tracked(self) -> bool:

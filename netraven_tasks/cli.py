@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -142,7 +143,6 @@ def cmd_flower(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:
     import signal
     import socket
-    import threading
 
     from netraven_tasks.celery_app import recorder_consumer
 
@@ -151,9 +151,18 @@ def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    name = f"recorder@{socket.gethostname()}:{os.getpid()}"
+    if args.parent_pid:
+        threading.Thread(target=_stop_when_gone, args=(args.parent_pid, stop), daemon=True).start()
+    name = args.name or f"recorder@{socket.gethostname()}:{os.getpid()}"
     print(f"{name} consuming tracking events (Ctrl-C stops)", flush=True)
     recorder_consumer(settings, name).run(stop)
+
+
+def _stop_when_gone(parent_pid: int, stop: threading.Event) -> None:
+    """A worker's recorder must not outlive the worker, even one killed with SIGKILL."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent_pid:
+            stop.set()
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
@@ -244,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     recorder = commands.add_parser(
         "recorder", help="write tracking events from the Redis Stream (workers host one by default)"
     )
+    recorder.add_argument("--name", help="consumer name in the Redis group (default recorder@host:pid)")
+    recorder.add_argument("--parent-pid", type=int, help="stop when this process (a worker) is gone")
     recorder.set_defaults(func=cmd_recorder)
 
     flower = commands.add_parser("flower", help="run Flower")

@@ -77,17 +77,23 @@ def _tracked(task: Any) -> JobType | None:
     return job_type_for_task(getattr(task, "name", None))
 
 
+def _attempt_event(kind: EventKind, declared: JobType, request: Any, **fields: Any) -> TrackingEvent:
+    """An event of the attempt ``request`` describes (Celery's request.retries tells which)."""
+    fields.setdefault("task_id", request.id)
+    return TrackingEvent(kind=kind, job_type=declared.name, retries=request.retries or 0, **fields)
+
+
 def on_prerun(sender: Any = None, task_id: str = "", kwargs: dict[str, Any] | None = None, **_: Any) -> None:
     declared = _tracked(sender)
     if declared is None:
         return
     request = sender.request
     _record(
-        TrackingEvent(
-            kind=EventKind.STARTED,
+        _attempt_event(
+            EventKind.STARTED,
+            declared,
+            request,
             task_id=task_id,
-            job_type=declared.name,
-            retries=request.retries or 0,
             device=declared.device_of(kwargs or {}),
             args=kwargs,
             worker=request.hostname,
@@ -100,16 +106,7 @@ def on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
     if declared is None:
         return
     request = sender.request
-    _record(
-        TrackingEvent(
-            kind=EventKind.SUCCEEDED,
-            task_id=request.id,
-            job_type=declared.name,
-            retries=request.retries or 0,
-            result=result,
-            worker=request.hostname,
-        )
-    )
+    _record(_attempt_event(EventKind.SUCCEEDED, declared, request, result=result, worker=request.hostname))
 
 
 def on_retry(
@@ -122,11 +119,10 @@ def on_retry(
     when = getattr(reason, "when", None)
     next_retry_at = utcnow() + timedelta(seconds=when) if isinstance(when, (int, float)) else when
     _record(
-        TrackingEvent(
-            kind=EventKind.RETRY_SCHEDULED,
-            task_id=request.id,
-            job_type=declared.name,
-            retries=request.retries or 0,
+        _attempt_event(
+            EventKind.RETRY_SCHEDULED,
+            declared,
+            request,
             next_retry_at=next_retry_at,
             traceback=str(einfo.traceback) if einfo is not None else None,
             **_error_fields(error if isinstance(error, BaseException) else None),
@@ -145,11 +141,11 @@ def on_failure(
     if declared is None:
         return
     _record(
-        TrackingEvent(
-            kind=EventKind.FAILED,
+        _attempt_event(
+            EventKind.FAILED,
+            declared,
+            sender.request,
             task_id=task_id,
-            job_type=declared.name,
-            retries=sender.request.retries or 0,
             traceback=str(einfo.traceback) if einfo is not None else None,
             **_error_fields(exception),
         )
