@@ -101,8 +101,8 @@ class RecorderSupervisor:
     """Keeps a ``netraven-tasks recorder`` process running beside this worker.
 
     A process of its own, not a thread of the worker's main process: there the batch writer
-    competed for the interpreter with message dispatch, and no-op job throughput fell to 0.29x
-    of untracked tasks instead of 0.84x (benchmarks/tracking_overhead.py). It is restarted if
+    competed for the interpreter with message dispatch: no-op job throughput was 0.29x of
+    untracked tasks that way, 0.77x this way (benchmarks/tracking_overhead.py). It is restarted if
     it dies, and it stops by itself if the worker dies.
     """
 
