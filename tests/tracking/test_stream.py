@@ -146,12 +146,18 @@ def test_split_recorder_writes_queued_at_once_and_streams_the_rest(redis_client,
 def test_the_session_worker_hosts_the_leading_consumer(worker, redis_client):
     from netraven_tasks.tracking.stream import GROUP, LEADER_LOCK, STREAM
 
-    deadline = time.monotonic() + 10
-    while not redis_client.exists(f"{LEADER_LOCK}:{STREAM}") and time.monotonic() < deadline:
+    def consumers() -> list[str]:
+        try:
+            return [c["name"].decode() for c in redis_client.xinfo_consumers(STREAM, GROUP)]
+        except redis.ResponseError:  # the recorder process has not made the group yet
+            return []
+
+    deadline = time.monotonic() + 30
+    while not (redis_client.exists(f"{LEADER_LOCK}:{STREAM}") and consumers()):
+        assert time.monotonic() < deadline, "no recorder took the lead"
         time.sleep(0.1)
-    assert redis_client.exists(f"{LEADER_LOCK}:{STREAM}")
-    consumers = redis_client.xinfo_consumers(STREAM, GROUP)
-    assert [c["name"].decode().split("@")[0] for c in consumers] == ["test"]
+    assert [name.split("@")[0] for name in consumers()] == ["test"]
+    assert all(name.endswith(":recorder") for name in consumers())
 
 
 def test_backlog_reports_count_and_age_of_the_oldest_entry(redis_client, stream):
