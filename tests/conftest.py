@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -32,14 +33,15 @@ REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 VAR_DIR = Path(os.environ.get("NETRAVEN_TEST_VAR_DIR", f"/tmp/netraven-test-{TEST_DB_NAME}"))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
 # Notifications: the worker mails a real SMTP server (tests/notifications/smtp_server.py) on this port.
-SMTP_PORT = _free_port()
+SMTP_PORT = free_port()
 
 TEST_ENV = {
     "NETRAVEN_DATABASE_URL": TEST_DB_URL,
@@ -116,6 +118,18 @@ def clean_db(database_url: str, settings) -> None:  # type: ignore[no-untyped-de
             if attempt == 4:
                 raise
             time.sleep(0.2 * (attempt + 1))
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30.0, message: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        time.sleep(0.05)
 
 
 class WorkerProcess:

@@ -10,31 +10,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, eventually, free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _run_readme_curl_examples(tmp_path, port: int, env: dict[str, str]) -> None:
@@ -77,7 +60,7 @@ def test_up_runs_api_worker_beat_and_demo_jobs_then_stops_on_ctrl_c(tmp_path):
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        output = wait_until(lambda: "export TOKEN=" in log_path.read_text() and log_path.read_text(),
+        output = eventually(lambda: "export TOKEN=" in log_path.read_text() and log_path.read_text(),
                             60, "the banner")  # fmt: skip
         assert "admin password:" in output
         token = output.split("export TOKEN=", 1)[1].split()[0]
@@ -90,7 +73,7 @@ def test_up_runs_api_worker_beat_and_demo_jobs_then_stops_on_ctrl_c(tmp_path):
             except OSError:
                 return None
 
-        assert wait_until(healthy, 60, "the API")["status"] == "ok"
+        assert eventually(healthy, 60, "the API")["status"] == "ok"
 
         database = tmp_path / "var" / "netraven.db"
 
@@ -100,7 +83,7 @@ def test_up_runs_api_worker_beat_and_demo_jobs_then_stops_on_ctrl_c(tmp_path):
             finished = {row for row in rows if row[1] in {"completed", "failed"}}
             return finished if len(finished) >= 3 else set()
 
-        outcomes = wait_until(demo_outcomes, 90, "the demo jobs")
+        outcomes = eventually(demo_outcomes, 90, "the demo jobs")
         assert outcomes == {
             ("reachability_check", "completed"),  # the API's own port answers
             ("reachability_check", "failed"),  # port 1 refuses
@@ -116,7 +99,7 @@ def test_up_runs_api_worker_beat_and_demo_jobs_then_stops_on_ctrl_c(tmp_path):
                     return text
             return None
 
-        mail = wait_until(failure_mail, 60, "the failure email in the Maildir")
+        mail = eventually(failure_mail, 60, "the failure email in the Maildir")
         assert "To: admin@localhost" in mail
         assert "refused the connection" in mail
 

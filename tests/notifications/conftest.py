@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import SMTP_PORT
+from tests.conftest import SMTP_PORT, eventually
 from tests.notifications.smtp_server import SmtpServer
 
 
@@ -91,18 +90,6 @@ def count_rows(settings) -> Callable[[Any], int]:  # type: ignore[no-untyped-def
             return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
     return count
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0, message: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.05)
 
 
 def insert_failed_jobs(settings, owner: int, count: int) -> list[int]:  # type: ignore[no-untyped-def]

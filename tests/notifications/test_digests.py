@@ -11,7 +11,7 @@ from netraven_tasks.celery_app import app, beat_schedule
 from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.notifications import tasks
 from netraven_tasks.notifications.models import DigestItem
-from tests.notifications.conftest import eventually
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("clean_db", "worker")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from netraven_tasks.notifications.channels.base import OutgoingMessage, TransportError
 from netraven_tasks.notifications.channels.email import SmtpChannel, SmtpConfig
+from tests.conftest import free_port
 
 USER, PASSWORD = "mailer", "s3cret pass"
 
@@ -70,19 +70,13 @@ class Inbox:
         return AuthResult(success=ok)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def tls_server(certificate, request) -> Iterator[tuple[Inbox, int]]:
     """STARTTLS required, AUTH required (param "starttls") or implicit TLS (param "implicit")."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*certificate)
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     if request.param == "starttls":
         controller = Controller(
             inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,

@@ -15,8 +15,8 @@ from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.notifications import tasks
 from netraven_tasks.notifications.outbox import CLAIM_LEASE
 from netraven_tasks.notifications.planning import plan_job_notifications
-from tests.conftest import start_worker, stop_process
-from tests.notifications.conftest import eventually, insert_failed_jobs
+from tests.conftest import eventually, start_worker, stop_process
+from tests.notifications.conftest import insert_failed_jobs
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 

@@ -6,7 +6,7 @@ import pytest
 
 from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.notifications.models import OutboxMessage
-from tests.notifications.conftest import eventually
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("clean_db", "worker")
 

@@ -21,7 +21,8 @@ from netraven_tasks.notifications.channels.webhook import (
 )
 from netraven_tasks.notifications.planning import plan_job_notifications
 from netraven_tasks.notifications.url_safety import UnsafeURL, check_webhook_url
-from tests.notifications.conftest import eventually, insert_failed_jobs
+from tests.conftest import eventually
+from tests.notifications.conftest import insert_failed_jobs
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 

@@ -22,7 +22,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from netraven_tasks.cli import PASSTHROUGH, build_parser
-from tests.conftest import ROOT, TEST_ENV, _free_port, stop_process
+from tests.conftest import ROOT, TEST_ENV, free_port, stop_process
 from tests.ops.compose_file import (
     COMPOSE,
     DOCKERFILE,
@@ -266,7 +266,7 @@ def _local(argv: list[str], port: int) -> list[str]:
 
 @pytest.fixture
 def api_server(services, database_url, tmp_path) -> Iterator[int]:  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "api.log"
     with log.open("ab") as out:
         process = subprocess.Popen(

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from netraven_tasks.jobs.launch import launch_job
-from tests.conftest import ROOT, TEST_ENV, _free_port, stop_process
+from tests.conftest import ROOT, TEST_ENV, free_port, stop_process
 from tests.ops.compose_file import command_of, healthcheck_argv, load_compose
 
 CREDENTIALS = ("ops", "flower-test-secret")
@@ -40,7 +40,7 @@ class Flower:
 @pytest.fixture
 def flower(worker, tmp_path) -> Iterator[Flower]:  # type: ignore[no-untyped-def]
     """``netraven-tasks flower`` on a free loopback port, with the options compose.yaml gives it."""
-    port = _free_port()
+    port = free_port()
     state_path = tmp_path / "flower.db"
     cli = str(Path(sys.executable).with_name("netraven-tasks"))
     log_path = tmp_path / "flower.log"
