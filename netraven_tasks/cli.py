@@ -105,7 +105,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
 def _wait_for(settings: Settings, job_log_id: int, timeout: float) -> str:
     from netraven_tasks.db import session_factory
     from netraven_tasks.models import JobLog
-    from netraven_tasks.statuses import JobStatus
+    from netraven_tasks.statuses import TERMINAL_STATUSES
 
     deadline = time.monotonic() + timeout
     sessions = session_factory(settings)
@@ -113,7 +113,7 @@ def _wait_for(settings: Settings, job_log_id: int, timeout: float) -> str:
         with sessions() as session:
             job = session.get(JobLog, job_log_id)
             status = job.status if job else "missing"
-        if status in {s.value for s in JobStatus if s.is_terminal} or time.monotonic() > deadline:
+        if status in TERMINAL_STATUSES or time.monotonic() > deadline:
             return status
         time.sleep(0.5)
 

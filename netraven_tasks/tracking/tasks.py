@@ -25,7 +25,8 @@ def reap_vanished_jobs() -> int:
 
     settings = get_settings()
     if settings.tracking_via_stream:
-        entries, age = backlog(redis.Redis.from_url(settings.broker_url))
+        with redis.Redis.from_url(settings.broker_url) as client:
+            entries, age = backlog(client)
         if age > BACKLOG_TOLERANCE_SECONDS:
             # The rows are stale because the recorder is behind, not because workers vanished.
             log.warning("reaper skipped: %d tracking events wait since %.0fs", entries, age)

@@ -140,7 +140,7 @@ def apply_events(session: Session, events: Sequence[TrackingEvent]) -> list[Outc
     for event in events:
         job = jobs[event.task_id]
         was_terminal = job.status in TERMINAL_STATUSES
-        _apply(session, job, event, created=event.task_id in fresh)
+        _apply(session, job, event, created=event.task_id in fresh, was_terminal=was_terminal)
         fresh.discard(event.task_id)
         status = JobStatus(job.status)
         outcomes.append(Outcome(job.id, status, became_terminal=status.is_terminal and not was_terminal))
@@ -153,9 +153,8 @@ def apply_event(session: Session, event: TrackingEvent) -> Outcome:
     return apply_events(session, [event])[0]
 
 
-def _apply(session: Session, job: JobLog, event: TrackingEvent, created: bool) -> None:
+def _apply(session: Session, job: JobLog, event: TrackingEvent, created: bool, was_terminal: bool) -> None:
     kind = event.kind
-    was_terminal = job.status in TERMINAL_STATUSES
     stale = kind in _PER_ATTEMPT and event.retries < job.celery_retries
     job.updated_at = event.at
 
