@@ -23,7 +23,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        JSON_SORT_KEYS=False,
         # Every operation needs a bearer token unless it says otherwise (security=[]).
         API_SPEC_OPTIONS={"security": [{SECURITY_SCHEME_NAME: []}]},
     )
