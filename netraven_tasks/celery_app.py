@@ -21,6 +21,7 @@ from netraven_tasks.jobs.registry import load_job_modules
 from netraven_tasks.notifications import tasks as notification_tasks
 from netraven_tasks.settings import Settings, get_settings
 from netraven_tasks.tracking import signals as tracking_signals
+from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHook
 from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder
 
@@ -79,10 +80,12 @@ def create_celery_app(settings: Settings) -> Celery:
 @lru_cache(maxsize=1)
 def current_recorder() -> Recorder:
     settings = get_settings()
-    sync = SyncRecorder(session_factory(settings), on_terminal=TERMINAL_HOOKS)
-    if not settings.tracking_via_stream:
+    client = redis.Redis.from_url(settings.broker_url) if settings.broker_is_redis else None
+    live = LiveFeed(client) if client is not None else None
+    sync = SyncRecorder(session_factory(settings), on_terminal=TERMINAL_HOOKS, live=live)
+    if client is None or not settings.tracking_via_stream:
         return sync
-    return SplitRecorder(sync, StreamRecorder(redis.Redis.from_url(settings.broker_url)))
+    return SplitRecorder(sync, StreamRecorder(client))
 
 
 @signals.worker_process_init.connect(weak=False)
@@ -92,9 +95,8 @@ def _after_fork(**_: Any) -> None:
 
 
 def recorder_consumer(settings: Settings, name: str) -> RecorderConsumer:
-    return RecorderConsumer(
-        redis.Redis.from_url(settings.broker_url), session_factory(settings), name, TERMINAL_HOOKS
-    )
+    client = redis.Redis.from_url(settings.broker_url)
+    return RecorderConsumer(client, session_factory(settings), name, TERMINAL_HOOKS, live=LiveFeed(client))
 
 
 class RecorderSupervisor:

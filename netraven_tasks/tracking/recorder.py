@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.tracking.events import TrackingEvent
+from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.transitions import Outcome, apply_event
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,28 @@ class Recorder(Protocol):
 class SyncRecorder:
     """Writes every event at once, in its own transaction, then runs the terminal hooks."""
 
-    def __init__(self, sessions: sessionmaker[Session], on_terminal: Sequence[TerminalHook] = ()):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        on_terminal: Sequence[TerminalHook] = (),
+        live: LiveFeed | None = None,
+    ):
         self._sessions = sessions
         self._on_terminal = list(on_terminal)
+        self._live = live
 
     def record(self, event: TrackingEvent) -> None:
         with self._sessions.begin() as session:
             outcome = apply_event(session, event)
-        run_terminal_hooks(self._on_terminal, [outcome])
+        after_commit(self._live, self._on_terminal, [outcome])
+
+
+def after_commit(live: LiveFeed | None, hooks: Sequence[TerminalHook], outcomes: Sequence[Outcome]) -> None:
+    """What follows a committed batch: the live feed sees every changed row, then the hooks run."""
+    if live is not None:
+        latest = {outcome.job_log_id: outcome.row for outcome in outcomes if outcome.row is not None}
+        live.publish(latest.values())
+    run_terminal_hooks(hooks, outcomes)
 
 
 def run_terminal_hooks(hooks: Sequence[TerminalHook], outcomes: Sequence[Outcome]) -> None:

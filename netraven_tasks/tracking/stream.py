@@ -24,7 +24,8 @@ from redis.exceptions import LockError
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
-from netraven_tasks.tracking.recorder import Recorder, TerminalHook, run_terminal_hooks
+from netraven_tasks.tracking.live import LiveFeed
+from netraven_tasks.tracking.recorder import Recorder, TerminalHook, after_commit
 from netraven_tasks.tracking.transitions import apply_events
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,13 @@ class RecorderConsumer:
         batch_size: int = 500,
         block_ms: int = 500,
         leader_ttl_seconds: float = 15.0,
+        live: LiveFeed | None = None,
     ):
         self.sessions = sessions
         self._client = client
         self._name = consumer_name
         self._on_terminal = on_terminal
+        self._live = live
         self._stream = stream
         self._group = group
         self._batch_size = batch_size
@@ -177,7 +180,7 @@ class RecorderConsumer:
         pipe.xack(self._stream, self._group, *ids)
         pipe.xdel(self._stream, *ids)
         pipe.execute()
-        run_terminal_hooks(self._on_terminal, outcomes)
+        after_commit(self._live, self._on_terminal, outcomes)
 
     def run(self, stop: threading.Event) -> None:
         """Lead or stand by until ``stop``; a database outage delays rows, it loses none."""

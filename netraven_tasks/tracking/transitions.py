@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from netraven_tasks.models import JobLog, JobLogEntry
 from netraven_tasks.statuses import TERMINAL_STATUSES, JobStatus
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
+from netraven_tasks.tracking.live import job_row
 
 MESSAGE_LIMIT = 2_000
 TRACEBACK_LIMIT = 8_000
@@ -35,6 +36,7 @@ class Outcome:
     job_log_id: int
     status: JobStatus
     became_terminal: bool
+    row: dict[str, Any] | None = None  # the row as committed by this batch (for the live feed)
 
 
 def trim(text: str | None, limit: int) -> str | None:
@@ -136,16 +138,17 @@ def apply_events(session: Session, events: Sequence[TrackingEvent]) -> list[Outc
             select(JobLog).where(JobLog.task_id.in_(task_ids)).order_by(JobLog.task_id).with_for_update()
         )
     }
-    outcomes = []
+    changes = []
     for event in events:
         job = jobs[event.task_id]
         was_terminal = job.status in TERMINAL_STATUSES
         _apply(session, job, event, created=event.task_id in fresh, was_terminal=was_terminal)
         fresh.discard(event.task_id)
         status = JobStatus(job.status)
-        outcomes.append(Outcome(job.id, status, became_terminal=status.is_terminal and not was_terminal))
+        changes.append((job, status, status.is_terminal and not was_terminal))
     session.flush()
-    return outcomes
+    rows = {job.id: job_row(job) for job in jobs.values()}
+    return [Outcome(job.id, status, became_terminal, rows[job.id]) for job, status, became_terminal in changes]
 
 
 def apply_event(session: Session, event: TrackingEvent) -> Outcome:
