@@ -148,7 +148,7 @@ def apply_events(session: Session, events: Sequence[TrackingEvent]) -> list[Outc
         changes.append((job, status, status.is_terminal and not was_terminal))
     session.flush()
     rows = {job.id: job_row(job) for job in jobs.values()}
-    return [Outcome(job.id, status, became_terminal, rows[job.id]) for job, status, became_terminal in changes]
+    return [Outcome(job.id, status, terminal, rows[job.id]) for job, status, terminal in changes]
 
 
 def apply_event(session: Session, event: TrackingEvent) -> Outcome:
