@@ -30,6 +30,8 @@ TEST_DB_URL = (
     sa.engine.make_url(PG_ADMIN_URL).set(database=TEST_DB_NAME).render_as_string(hide_password=False)
 )
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+# A second Redis db for tests that run a recorder apart from the session worker's.
+SPARE_REDIS_URL = f"redis://127.0.0.1:6379/{(REDIS_DB + 8) % 16}"
 VAR_DIR = Path(os.environ.get("NETRAVEN_TEST_VAR_DIR", f"/tmp/netraven-test-{TEST_DB_NAME}"))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from netraven_tasks.jobs.launch import launch_job
-from tests.conftest import ROOT, TEST_ENV
+from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_ENV
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -48,7 +48,7 @@ def test_a_killed_recorder_is_started_again_and_tracking_goes_on(settings, worke
 
 
 def test_a_recorder_whose_worker_is_gone_stops_by_itself():
-    env = {**os.environ, **TEST_ENV, "NETRAVEN_BROKER_URL": "redis://127.0.0.1:6379/10"}
+    env = {**os.environ, **TEST_ENV, "NETRAVEN_BROKER_URL": SPARE_REDIS_URL}
     not_my_parent = os.getppid()  # any live process that is not the recorder's parent
     process = subprocess.Popen(
         [sys.executable, "-m", "netraven_tasks.cli", "recorder", "--parent-pid", str(not_my_parent)],

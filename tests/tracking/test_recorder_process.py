@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from netraven_tasks.models import JobLog
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.stream import StreamRecorder
-from tests.conftest import ROOT, TEST_ENV
+from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_ENV
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
 # A Redis db of its own: the session worker's consumer leads on the test db.
-RECORDER_REDIS = "redis://127.0.0.1:6379/10"
+RECORDER_REDIS = SPARE_REDIS_URL
 
 
 def test_recorder_process_writes_streamed_events_and_stops_on_sigterm(sessions_for_test):
