@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from api import metrics  # operations: GET /metrics (Prometheus)
 
     api.register_blueprint(metrics.blp)
+    from api import devices  # security: configuration backups, per device and history
+
+    api.register_blueprint(devices.blp)
 
     from api import strict_query
 

@@ -14,7 +14,8 @@ from api.context import current_settings
 from api.errors import describe_errors
 from api.security import current_caller, errors, protect
 from netraven_tasks.jobs.launch import UnknownJobType, launch_job
-from netraven_tasks.jobs.registry import JobType, all_job_types
+from netraven_tasks.jobs.launch_roles import LaunchForbidden
+from netraven_tasks.jobs.registry import JobType, all_job_types, get_job_type
 
 blp = protect(Blueprint("jobs", __name__, url_prefix="/jobs", description="Job types and launching runs"))
 
@@ -104,13 +105,19 @@ class JobRuns(MethodView):
         LaunchedJobSchema,
         headers={"Location": {"description": "the job log", "schema": {"type": "string"}}},
     )
-    @errors(blp, 401, 404, 422, 503)
+    @errors(blp, 401, 403, 404, 422, 503)
     def post(self, arguments: dict[str, Any], job_type: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Launch a run of a job type, owned by the caller; follow the Location header to watch it."""
         if _contains_nul(arguments):
             abort(422, message="arguments must not contain NUL characters")
+        caller = current_caller()
         try:
-            launched = launch_job(current_settings(), job_type, arguments, current_caller().id)
+            declared = get_job_type(job_type)
+            if declared is not None:  # security: who may launch it, with these arguments
+                declared.authorize(arguments, caller.is_admin, current_settings())
+            launched = launch_job(current_settings(), job_type, arguments, caller.id)
+        except LaunchForbidden as error:
+            abort(403, message=str(error))
         except UnknownJobType:
             known = ", ".join(declared.name for declared in all_job_types())
             abort(404, message=f"unknown job type {job_type[:100]!r}; known: {known}")

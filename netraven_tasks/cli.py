@@ -76,19 +76,26 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     from netraven_tasks.celery_app import app  # noqa: F401 - registers the job types
     from netraven_tasks.db import session_factory
     from netraven_tasks.jobs.launch import UnknownJobType, launch_job
-    from netraven_tasks.jobs.registry import all_job_types
+    from netraven_tasks.jobs.launch_roles import LaunchForbidden
+    from netraven_tasks.jobs.registry import all_job_types, get_job_type
     from netraven_tasks.users import find_user
 
     owner_id = None
+    owner_is_admin = True  # no --owner: the operator at the console
     if args.owner:
         with session_factory(settings)() as session:
             owner = find_user(session, args.owner)
         if owner is None:
             raise CommandError(f"no user named {args.owner!r}")
-        owner_id = owner.id
+        owner_id, owner_is_admin = owner.id, bool(owner.is_admin)
     arguments = dict(_parse_arg(pair) for pair in args.arg)
     try:
+        declared = get_job_type(args.job_type)
+        if declared is not None:  # security: the owner's role must be allowed to launch it
+            declared.authorize(arguments, owner_is_admin, settings)
         launched = launch_job(settings, args.job_type, arguments, owner_id)
+    except LaunchForbidden as error:
+        raise CommandError(str(error)) from None
     except UnknownJobType:
         known = ", ".join(jt.name for jt in all_job_types())
         raise CommandError(f"unknown job type {args.job_type!r}; known: {known}") from None

@@ -6,6 +6,7 @@ For a laptop or a demo on the embedded default; production runs each service on 
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import subprocess
@@ -78,6 +79,12 @@ def _services(settings: Settings, api_port: int, flower_port: int) -> dict[str, 
     return services
 
 
+def _service_environment(settings: Settings) -> dict[str, str]:
+    """The services' environment: the demo's config folder joins the file driver's roots."""
+    roots = (*settings.backup_file_roots, (settings.var_dir / "demo").resolve())
+    return {**os.environ, "NETRAVEN_BACKUP_FILE_ROOTS": os.pathsep.join(str(root) for root in roots)}
+
+
 def run_everything(
     settings: Settings, demo: bool = True, api_port: int = 8000, flower_port: int = 5555
 ) -> int:
@@ -96,7 +103,7 @@ def run_everything(
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
     for name, command in _services(settings, api_port, flower_port).items():
-        processes[name] = subprocess.Popen(command)
+        processes[name] = subprocess.Popen(command, env=_service_environment(settings))
     stop = threading.Event()
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:

@@ -73,6 +73,8 @@ class User(Base):
         MutableDict.as_mutable(JSONType), default=lambda: dict(DEFAULT_PREFERENCES)
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # security: tokens issued before this instant are refused (password change, deactivation)
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class JobLog(Base):

@@ -110,6 +110,17 @@ class Settings:
     tracking: str = "auto"
     recorder_in_worker: bool = True
     templates_dir: Path | None = None  # notifications: operator overrides of the mail templates
+    # security: what job arguments may reach, and the API's edges
+    backup_file_roots: tuple[Path, ...] = ()
+    backup_user_drivers: tuple[str, ...] = ("url",)
+    backup_max_bytes: int = 10 * 1024 * 1024
+    backup_timeout_seconds: float = 60.0
+    backup_url_networks: tuple[str, ...] = ()
+    # (platform, allowed commands) pairs: a tuple, so Settings stays hashable
+    ssh_commands: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 32
+    login_rate_limit: str = "10 per minute"
 
     @property
     def broker_is_redis(self) -> bool:
@@ -185,7 +196,81 @@ class Settings:
             ssh_known_hosts=get("SSH_KNOWN_HOSTS", _str, None),
             ssh_port=get("SSH_PORT", _int_parser(1, 65535), 22),
             templates_dir=_optional_path(get("TEMPLATES_DIR", _str, None)),
+            # security
+            backup_file_roots=get("BACKUP_FILE_ROOTS", _path_list, ()),
+            backup_user_drivers=get("BACKUP_USER_DRIVERS", _driver_list, ("url",)),
+            backup_max_bytes=get("BACKUP_MAX_BYTES", _int_parser(1024, 256 * 1024 * 1024), 10 * 1024 * 1024),
+            backup_timeout_seconds=get("BACKUP_TIMEOUT_SECONDS", _float_parser(1, 3600), 60.0),
+            backup_url_networks=get("BACKUP_URL_NETWORKS", _network_list, ()),
+            ssh_commands=get("SSH_COMMANDS", _ssh_commands, DEFAULT_SSH_COMMANDS),
+            max_body_bytes=get("MAX_BODY_BYTES", _int_parser(1024, 1024 * 1024 * 1024), 1024 * 1024),
+            max_json_depth=get("MAX_JSON_DEPTH", _int_parser(2, 200), 32),
+            login_rate_limit=get("LOGIN_RATE_LIMIT", _rate_limit, "10 per minute"),
         )
+
+
+# security: the commands the ssh driver may run, per platform (NETRAVEN_SSH_COMMANDS, JSON).
+DEFAULT_SSH_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ios", ("show running-config", "show startup-config")),
+    ("nxos", ("show running-config", "show startup-config")),
+    ("eos", ("show running-config", "show startup-config")),
+    ("junos", ("show configuration | display set", "show configuration")),
+)
+BACKUP_DRIVERS = ("file", "url", "ssh")
+
+
+def _path_list(name: str, raw: str) -> tuple[Path, ...]:
+    paths = tuple(Path(part.strip()).expanduser() for part in raw.split(os.pathsep) if part.strip())
+    for path in paths:
+        if not path.is_absolute():
+            raise SettingsError(f"{name} must list absolute folders separated by {os.pathsep!r}, got {path}")
+    # Resolved once, so the drivers compare real paths with real paths.
+    return tuple(path.resolve() for path in paths)
+
+
+def _driver_list(name: str, raw: str) -> tuple[str, ...]:
+    drivers = tuple(part.strip() for part in raw.split(",") if part.strip())
+    unknown = sorted(set(drivers) - set(BACKUP_DRIVERS))
+    if unknown:
+        raise SettingsError(f"{name} must list drivers among {', '.join(BACKUP_DRIVERS)}; got {unknown}")
+    return drivers
+
+
+def _network_list(name: str, raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    networks = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name} must be comma-separated networks (CIDR), got {network!r}") from None
+    return networks
+
+
+def _ssh_commands(name: str, raw: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    import json
+
+    try:
+        loaded = json.loads(raw)
+    except ValueError:
+        loaded = None
+    if not isinstance(loaded, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and v and all(isinstance(c, str) and c for c in v)
+        for k, v in loaded.items()
+    ):
+        raise SettingsError(f'{name} must be JSON like {{"ios": ["show running-config"]}}, got {raw!r}')
+    return tuple((platform, tuple(commands)) for platform, commands in loaded.items())
+
+
+def _rate_limit(name: str, raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a rate such as '10 per minute', got {raw!r}") from None
+    return raw
 
 
 def _optional_path(raw: str | None) -> Path | None:

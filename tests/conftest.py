@@ -33,6 +33,8 @@ REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 # A second Redis db for tests that run a recorder apart from the session worker's.
 SPARE_REDIS_URL = f"redis://127.0.0.1:6379/{(REDIS_DB + 8) % 16}"
 VAR_DIR = Path(os.environ.get("NETRAVEN_TEST_VAR_DIR", f"/tmp/netraven-test-{TEST_DB_NAME}"))
+# security: the only folder the file backup driver may read in tests (tests write configs there).
+BACKUP_ROOT = VAR_DIR / "device-configs"
 
 
 def free_port() -> int:
@@ -54,6 +56,7 @@ TEST_ENV = {
     "NETRAVEN_ALLOW_PRIVATE_WEBHOOKS": "1",
     "NETRAVEN_MAILDIR": str(VAR_DIR / "maildir"),
     "NETRAVEN_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}?timeout=10",  # notifications
+    "NETRAVEN_BACKUP_FILE_ROOTS": str(BACKUP_ROOT),  # security
 }
 os.environ.update(TEST_ENV)
 
@@ -91,6 +94,14 @@ def settings(database_url: str):  # type: ignore[no-untyped-def]
     from netraven_tasks.settings import get_settings
 
     return get_settings()
+
+
+@pytest.fixture
+def backup_root(request) -> Path:  # type: ignore[no-untyped-def]
+    """A folder of this test under the file driver's root (NETRAVEN_BACKUP_FILE_ROOTS)."""
+    folder = BACKUP_ROOT / f"{request.node.name[:80]}-{uuid.uuid4().hex[:6]}"
+    folder.mkdir(parents=True)
+    return folder
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from typing import Any
 from celery import Task, shared_task
 from marshmallow import Schema
 
+from netraven_tasks.jobs.launch_roles import EVERYONE, LaunchRoles, ensure_may_launch
 from netraven_tasks.jobs.retry_policy import RetryPolicy
+from netraven_tasks.settings import Settings
 
 TASK_PREFIX = "netraven.jobs."
 
@@ -30,6 +32,7 @@ class JobType:
     device_arg: str | None
     time_limit: float | None
     description: str
+    launch_roles: LaunchRoles = EVERYONE
 
     @property
     def task_name(self) -> str:
@@ -45,6 +48,12 @@ class JobType:
         loaded: dict[str, Any] = self.arguments().load(kwargs)
         # The message carries JSON, so the job sees what dump() gives back.
         return self.arguments().dump(loaded)
+
+    def authorize(self, arguments: dict[str, Any], is_admin: bool, settings: Settings) -> dict[str, Any]:
+        """Validate, then raise LaunchForbidden unless the role may launch with these arguments."""
+        kwargs = self.validate(arguments)
+        ensure_may_launch(self.name, self.launch_roles, kwargs, is_admin, settings)
+        return kwargs
 
 
 _JOB_TYPES: dict[str, JobType] = {}
@@ -79,6 +88,7 @@ def job_type(
     device_arg: str | None = "host",
     time_limit: float | None = 300.0,
     description: str | None = None,
+    launch_roles: LaunchRoles = EVERYONE,
 ) -> Callable[[JobFunction], JobFunction]:
     """Register ``func`` as the job type ``name`` and as the Celery task ``netraven.jobs.<name>``."""
 
@@ -93,6 +103,7 @@ def job_type(
             device_arg=device_arg,
             time_limit=time_limit,
             description=description or (func.__doc__ or "").strip().split("\n")[0],
+            launch_roles=launch_roles,
         )
         _JOB_TYPES[name] = declared
         task_class = type(f"{name}_task", (JobTask,), {"job_type": declared})

@@ -70,8 +70,8 @@ def test_refused_connection_fails_at_once_without_retry(settings, wait_for_job):
     assert "Traceback" in job.entries[-1].details["traceback"]
 
 
-def test_config_backup_from_file_stores_hash_and_size(settings, wait_for_job, tmp_path):
-    config = tmp_path / "core-sw-01.cfg"
+def test_config_backup_from_file_stores_hash_and_size(settings, wait_for_job, backup_root):
+    config = backup_root / "core-sw-01.cfg"
     config.write_text("hostname core-sw-01\ninterface Gi0/1\n description uplink\n")
     launched = launch_job(settings, "config_backup", {"host": "core-sw-01", "source": str(config)}, None)
     job = wait_for_job(launched.job_log_id)
@@ -84,9 +84,9 @@ def test_config_backup_from_file_stores_hash_and_size(settings, wait_for_job, tm
     assert job.device == "core-sw-01"
 
 
-def test_config_backup_of_missing_file_fails_with_the_path(settings, wait_for_job, tmp_path):
+def test_config_backup_of_missing_file_fails_with_the_path(settings, wait_for_job, backup_root):
     launched = launch_job(
-        settings, "config_backup", {"host": "r9", "source": str(tmp_path / "nope.cfg")}, None
+        settings, "config_backup", {"host": "r9", "source": str(backup_root / "nope.cfg")}, None
     )
     job = wait_for_job(launched.job_log_id)
     assert job.status == "failed"

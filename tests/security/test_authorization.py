@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 PUBLIC = {("get", "/healthz"), ("post", "/auth/token"), ("get", "/metrics")}
-SAMPLE_PATH_VALUES = {"job_type": "test_flaky", "job_log_id": "1", "user_id": "me"}
+SAMPLE_PATH_VALUES = {
+    "job_type": "test_flaky", "job_log_id": "1", "user_id": "me", "host": "sw-1", "sha256": "0" * 64,
+}  # fmt: skip
 
 
 def operations(client):  # type: ignore[no-untyped-def]
