@@ -28,6 +28,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions[context.SETTINGS_KEY] = settings
     context.init_app(app)
+    from api import rate_limit, request_limits  # security: the API's edges, before any view
+
+    request_limits.init_app(app, settings)
+    rate_limit.init_app(app, settings)
     api = NetRavenApi(app)
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, BEARER_SCHEME)
 
@@ -53,4 +57,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     from api import strict_query
 
     strict_query.init_app(app, api)  # after every blueprint: it reads their parameters from the spec
+    rate_limit.limit_logins(app, "auth.Token", settings)  # security: after the view is registered
     return app

@@ -15,6 +15,9 @@ from api.security import errors
 from netraven_tasks.auth import hash_password, issue_token, verify_password
 from netraven_tasks.users import find_user
 
+# A token is a credential: no browser or proxy cache may keep a copy.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Bearer tokens")
 
 # Compared against when the user does not exist, so a wrong name costs as much time as a wrong password.
@@ -37,16 +40,17 @@ class Token(MethodView):
     @blp.doc(security=[])
     @blp.arguments(CredentialsSchema)
     @blp.response(200, TokenSchema)
-    @errors(blp, 401)
-    def post(self, credentials: dict[str, Any]) -> dict[str, Any]:
+    @errors(blp, 401, 429)
+    def post(self, credentials: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Log in: a bearer token for ``Authorization: Bearer …``."""
         settings = current_settings()
         user = find_user(db_session(), credentials["username"])
         password_ok = verify_password(user.password_hash if user else _DUMMY_HASH, credentials["password"])
         if user is None or not password_ok or not user.active:
             fail(401, "wrong username or password, or the user is deactivated")
-        return {
+        body = {
             "access_token": issue_token(user, settings),
             "token_type": "bearer",
             "expires_in": settings.token_ttl_seconds,
         }
+        return body, 200, NO_STORE

@@ -12,6 +12,10 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_LENGTH = 500
+# A body with 200,000 unknown keys must not get a 200,000-entry answer.
+MAX_ERROR_FIELDS = 20
+MAX_ERROR_MESSAGES = 5
+MAX_ERROR_TEXT = 300
 
 
 def _flatten(errors: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -37,6 +41,17 @@ def describe_errors(errors: Any) -> str:
     return text if len(text) <= MAX_MESSAGE_LENGTH else text[: MAX_MESSAGE_LENGTH - 1] + "…"
 
 
+def cap_errors(errors: Any) -> Any:
+    """The first fields and messages of a (nested) marshmallow error structure, each text shortened."""
+    if isinstance(errors, Mapping):
+        kept = list(errors.items())[:MAX_ERROR_FIELDS]
+        return {str(key)[:MAX_ERROR_TEXT]: cap_errors(value) for key, value in kept}
+    if isinstance(errors, list | tuple):
+        return [cap_errors(item) for item in errors[:MAX_ERROR_MESSAGES]]
+    text = str(errors)
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
+
+
 def fail(code: int, message: str, **extra: Any) -> NoReturn:
     """Abort the request with a JSON error (``abort`` typed as never returning)."""
     abort(code, message=message, **extra)
@@ -52,6 +67,8 @@ class NetRavenApi(Api):  # type: ignore[misc]
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:
         payload, code, headers = super().handle_http_exception(error)
+        if "errors" in payload:
+            payload["errors"] = cap_errors(payload["errors"])
         # e.g. Allow on 405 and WWW-Authenticate on 401 (flask-smorest drops the exception's own).
         headers = {
             **{key: value for key, value in error.get_headers() if key.lower() != "content-type"},

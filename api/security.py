@@ -90,7 +90,7 @@ def target_user(user_id: str, what: str) -> User:
     caller = current_caller()
     if user_id == "me":
         wanted = caller.id
-    elif user_id.isdigit() and 0 < int(user_id) <= MAX_USER_ID:
+    elif user_id.isascii() and user_id.isdigit() and 0 < int(user_id) <= MAX_USER_ID:  # not '²' or '٣'
         wanted = int(user_id)
     else:
         fail(404, "user_id must be a user id or 'me'")

@@ -182,6 +182,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
         sys.executable,
         [
             sys.executable, "-m", "gunicorn",
+            "--config", "python:api.gunicorn_config",  # security: gthread, timeouts, JSON errors
             "--bind", f"{args.host}:{args.port}",
             "--workers", str(args.workers),
             "--access-logfile", "-",

@@ -120,7 +120,8 @@ class Settings:
     ssh_commands: tuple[tuple[str, tuple[str, ...]], ...] = ()
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
-    login_rate_limit: str = "10 per minute"
+    login_rate_limit: str = "10 per minute"  # failed sign-ins per username
+    login_address_rate_limit: str = "30 per minute"  # failed sign-ins per client address
 
     @property
     def broker_is_redis(self) -> bool:
@@ -206,6 +207,7 @@ class Settings:
             max_body_bytes=get("MAX_BODY_BYTES", _int_parser(1024, 1024 * 1024 * 1024), 1024 * 1024),
             max_json_depth=get("MAX_JSON_DEPTH", _int_parser(2, 200), 32),
             login_rate_limit=get("LOGIN_RATE_LIMIT", _rate_limit, "10 per minute"),
+            login_address_rate_limit=get("LOGIN_ADDRESS_RATE_LIMIT", _rate_limit, "30 per minute"),
         )
 
 

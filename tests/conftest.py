@@ -57,6 +57,9 @@ TEST_ENV = {
     "NETRAVEN_MAILDIR": str(VAR_DIR / "maildir"),
     "NETRAVEN_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}?timeout=10",  # notifications
     "NETRAVEN_BACKUP_FILE_ROOTS": str(BACKUP_ROOT),  # security
+    # security: the session's many test sign-ins come from one address; tests/security sets tight limits
+    "NETRAVEN_LOGIN_RATE_LIMIT": "1000 per minute",
+    "NETRAVEN_LOGIN_ADDRESS_RATE_LIMIT": "1000 per minute",
 }
 os.environ.update(TEST_ENV)
 

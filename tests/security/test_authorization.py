@@ -108,8 +108,13 @@ def test_a_launched_run_belongs_to_the_caller_not_to_a_body_field(client, users,
         return LaunchedJob(job_log_id=7, task_id="t", status="queued")
 
     monkeypatch.setattr("api.jobs.launch_job", record_owner)
+    # The job type's schema refuses the unknown field before anything is launched...
     response = client.post(
         "/jobs/test_flaky/runs", json={"owner_id": users.admin.id}, headers=users.alice.headers
     )
+    assert response.status_code == 422 and "owner_id" in response.get_json()["message"]
+    assert owners == []
+    # ...and a valid launch belongs to the caller.
+    response = client.post("/jobs/test_flaky/runs", json={"host": "sw-1"}, headers=users.alice.headers)
     assert response.status_code == 202
-    assert owners == [({"owner_id": users.admin.id}, users.alice.id)]
+    assert owners == [({"host": "sw-1"}, users.alice.id)]

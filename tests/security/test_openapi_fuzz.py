@@ -2,7 +2,9 @@
 
 The Flask app is called through WSGI (no server). Every response must be a non-5xx that
 matches the spec (status code, content type, headers, body schema). Launching is stubbed
-to validate-only, so no fuzzed job reaches the broker and the session worker.
+to validate-only, so no fuzzed job reaches the broker and the session worker. Bodies too large
+or too deeply nested, which schemathesis does not generate, are sent to every operation that
+takes one.
 """
 
 from __future__ import annotations
@@ -89,3 +91,31 @@ def test_every_operation_as_a_user_conforms_and_never_fails_with_5xx(case, fuzz_
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_as_an_admin_conforms_and_never_fails_with_5xx(case, fuzz_users):
     call_and_validate(case, fuzz_users.admin.headers)
+
+
+def operations_with_a_body(client):  # type: ignore[no-untyped-def]
+    spec = client.get("/openapi.json").get_json()
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                yield method, path.replace("{job_type}", "test_flaky").replace("{user_id}", "me")
+
+
+@pytest.mark.parametrize("who", ["anonymous", "user"])
+def test_every_operation_refuses_oversized_and_deeply_nested_bodies_with_json(
+    client, fuzz_users, settings, who
+):
+    """Bodies schemathesis does not make: above NETRAVEN_MAX_BODY_BYTES (413), nested too deep (400)."""
+    headers = fuzz_users.alice.headers if who == "user" else {}
+    deep = b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    large = b'{"a": "' + b"x" * (settings.max_body_bytes + 1) + b'"}'
+    seen = 0
+    for method, path in operations_with_a_body(client):
+        seen += 1
+        for body, code in ((large, 413), (deep, 400)):
+            response = getattr(client, method)(
+                path, data=body, content_type="application/json", headers=headers
+            )
+            assert response.status_code == code, (method, path, response.get_data(as_text=True)[:200])
+            assert response.is_json and response.get_json()["code"] == code
+    assert seen >= 3  # the token, launching, preferences at least
