@@ -16,7 +16,7 @@ from flask_smorest import Blueprint, abort
 
 from api.context import current_settings, db_session
 from api.errors import fail
-from netraven_tasks.auth import InvalidToken, decode_token
+from netraven_tasks.auth import InvalidToken, decode_token, token_revoked
 from netraven_tasks.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +52,8 @@ def authenticate() -> Caller:
     user = db_session().get(User, claims.user_id) if 0 < claims.user_id < 2**31 else None
     if user is None or not user.active:
         _unauthorized("the token's user is unknown or deactivated")
+    if token_revoked(user, claims):
+        _unauthorized("the token was revoked (password changed); sign in again")
     return Caller(id=user.id, username=user.username, is_admin=bool(user.is_admin))
 
 

@@ -10,7 +10,7 @@ import jwt
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from netraven_tasks.models import User, utcnow
-from netraven_tasks.settings import Settings
+from netraven_tasks.settings import TOKEN_TTL_RANGE, Settings
 
 ALGORITHM = "HS256"
 ISSUER = "netraven-tasks"
@@ -25,6 +25,7 @@ class InvalidToken(Exception):
 class TokenClaims:
     user_id: int
     expires_at: int
+    issued_at: float = 0.0
 
 
 def hash_password(password: str) -> str:
@@ -36,12 +37,17 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def issue_token(user: User, settings: Settings, ttl_seconds: int | None = None) -> str:
+    """A bearer JWT for ``user``; ``ttl_seconds`` must lie in TOKEN_TTL_RANGE (ValueError otherwise)."""
     now = utcnow()
     ttl = ttl_seconds if ttl_seconds is not None else settings.token_ttl_seconds
+    low, high = TOKEN_TTL_RANGE
+    if not low <= ttl <= high:
+        raise ValueError(f"a token's lifetime must be between {low} and {high} seconds, got {ttl}")
     claims: dict[str, Any] = {
         "sub": str(user.id),
         "name": user.username,
-        "iat": int(now.timestamp()),
+        # Fractional: a token issued just after a password change must not look issued before it.
+        "iat": round(now.timestamp(), 6),
         "exp": int((now + timedelta(seconds=ttl)).timestamp()),
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -59,6 +65,14 @@ def decode_token(token: str, settings: Settings) -> TokenClaims:
             issuer=ISSUER,
             options={"require": ["sub", "exp", "iat", "iss", "aud"]},
         )
-        return TokenClaims(user_id=int(claims["sub"]), expires_at=int(claims["exp"]))
-    except (jwt.PyJWTError, ValueError) as error:
+        return TokenClaims(
+            user_id=int(claims["sub"]), expires_at=int(claims["exp"]), issued_at=float(claims["iat"])
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise InvalidToken(str(error)) from None
+
+
+def token_revoked(user: User, claims: TokenClaims) -> bool:
+    """Was the token issued before the user's password changed or the user was deactivated?"""
+    valid_after = user.tokens_valid_after
+    return valid_after is not None and claims.issued_at < valid_after.timestamp()

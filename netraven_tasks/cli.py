@@ -52,12 +52,56 @@ def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
     if args.password_stdin and not password:
         raise CommandError("--password-stdin given but standard input had no password")
+    # security: a user made without --password-stdin has no password and cannot sign in
     try:
         with session_factory(settings).begin() as session:
             user = create_user(session, args.name, args.email, password, is_admin=args.admin)
             print(f"created {'admin' if user.is_admin else 'user'} {user.username} (id {user.id})")
     except UserError as error:
         raise CommandError(str(error)) from None
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise CommandError("standard input had no password (give it on one line)")
+    return password
+
+
+def cmd_users_set_password(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.users import UserError, set_password
+
+    password = _read_password()
+    try:
+        with session_factory(settings).begin() as session:
+            user = set_password(session, args.name, password)
+            print(f"password of {user.username} changed; tokens issued before no longer work")
+    except UserError as error:
+        raise CommandError(str(error)) from None
+
+
+def cmd_users_deactivate(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.users import UserError, deactivate_user
+
+    try:
+        with session_factory(settings).begin() as session:
+            user = deactivate_user(session, args.name)
+            print(f"deactivated {user.username}; tokens issued before no longer work")
+    except UserError as error:
+        raise CommandError(str(error)) from None
+
+
+def cmd_users_list(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.users import list_users
+
+    with session_factory(settings)() as session:
+        for user in list_users(session):
+            role = "admin" if user.is_admin else "user"
+            state = "active" if user.active else "deactivated"
+            print(f"{user.id}\t{user.username}\t{user.email}\t{role}\t{state}")
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
@@ -69,7 +113,10 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
         user = find_user(session, args.name)
         if user is None or not user.active:
             raise CommandError(f"no active user named {args.name!r}")
-        print(issue_token(user, settings, args.ttl))
+        try:
+            print(issue_token(user, settings, args.ttl))
+        except ValueError as error:  # --ttl out of range
+            raise CommandError(str(error)) from None
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
@@ -229,10 +276,23 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--admin", action="store_true")
     create.add_argument("--password-stdin", action="store_true", help="read a password from stdin")
     create.set_defaults(func=cmd_users_create)
+    # security: account life cycle
+    set_pw = user_commands.add_parser("set-password", help="set NAME's password from stdin; revokes tokens")
+    set_pw.add_argument("name")
+    set_pw.set_defaults(func=cmd_users_set_password)
+    deactivate = user_commands.add_parser("deactivate", help="deactivate NAME; revokes tokens")
+    deactivate.add_argument("name")
+    deactivate.set_defaults(func=cmd_users_deactivate)
+    user_commands.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
 
     token = commands.add_parser("token", help="print a bearer token for user NAME")
     token.add_argument("name")
-    token.add_argument("--ttl", type=int, default=None, help="seconds the token is valid")
+    token.add_argument(
+        "--ttl",
+        type=int,
+        default=None,
+        help="seconds the token is valid (60 to 7776000)",
+    )
     token.set_defaults(func=cmd_token)
 
     run = commands.add_parser("run", help="launch a job")

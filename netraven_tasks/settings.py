@@ -15,6 +15,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 PREFIX = "NETRAVEN_"
+TOKEN_TTL_RANGE = (60, 90 * 24 * 3600)  # seconds: NETRAVEN_TOKEN_TTL_SECONDS and `token --ttl`
 
 T = TypeVar("T")
 
@@ -184,7 +185,7 @@ class Settings:
             secret_key=secret_key,
             digest_hour=get("DIGEST_HOUR", _int_parser(0, 23), 8),
             public_url=get("PUBLIC_URL", _url_parser("http", "https"), "http://127.0.0.1:8000").rstrip("/"),
-            token_ttl_seconds=get("TOKEN_TTL_SECONDS", _int_parser(60, 90 * 24 * 3600), 12 * 3600),
+            token_ttl_seconds=get("TOKEN_TTL_SECONDS", _int_parser(*TOKEN_TTL_RANGE), 12 * 3600),
             allow_private_webhooks=get("ALLOW_PRIVATE_WEBHOOKS", _parse_bool, False),
             job_modules=get("JOB_MODULES", _module_list, ()),
             reaper_grace_seconds=get("REAPER_GRACE_SECONDS", _float_parser(1, 7 * 24 * 3600), 300.0),

@@ -35,7 +35,7 @@ def cli(env, *args, stdin: str | None = None) -> subprocess.CompletedProcess[str
 def test_embedded_default_runs_jobs_end_to_end(embedded_env, tmp_path):
     assert cli(embedded_env, "db", "upgrade").returncode == 0
     created = cli(embedded_env, "users", "create", "ops", "--email", "ops@example.net",
-                  "--password-stdin", stdin="s3cret-pw\n")  # fmt: skip
+                  "--password-stdin", stdin="s3cret-password-1\n")  # fmt: skip
     assert created.returncode == 0, created.stderr
     assert "created user ops" in created.stdout
     token = cli(embedded_env, "token", "ops")

@@ -136,7 +136,7 @@ def test_non_retryable_error_fails_after_one_attempt(settings, wait_for_job):
 def test_owner_is_recorded_from_the_launch(settings, wait_for_job, db_session):
     from netraven_tasks.users import create_user
 
-    user = create_user(db_session, "alice", "alice@example.net", "pw")
+    user = create_user(db_session, "alice", "alice@example.net", "alice-password")
     db_session.commit()
     launched = launch_job(settings, "test_flaky", {"succeed_on_attempt": 1}, user.id)
     job = wait_for_job(launched.job_log_id)
