@@ -183,7 +183,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_beat(settings: Settings, args: argparse.Namespace) -> None:
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    from netraven_tasks.private_files import make_private_dir
+
+    make_private_dir(settings.var_dir)
     schedule = str(settings.var_dir / "celerybeat-schedule")
     _celery(["beat", "--loglevel", args.loglevel, "--schedule", schedule, *args.celery_args])
 
@@ -354,8 +356,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if extra and args.command not in PASSTHROUGH:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.celery_args = extra
+    from netraven_tasks.private_files import ensure_private_sqlite, restrict_umask
+
+    restrict_umask()  # security: what this process and those it execs create stays private
     try:
         settings = get_settings()
+        ensure_private_sqlite(settings.broker_url)  # the embedded broker's file too
         args.func(settings, args)
     except (CommandError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from netraven_tasks.private_files import make_private_dir, write_private_file
 from netraven_tasks.settings import Settings
 
 ADMIN = "admin"
@@ -34,18 +35,17 @@ def _ensure_admin(settings: Settings) -> tuple[int, str | None]:
             return user.id, None
         password = secrets.token_urlsafe(12)
         user = create_user(session, ADMIN, "admin@localhost", password, is_admin=True)
-        password_file.write_text(password + "\n")
-        password_file.chmod(0o600)
+        write_private_file(password_file, password + "\n")
         return user.id, password
 
 
 def _demo_config(settings: Settings) -> Path:
     path = settings.var_dir / "demo" / "edge-rtr-01.cfg"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    write_private_file(
+        path,
         "hostname edge-rtr-01\n"
         "interface GigabitEthernet0/0\n description uplink\n ip address 192.0.2.1 255.255.255.0\n"
-        f"! saved {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+        f"! saved {time.strftime('%Y-%m-%d %H:%M:%S')}\n",
     )
     return path
 
@@ -93,7 +93,7 @@ def run_everything(
     from netraven_tasks.migrate import upgrade
     from netraven_tasks.models import User
 
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.var_dir)
     upgrade(settings.database_url)
     admin_id, password = _ensure_admin(settings)
     with session_factory(settings)() as session:

@@ -282,13 +282,13 @@ def _optional_path(raw: str | None) -> Path | None:
 
 def _embedded_secret(var_dir: Path) -> str:
     """The embedded default keeps a generated key in var/ so tokens survive restarts."""
+    from netraven_tasks.private_files import write_private_file
+
     path = var_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    write_private_file(path, key)  # 0600 from creation on (security)
     return key
 
 
