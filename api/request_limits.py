@@ -6,6 +6,7 @@ Each refusal is a JSON error (413, 400, 414, 431) raised before any view or pars
 from __future__ import annotations
 
 import re
+from array import array
 from itertools import accumulate
 
 from flask import Flask, request
@@ -17,7 +18,7 @@ MAX_URL_BYTES = 4096
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADER_FIELDS = 100
 
-# Every byte but the four brackets is deleted, then each bracket maps to +1/-1 (as 1 and 255).
+# Every byte but the four brackets is deleted, then each bracket maps to +1/-1 (signed bytes).
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -26,8 +27,8 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 def json_depth(body: bytes) -> int:
     """How deep the brackets of a JSON text nest, ignoring those inside strings (linear, no recursion)."""
     outside_strings = _STRING.sub(b"", body)
-    steps = outside_strings.translate(None, _NOT_BRACKETS).translate(_STEP)
-    return max(accumulate(1 if step == 1 else -1 for step in steps), default=0)
+    steps = array("b", outside_strings.translate(None, _NOT_BRACKETS).translate(_STEP))  # +1 / -1
+    return max(accumulate(steps), default=0)
 
 
 def init_app(app: Flask, settings: Settings) -> None:
