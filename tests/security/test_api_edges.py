@@ -87,6 +87,13 @@ def test_row10_non_ascii_digits_in_ids_are_404_not_500(client, users, user_id):
     assert_error(client.get(f"/users/{user_id}/notification-preferences", headers=users.bob.headers), 404)
 
 
+@pytest.mark.parametrize(
+    "job_log_id", ["%C2%B2", "%D9%A3", "%EF%BC%91", "1e3", "-1", "99999999999999999999999"]
+)
+def test_row10_odd_job_log_ids_are_404_not_500(client, users, job_log_id):
+    assert_error(client.get(f"/job-logs/{job_log_id}", headers=users.bob.headers), 404)
+
+
 @pytest.mark.parametrize("since", ["9999-12-25T00:00:00", "0001-01-01T00:00:00"])
 def test_row10_dates_python_cannot_add_to_are_422(client, users, since):
     response = client.get(f"/job-logs/statistics?since={since}", headers=users.bob.headers)
