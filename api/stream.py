@@ -16,6 +16,7 @@ import redis
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
 from api.context import current_settings
 from api.errors import fail
@@ -36,6 +37,16 @@ def _live_feed() -> LiveFeed:
     if client is None:
         client = current_app.extensions[_REDIS_KEY] = redis.Redis.from_url(current_settings().broker_url)
     return LiveFeed(client)
+
+
+def live_position() -> str | None:
+    """Where the live feed is now: a page renders it, then streams from it (no change falls between)."""
+    if not current_settings().broker_is_redis:
+        return None
+    try:
+        return _live_feed().last_id()
+    except redis.RedisError:
+        return None
 
 
 def _visible(caller: Caller, row: dict[str, object]) -> bool:
@@ -63,11 +74,19 @@ def job_events(
     yield ": stream closed, reconnect with Last-Event-ID\n\n"
 
 
+class StreamQuerySchema(Schema):
+    after = fields.String(
+        validate=validate.Regexp(_STREAM_ID.pattern, error="must be a stream id such as 1700000000000-0"),
+        metadata={"description": "start after this id (a page's render position); Last-Event-ID wins"},
+    )
+
+
 @blp.route("/stream")
 class JobLogStream(MethodView):
+    @blp.arguments(StreamQuerySchema, location="query")
     @blp.response(200, content_type="text/event-stream", description="`event: job`, data: the row as JSON")
-    @errors(blp, 401, 503)
-    def get(self) -> Response:
+    @errors(blp, 401, 422, 503)
+    def get(self, query: dict[str, str]) -> Response:
         """Every change of a job run the caller may see, as Server-Sent Events (resume with Last-Event-ID)."""
         caller = current_caller()
         settings = current_settings()
@@ -76,7 +95,7 @@ class JobLogStream(MethodView):
         feed = _live_feed()
         resume = request.headers.get("Last-Event-ID", "").strip()
         try:
-            after = resume if _STREAM_ID.match(resume) else feed.last_id()
+            after = resume if _STREAM_ID.match(resume) else query.get("after") or feed.last_id()
         except redis.RedisError:
             fail(503, "the live feed is unavailable; poll GET /job-logs/active instead")
         until = time.monotonic() + settings.stream_max_seconds

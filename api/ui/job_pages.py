@@ -37,6 +37,13 @@ def live_mode() -> str:
     return "stream" if current_settings().broker_is_redis else "poll"
 
 
+def live_start() -> str:
+    """Taken before the page's query: the stream then replays whatever changed while it rendered."""
+    from api.stream import live_position
+
+    return live_position() or ""
+
+
 @blp.route("/")
 @blp.route("")
 def home() -> Any:
@@ -47,6 +54,7 @@ def home() -> Any:
 @signed_in
 def active() -> str:
     me = caller()
+    after = live_start()
     rows, total = active_job_logs(db_session(), visible_owner(me, None), 1, ACTIVE_LIMIT)
     return render_template(
         "ui/active.html",
@@ -54,6 +62,7 @@ def active() -> str:
         jobs=rows,
         total=total,
         live=live_mode(),
+        live_after=after,
         first_job_command=FIRST_JOB_COMMAND,
     )
 
@@ -141,6 +150,7 @@ def _notifications_for(job: JobLog, me_id: int, is_admin: bool) -> list[OutboxMe
 @signed_in
 def job_detail(job_log_id: int) -> Any:
     me = caller()
+    after = live_start()
     job = job_log_with_entries(db_session(), job_log_id)
     if job is None or not may_see_owner(me, job.owner_id):
         page = render_template("ui/not_found.html", title="Not found", what=f"job log {job_log_id}")
@@ -156,6 +166,7 @@ def job_detail(job_log_id: int) -> Any:
         may_rerun=may_rerun(job.status),
         notifications=_notifications_for(job, me.id, me.is_admin),
         live=live_mode(),
+        live_after=after,
     )
 
 

@@ -191,9 +191,11 @@
       polling = setInterval(poll, POLL_MS);
       poll();
     }
-    const mode = document.querySelector("[data-live]").dataset.live;
-    if (mode !== "stream" || !window.EventSource) { startPolling(); return; }
-    const source = new EventSource("/job-logs/stream");
+    const live = document.querySelector("[data-live]").dataset;
+    if (live.live !== "stream" || !window.EventSource) { startPolling(); return; }
+    // From where the page was rendered: nothing that changed meanwhile is missed.
+    const after = live.liveAfter ? "?after=" + encodeURIComponent(live.liveAfter) : "";
+    const source = new EventSource("/job-logs/stream" + after);
     source.addEventListener("job", function (event) {
       try { onRow(JSON.parse(event.data)); } catch (ignored) { /* a bad message must not stop the feed */ }
     });
