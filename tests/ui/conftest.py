@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from tests.api.conftest import ApiUser, make_api_user, users  # noqa: F401 - alice, bob, an admin
 from tests.conftest import ROOT, TEST_ENV, free_port, stop_process
 from tests.notifications.conftest import mail, smtp_server  # noqa: F401 - fixtures for the email test
 
@@ -90,39 +91,6 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@dataclass(frozen=True)
-class Person:
-    id: int
-    username: str
-    password: str
-    token: str
-    email: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-@dataclass(frozen=True)
-class People:
-    alice: Person
-    root: Person
-
-
-@pytest.fixture
-def people(settings, clean_db) -> People:  # type: ignore[no-untyped-def]
-    from netraven_tasks.auth import issue_token
-    from netraven_tasks.db import session_factory
-    from netraven_tasks.users import create_user
-
-    def make(name: str, admin: bool) -> Person:
-        with session_factory(settings).begin() as session:
-            user = create_user(session, name, f"{name}@example.test", f"{name}-secret-pw", is_admin=admin)
-            return Person(user.id, name, f"{name}-secret-pw", issue_token(user, settings), user.email)
-
-    return People(alice=make("alice", False), root=make("root", True))
-
-
 class Dashboard:
     """A browser tab on the dashboard, recording where its requests go."""
 
@@ -139,7 +107,7 @@ class Dashboard:
         self.page.goto(self.server.url + path)
         return self.page
 
-    def sign_in(self, person: Person) -> None:
+    def sign_in(self, person: ApiUser) -> None:
         self.page.fill("#username", person.username)
         self.page.fill("#password", person.password)
         self.page.click("#sign-in button[type=submit]")

@@ -334,14 +334,12 @@
       const over = TERMINAL.indexOf(job.status) >= 0;
       const cancel = document.querySelector('button[data-action$="/cancel"]');
       if (cancel) cancel.hidden = over;
+      const rerun = document.querySelector('button[data-action$="/rerun"]');
+      if (rerun) rerun.hidden = !over;
       if (job.status !== status) {
         status = job.status;
         const detail = await api("GET", "/job-logs/" + id);
         if (detail.ok && detail.data.entries) renderTimeline(detail.data.entries);
-        if (over) {
-          const rerun = document.querySelector('button[data-action$="/rerun"]');
-          if (rerun) rerun.hidden = false;
-        }
       }
     }
 
