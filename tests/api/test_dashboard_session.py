@@ -152,3 +152,24 @@ def test_docs_load_swagger_ui_from_this_server(client):
     assert "cdn" not in html and 'src="/docs/assets/swagger-ui-bundle.js"' in html
     asset = client.get("/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and b"SwaggerUIBundle" in asset.get_data()
+
+
+def test_without_redis_the_pages_poll_and_the_stream_says_why(users, database_url, tmp_path):
+    from api import create_app
+    from netraven_tasks.settings import Settings
+    from tests.conftest import TEST_ENV
+
+    embedded = Settings.from_env(
+        {
+            "NETRAVEN_VAR_DIR": str(tmp_path),
+            "NETRAVEN_DATABASE_URL": database_url,
+            "NETRAVEN_SECRET_KEY": TEST_ENV["NETRAVEN_SECRET_KEY"],
+        }
+    )
+    assert not embedded.broker_is_redis
+    client = create_app(embedded).test_client()
+    stream = client.get("/job-logs/stream", headers=users.alice.headers)
+    assert stream.status_code == 503 and "poll GET /job-logs/active" in stream.get_json()["message"]
+    _sign_in(client, users.alice)
+    html = client.get("/ui/active").get_data(as_text=True)
+    assert 'data-live="poll"' in html and 'data-live-after=""' in html
