@@ -22,7 +22,6 @@ import requests
 
 from tests.api.conftest import ApiUser, make_api_user, users  # noqa: F401 - alice, bob, an admin
 from tests.conftest import ROOT, TEST_ENV, free_port, stop_process
-from tests.notifications.conftest import mail, smtp_server  # noqa: F401 - fixtures for the email test
 
 ARTEFACTS = ROOT / "test-artefacts" / "ui"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
