@@ -47,6 +47,21 @@ class Server:
     log_path: Path
 
 
+def _wait_until_it_answers(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the API server exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=5).status_code < 500:
+                return
+        except requests.RequestException:  # not listening yet, or busy starting
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the API server did not answer:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def api_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The API as it runs in production: gunicorn with threads (each open event stream holds one)."""
@@ -59,19 +74,11 @@ def api_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **TEST_ENV}, stdout=log, stderr=log)
     url = f"http://{LOOPBACK}:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the API server exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/healthz", timeout=5).status_code < 500:
-                break
-        except requests.RequestException:  # not listening yet, or busy starting
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the API server did not answer:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
+    try:
+        _wait_until_it_answers(process, url, log_path)
+    except BaseException:
+        stop_process(process)  # never leave a server behind when the session cannot use it
+        raise
     yield Server(url, process, log_path)
     stop_process(process)
 
