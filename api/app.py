@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import context
+from api import context, docs_assets
 from api.errors import NetRavenApi
 from api.security import BEARER_SCHEME, SECURITY_SCHEME_NAME
 from netraven_tasks.logging_setup import configure_logging
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=docs_assets.ASSETS_URL,  # served by us from swagger-ui-bundle: no CDN
         # Every operation needs a bearer token unless it says otherwise (security=[]).
         API_SPEC_OPTIONS={"security": [{SECURITY_SCHEME_NAME: []}]},
     )
@@ -42,6 +42,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(auth_routes.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(statistics.blp)  # before job_logs: /job-logs/statistics is no id
+    from api import stream  # dashboard: GET /job-logs/stream (Server-Sent Events)
+
+    api.register_blueprint(stream.blp)
     api.register_blueprint(job_logs.blp)
     api.register_blueprint(preferences.blp)
     from api import notifications
@@ -53,6 +56,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from api import devices  # security: configuration backups, per device and history
 
     api.register_blueprint(devices.blp)
+    from api import ui  # dashboard: the /ui/ pages, and Swagger UI's files for /docs
+
+    ui.init_app(app)
+    docs_assets.init_app(app)
 
     from api import strict_query
 

@@ -41,14 +41,16 @@ class JobLogFilter:
 
 
 def page_of_job_logs(
-    session: Session, where: JobLogFilter, page: int, page_size: int
+    session: Session, where: JobLogFilter, page: int, page_size: int, *, oldest_first: bool = False
 ) -> tuple[list[JobLog], int]:
-    """One page of job logs, newest first, and how many match in all."""
+    """One page of job logs, newest first (or oldest first), and how many match in all."""
     total = session.scalar(where.apply(select(func.count()).select_from(JobLog))) or 0  # type: ignore[arg-type]
     query = (
         where.apply(select(JobLog))
         .options(selectinload(JobLog.owner))
-        .order_by(JobLog.queued_at.desc(), JobLog.id.desc())
+        .order_by(
+            *((JobLog.queued_at, JobLog.id) if oldest_first else (JobLog.queued_at.desc(), JobLog.id.desc()))
+        )
         .limit(page_size)
         .offset((page - 1) * page_size)
     )

@@ -8,16 +8,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
+from kombu.exceptions import OperationalError as BrokerError
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.context import db_session
+from api.context import current_settings, db_session
 from api.errors import fail
 from api.job_log_queries import JobLogFilter, active_job_logs, job_log_with_entries, page_of_job_logs
 from api.pagination import PaginatedBlueprint
 from api.schemas import Text, UTCDateTime
-from api.security import current_caller, errors, may_see_owner, protect, visible_owner
+from api.security import Caller, current_caller, errors, may_see_owner, protect, visible_owner
+from netraven_tasks.jobs.actions import JobActionRefused, cancel_job, rerun_job
+from netraven_tasks.jobs.launch import UnknownJobType
+from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.models import JobLog, utcnow
 from netraven_tasks.statuses import JobStatus
 
@@ -48,6 +53,8 @@ class JobLogSchema(Schema):
     error_message = fields.String(allow_none=True)
     worker = fields.String(allow_none=True)
     updated_at = fields.DateTime(required=True)
+    rerun_of = fields.Integer(allow_none=True, metadata={"description": "the job log this run repeats"})
+    canceled_by = fields.Integer(allow_none=True, metadata={"description": "user who asked to cancel it"})
 
 
 class JobLogEntrySchema(Schema):
@@ -148,7 +155,67 @@ class JobLogDetail(MethodView):
     @errors(blp, 401, 404)
     def get(self, job_log_id: int) -> JobLog:
         """One job run with its entries: every attempt, transition and error."""
-        job = job_log_with_entries(db_session(), job_log_id)
-        if job is None or not may_see_owner(current_caller(), job.owner_id):
-            fail(404, f"no job log {job_log_id}")
-        return job
+        return _visible_job(current_caller(), job_log_id)
+
+
+def _visible_job(caller: Caller, job_log_id: int) -> JobLog:
+    job = job_log_with_entries(db_session(), job_log_id)
+    if job is None or not may_see_owner(caller, job.owner_id):
+        fail(404, f"no job log {job_log_id}")
+    return job
+
+
+class CancelSchema(Schema):
+    job_log_id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"description": "the status when the cancel was sent"})
+
+
+@blp.route("/<int:job_log_id>/cancel")
+class CancelJobLog(MethodView):
+    @blp.response(202, CancelSchema)
+    @errors(blp, 401, 404, 409, 503)
+    def post(self, job_log_id: int) -> dict[str, Any]:
+        """Cancel a queued, running or retrying run (owner or admin): revoked, and it ends ``canceled``."""
+        caller = current_caller()
+        job = _visible_job(caller, job_log_id)
+        try:
+            cancel_job(db_session(), job, caller.id, caller.username)
+        except JobActionRefused as refused:
+            fail(409, str(refused))
+        except (BrokerError, ConnectionError, OSError) as error:
+            fail(503, f"the cancel could not be sent, the broker is unreachable: {type(error).__name__}")
+        return {"job_log_id": job.id, "status": job.status}
+
+
+class RerunSchema(Schema):
+    job_log_id = fields.Integer(required=True)
+    task_id = fields.String(required=True)
+    status = fields.String(required=True)
+    rerun_of = fields.Integer(required=True)
+
+
+@blp.route("/<int:job_log_id>/rerun")
+class RerunJobLog(MethodView):
+    @blp.response(
+        202, RerunSchema, headers={"Location": {"description": "the new run", "schema": {"type": "string"}}}
+    )
+    @errors(blp, 401, 403, 404, 409, 503)
+    def post(self, job_log_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Run a finished job again with the same arguments, owned by the caller (``rerun_of`` kept)."""
+        caller = current_caller()
+        job = _visible_job(caller, job_log_id)
+        try:
+            launched = rerun_job(current_settings(), job, caller.id, caller.is_admin)
+        except LaunchForbidden as error:
+            fail(403, str(error))
+        except JobActionRefused as refused:
+            fail(409, str(refused))
+        except UnknownJobType:
+            fail(409, f"job type {job.job_type[:100]!r} is no longer known")
+        except ValidationError as error:
+            fail(409, f"the old arguments are no longer valid: {error.messages}")
+        except (BrokerError, ConnectionError, OSError) as error:
+            fail(503, f"the job could not be queued, the broker is unreachable: {type(error).__name__}")
+        body = {**vars(launched), "rerun_of": job.id}
+        location = url_for("job_logs.JobLogDetail", job_log_id=launched.job_log_id)
+        return body, 202, {"Location": location}

@@ -44,6 +44,10 @@ def authenticate() -> Caller:
     """The caller named by the bearer token; aborts with 401 (JSON) if there is none or it is invalid."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        from api.ui.session import session_token  # the dashboard's cookie (CSRF-checked)
+
+        token = session_token() or ""
+    if not token.strip():
         _unauthorized("send Authorization: Bearer <token> (POST /auth/token gives one)")
     try:
         claims = decode_token(token.strip(), current_settings())

@@ -114,6 +114,10 @@ def run_everything(
 
     print("\nNetRaven Tasks is starting:")
     print(f"  API      http://127.0.0.1:{api_port}  (docs: /docs, spec: /openapi.json)")
+    print(
+        f"  Dashboard http://127.0.0.1:{api_port}/ui/  (user admin, password in "
+        f"{settings.var_dir / 'admin-password'})"
+    )
     if "flower" in processes:
         print(f"  Flower   http://127.0.0.1:{flower_port}")
     print(f"  Mail     {settings.smtp_url or settings.maildir}")

@@ -102,11 +102,18 @@ class JobLog(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Dashboard actions: the run a re-run repeats, and who asked to cancel this one.
+    rerun_of: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("job_logs.id", ondelete="SET NULL", name="fk_job_logs_rerun_of")
+    )
+    canceled_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_job_logs_canceled_by")
+    )
 
     entries: Mapped[list[JobLogEntry]] = relationship(
         back_populates="job_log", order_by="JobLogEntry.id", cascade="all, delete-orphan"
     )
-    owner: Mapped[User | None] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
 
 
 class JobLogEntry(Base):

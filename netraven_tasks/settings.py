@@ -123,6 +123,7 @@ class Settings:
     max_json_depth: int = 32
     login_rate_limit: str = "10 per minute"  # failed sign-ins per username
     login_address_rate_limit: str = "30 per minute"  # failed sign-ins per client address
+    stream_max_seconds: int = 300  # dashboard: an SSE stream ends after this; the browser reconnects
 
     @property
     def broker_is_redis(self) -> bool:
@@ -209,6 +210,7 @@ class Settings:
             max_json_depth=get("MAX_JSON_DEPTH", _int_parser(2, 200), 32),
             login_rate_limit=get("LOGIN_RATE_LIMIT", _rate_limit, "10 per minute"),
             login_address_rate_limit=get("LOGIN_ADDRESS_RATE_LIMIT", _rate_limit, "30 per minute"),
+            stream_max_seconds=get("STREAM_MAX_SECONDS", _int_parser(5, 3600), 300),
         )
 
 

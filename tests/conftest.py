@@ -230,3 +230,24 @@ def wait_for_job(settings) -> Callable[..., object]:  # type: ignore[no-untyped-
             time.sleep(0.1)
 
     return wait
+
+
+@pytest.fixture(scope="session")
+def smtp_server():  # type: ignore[no-untyped-def]
+    """The SMTP server the worker mails (NETRAVEN_SMTP_URL points at its port), one per session."""
+    from tests.notifications.smtp_server import SmtpServer
+
+    server = SmtpServer(SMTP_PORT)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail(smtp_server):  # type: ignore[no-untyped-def]
+    """The SMTP server, running and empty at the start of the test."""
+    smtp_server.start()
+    smtp_server.handler.reset()
+    yield smtp_server
+    smtp_server.start()
+    smtp_server.handler.reset()

@@ -126,8 +126,13 @@ def result_text(result: Any, limit: int = RESULT_LIMIT) -> str:
     return truncate(encoded, limit)
 
 
+# Links open the dashboard (sign-in first, then back to the page), never the JSON API.
 def job_link(public_url: str, job_log_id: int) -> str:
-    return f"{public_url.rstrip('/')}/job-logs/{job_log_id}"
+    return f"{public_url.rstrip('/')}/ui/job-logs/{job_log_id}"
+
+
+def job_list_link(public_url: str) -> str:
+    return f"{public_url.rstrip('/')}/ui/job-logs"
 
 
 def job_subject(job: JobSummary) -> str:
@@ -215,7 +220,7 @@ class Renderer:
             "failures": failures,
             "completions": [i for i in items if i["succeeded"]],
             "total": len(items),
-            "dashboard": f"{self.public_url}/job-logs",
+            "dashboard": job_list_link(self.public_url),
         }
         return RenderedMessage(
             subject=header_value(f"NetRaven {period} digest: {summary} ({start:%Y-%m-%d %H:%M} UTC)"),

@@ -1,4 +1,5 @@
-"""Fixtures of the notification tests: a real SMTP server, an HTTP receiver, users with preferences."""
+"""Fixtures of the notification tests: an HTTP receiver, users with preferences (the SMTP server is
+in tests/conftest.py: the dashboard's browser tests read its mail too, and one port takes one server)."""
 
 from __future__ import annotations
 
@@ -12,27 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import SMTP_PORT, eventually
-from tests.notifications.smtp_server import SmtpServer
-
-
-@pytest.fixture(scope="session")
-def smtp_server() -> Iterator[SmtpServer]:
-    """The SMTP server the worker mails (NETRAVEN_SMTP_URL points at its port)."""
-    server = SmtpServer(SMTP_PORT)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail(smtp_server: SmtpServer) -> Iterator[SmtpServer]:
-    """The SMTP server, running and empty at the start of the test."""
-    smtp_server.start()
-    smtp_server.handler.reset()
-    yield smtp_server
-    smtp_server.start()
-    smtp_server.handler.reset()
+from tests.conftest import eventually
 
 
 @pytest.fixture

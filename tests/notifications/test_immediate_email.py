@@ -26,7 +26,7 @@ def test_failed_job_mails_its_owner_once_with_text_and_html_parts(
     for part in (text, html):
         assert "ValueError" in part
         assert "template for core-sw-01 is invalid" in part
-        assert f"http://127.0.0.1:8000/job-logs/{job.id}" in part
+        assert f"http://127.0.0.1:8000/ui/job-logs/{job.id}" in part
     assert "Attempts:  1" in text
     assert received.message["Message-ID"].startswith("<netraven.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from netraven_tasks.notifications.rendering import (
     header_value,
     human_duration,
     job_subject,
+    slack_payload,
     truncate,
     webhook_payload,
 )
@@ -90,7 +92,7 @@ def test_job_message_has_every_detail_in_both_parts():
             "no answer from core-sw-01:22",
             "2026-11-30 09:15:01 UTC",
             "2 min 5 s",
-            "https://netraven.example/job-logs/42",
+            "https://netraven.example/ui/job-logs/42",
             "120",
         ):
             assert detail in part, detail
@@ -125,6 +127,21 @@ def test_digest_lists_failures_first_with_counts():
     assert "3 jobs: 1 canceled, 1 failed, 1 completed" in message.text
     assert message.text.index("bad-1") < message.text.index("ok-1")
     assert message.text.index("stop-1") < message.text.index("ok-1")
+
+
+def test_every_link_opens_a_dashboard_page():
+    jobs = [job(job_log_id=7, device="bad-1")]
+    digest = Renderer("https://n.example/").digest("hana", "daily", T0, T0 + timedelta(days=1), jobs)
+    outcome = Renderer("https://n.example").job_outcome(job(job_log_id=7))
+    for part in (digest.text, digest.html, outcome.text, outcome.html):
+        links = re.findall(r"https?://[^\s\"<>|]+", part)
+        assert links and all(link.startswith("https://n.example/ui/") for link in links), links
+    assert "https://n.example/ui/job-logs/7" in outcome.html
+    assert 'https://n.example/ui/job-logs"' in digest.html  # "All jobs"
+    assert slack_payload(job(job_log_id=7), "https://n.example")["blocks"][0]["text"]["text"].endswith(
+        "<https://n.example/ui/job-logs/7|Open job 7>"
+    )
+    assert webhook_payload(job(job_log_id=7), "https://n.example")["url"] == "https://n.example/ui/job-logs/7"
 
 
 def test_an_operator_template_folder_overrides_ours(tmp_path):

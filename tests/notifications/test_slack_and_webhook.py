@@ -45,7 +45,7 @@ def test_slack_and_webhook_get_the_job_outcome_through_the_worker(
     assert slack["text"] == "NetRaven job failed: test_broken on core-&lt;sw&gt;-01"
     section = slack["blocks"][0]["text"]["text"]
     assert "ValueError: template for core-&lt;sw&gt;-01 is invalid" in section
-    assert f"/job-logs/{launched.job_log_id}|Open job" in section
+    assert f"http://127.0.0.1:8000/ui/job-logs/{launched.job_log_id}|Open job" in section
 
     hook = requests["/hook"]
     body, headers = hook["json"], hook["headers"]

@@ -1,0 +1,106 @@
+"""``GET /job-logs/stream``: Server-Sent Events of job-log changes, fed by the live feed in Redis.
+
+Each open stream is one blocking XREAD on Redis, never a database query, and holds one of
+gunicorn's threads: so a stream ends by itself after ``NETRAVEN_STREAM_MAX_SECONDS`` and the
+browser's EventSource reconnects, resuming after the last id it saw (``Last-Event-ID``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import redis
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.context import current_settings
+from api.errors import fail
+from api.security import Caller, current_caller, errors, protect
+from netraven_tasks.tracking.live import LiveFeed
+
+blp = protect(Blueprint("job_log_stream", __name__, url_prefix="/job-logs", description="Live job updates"))
+
+HEARTBEAT_SECONDS = 15  # a comment line this often keeps proxies from closing an idle stream
+RECONNECT_MS = 1000
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+_REDIS_KEY = "netraven_live_redis"
+
+
+def _live_feed() -> LiveFeed:
+    """One Redis client (and connection pool) per API process, shared by its streams."""
+    client = current_app.extensions.get(_REDIS_KEY)
+    if client is None:
+        client = current_app.extensions[_REDIS_KEY] = redis.Redis.from_url(current_settings().broker_url)
+    return LiveFeed(client)
+
+
+def live_position() -> str | None:
+    """Where the live feed is now: a page renders it, then streams from it (no change falls between)."""
+    if not current_settings().broker_is_redis:
+        return None
+    try:
+        return _live_feed().last_id()
+    except redis.RedisError:
+        return None
+
+
+def _visible(caller: Caller, row: dict[str, object]) -> bool:
+    return caller.is_admin or row.get("owner_id") == caller.id
+
+
+def job_events(
+    feed: LiveFeed, caller: Caller, after: str, until: float, heartbeat: float = HEARTBEAT_SECONDS
+) -> Iterator[str]:
+    """The SSE text: ``event: job`` per visible row, heartbeats between, until ``until`` (monotonic)."""
+    yield f"retry: {RECONNECT_MS}\n: connected\n\n"
+    while (left := until - time.monotonic()) > 0:
+        try:
+            entries = feed.read(after, block_ms=max(1, int(min(left, heartbeat) * 1000)))
+        except redis.RedisError:
+            yield ": live feed unavailable, reconnect later\n\n"
+            return
+        if not entries:
+            yield ": heartbeat\n\n"
+            continue
+        for entry_id, row in entries:
+            after = entry_id
+            if _visible(caller, row):
+                yield f"id: {entry_id}\nevent: job\ndata: {json.dumps(row, default=str)}\n\n"
+    yield ": stream closed, reconnect with Last-Event-ID\n\n"
+
+
+class StreamQuerySchema(Schema):
+    after = fields.String(
+        validate=validate.Regexp(_STREAM_ID.pattern, error="must be a stream id such as 1700000000000-0"),
+        metadata={"description": "start after this id (a page's render position); Last-Event-ID wins"},
+    )
+
+
+@blp.route("/stream")
+class JobLogStream(MethodView):
+    @blp.arguments(StreamQuerySchema, location="query")
+    @blp.response(200, content_type="text/event-stream", description="`event: job`, data: the row as JSON")
+    @errors(blp, 401, 422, 503)
+    def get(self, query: dict[str, str]) -> Response:
+        """Every change of a job run the caller may see, as Server-Sent Events (resume with Last-Event-ID)."""
+        caller = current_caller()
+        settings = current_settings()
+        if not settings.broker_is_redis:
+            fail(503, "live updates need the Redis broker; poll GET /job-logs/active instead")
+        feed = _live_feed()
+        resume = request.headers.get("Last-Event-ID", "").strip()
+        try:
+            after = resume if _STREAM_ID.match(resume) else query.get("after") or feed.last_id()
+        except redis.RedisError:
+            fail(503, "the live feed is unavailable; poll GET /job-logs/active instead")
+        until = time.monotonic() + settings.stream_max_seconds
+        return Response(
+            job_events(feed, caller, after, until),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )

@@ -1,0 +1,142 @@
+"""Dashboard pages of the signed-in person: sign in and out, notification preferences and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import make_response, redirect, render_template, request
+from marshmallow import fields, validate
+
+from api.context import db_session
+from api.errors import fail
+from api.ui import blp
+from api.ui.session import (
+    CSRF_FIELD,
+    check_sign_in_guard,
+    end_session,
+    keep_sign_in_guard,
+    local_page,
+    page_caller,
+    session_token,
+    sign_in_guard,
+    signed_in,
+    start_session,
+)
+from netraven_tasks.auth import InvalidToken, decode_token
+from netraven_tasks.models import User, utcnow
+from netraven_tasks.notifications.outbox import sent_to
+from netraven_tasks.preferences import PreferencesSchema, effective_preferences
+
+HISTORY_PAGE_SIZE = 25
+
+
+@blp.route("/sign-in")
+def sign_in() -> Any:
+    next_page = local_page(request.args.get("next"))
+    if page_caller() is not None:
+        return redirect(next_page, code=303)
+    guard = sign_in_guard()
+    response = make_response(
+        render_template(
+            "ui/sign_in.html", title="Sign in", next_page=next_page, guard=guard, guard_field=CSRF_FIELD
+        )
+    )
+    keep_sign_in_guard(response, guard)
+    return response
+
+
+@blp.route("/session", methods=["POST"])
+def open_session() -> Any:
+    """The sign-in form's second step: it got a token from POST /auth/token (rate limited there)."""
+    from api.context import current_settings
+
+    check_sign_in_guard()
+    token = request.form.get("token", "")
+    try:
+        claims = decode_token(token, current_settings()) if 0 < len(token) <= 4096 else None
+    except InvalidToken:
+        claims = None
+    if claims is None:
+        fail(400, "token: not a valid session token; sign in again")
+    response = redirect(local_page(request.form.get("next")), code=303)
+    start_session(response, token, max(1, claims.expires_at - int(utcnow().timestamp())))
+    return response
+
+
+@blp.route("/sign-out", methods=["POST"])
+def sign_out() -> Any:
+    session_token()  # checks the CSRF token: another site cannot sign a person out
+    response = redirect("/ui/sign-in", code=303)
+    end_session(response)
+    return response
+
+
+def preference_fields(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The form, built from the preferences schema: a new field appears without UI work."""
+    form = []
+    for name, field in PreferencesSchema().fields.items():
+        choices: list[str] = []
+        for validator in field.validators if isinstance(field.validators, list) else [field.validators]:
+            if isinstance(validator, validate.OneOf):
+                choices = [str(choice) for choice in validator.choices]
+        if isinstance(field, fields.Boolean):
+            kind = "checkbox"
+        elif choices:
+            kind = "select"
+        elif isinstance(field, fields.String):
+            kind = "text"
+        else:
+            kind = "json"  # lists, nested objects: edited as JSON, checked by the API
+        form.append(
+            {
+                "name": name,
+                "label": name.replace("_", " ").capitalize(),
+                "kind": kind,
+                "choices": choices,
+                "nullable": field.allow_none,
+                "value": values.get(name),
+                "help": field.metadata.get("description", ""),
+            }
+        )
+    return form
+
+
+@blp.route("/preferences")
+@signed_in
+def preferences() -> str:
+    from api.ui.session import caller
+
+    user = db_session().get(User, caller().id)
+    values = effective_preferences(user.notification_preferences if user else None)
+    return render_template(
+        "ui/preferences.html", title="Notification preferences", fields=preference_fields(values)
+    )
+
+
+@blp.route("/notifications")
+@signed_in
+def notifications() -> Any:
+    from api.ui.session import caller
+
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+        return render_template(
+            "ui/notifications.html",
+            title="Notifications",
+            error="page: must be a whole number from 1",
+            rows=[],
+            pages=None,
+        ), 400
+    number = int(page)
+    rows, total = sent_to(
+        db_session(), caller().id, limit=HISTORY_PAGE_SIZE, offset=(number - 1) * HISTORY_PAGE_SIZE
+    )
+    last = max(1, -(-total // HISTORY_PAGE_SIZE))
+    pages = {
+        "number": number,
+        "last": last,
+        "total": total,
+        "previous": f"/ui/notifications?page={number - 1}" if number > 1 else None,
+        "next": f"/ui/notifications?page={number + 1}" if number < last else None,
+    }
+    return render_template("ui/notifications.html", title="Notifications", rows=rows, pages=pages)

@@ -1,0 +1,177 @@
+"""Dashboard pages of job runs: Active, Job logs (filters, pages, order) and one run's detail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import redirect, render_template, request
+from sqlalchemy import select
+
+from api.context import current_settings, db_session
+from api.job_log_queries import JobLogFilter, active_job_logs, job_log_with_entries, page_of_job_logs
+from api.security import may_see_owner, visible_owner
+from api.ui import blp
+from api.ui.session import caller, signed_in
+from netraven_tasks.jobs.actions import may_cancel, may_rerun
+from netraven_tasks.jobs.registry import all_job_types
+from netraven_tasks.models import JobLog, utcnow
+from netraven_tasks.notifications.models import OutboxMessage
+from netraven_tasks.statuses import JobStatus
+
+PAGE_SIZE = 25
+PERIODS = {
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+    "month": timedelta(days=30),
+}
+STATUSES = [status.value for status in JobStatus]
+ACTIVE_LIMIT = 500
+FIRST_JOB_COMMAND = "netraven-tasks run reachability_check --arg host=127.0.0.1 --arg port=22"
+
+
+def live_mode() -> str:
+    """``stream`` with the Redis live feed; the embedded default polls instead."""
+    return "stream" if current_settings().broker_is_redis else "poll"
+
+
+def live_start() -> str:
+    """Taken before the page's query: the stream then replays whatever changed while it rendered."""
+    from api.stream import live_position
+
+    return live_position() or ""
+
+
+@blp.route("/")
+@blp.route("")
+def home() -> Any:
+    return redirect("/ui/active", code=303)
+
+
+@blp.route("/active")
+@signed_in
+def active() -> str:
+    me = caller()
+    after = live_start()
+    rows, total = active_job_logs(db_session(), visible_owner(me, None), 1, ACTIVE_LIMIT)
+    return render_template(
+        "ui/active.html",
+        title="Active jobs",
+        jobs=rows,
+        total=total,
+        live=live_mode(),
+        live_after=after,
+        first_job_command=FIRST_JOB_COMMAND,
+    )
+
+
+class FilterError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _filters(args: Any) -> dict[str, Any]:
+    """The list page's query, checked: a wrong value names its field (400), nothing is guessed."""
+    wanted = {
+        "status": args.get("status", ""),
+        "job_type": args.get("job_type", "").strip()[:100],
+        "device": args.get("device", "").strip()[:255],
+        "period": args.get("period", ""),
+        "order": args.get("order", "newest"),
+    }
+    if wanted["status"] and wanted["status"] not in STATUSES:
+        raise FilterError("status", f"must be one of {', '.join(STATUSES)}")
+    if wanted["period"] and wanted["period"] not in PERIODS:
+        raise FilterError("period", f"must be one of {', '.join(PERIODS)}")
+    if wanted["order"] not in ("newest", "oldest"):
+        raise FilterError("order", "must be newest or oldest")
+    page = args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+        raise FilterError("page", "must be a whole number from 1")
+    wanted["page"] = int(page)
+    return wanted
+
+
+@blp.route("/job-logs")
+@signed_in
+def job_logs() -> Any:
+    me = caller()
+    job_types = sorted(declared.name for declared in all_job_types())
+    try:
+        wanted = _filters(request.args)
+    except FilterError as error:
+        page = render_template(
+            "ui/job_logs.html", title="Job logs", error=str(error), error_field=error.field,
+            wanted={}, jobs=[], job_types=job_types, statuses=STATUSES, periods=PERIODS, pages=None,
+        )  # fmt: skip
+        return page, 400
+    where = JobLogFilter(
+        statuses=[wanted["status"]] if wanted["status"] else (),
+        job_type=wanted["job_type"] or None,
+        device=wanted["device"] or None,
+        owner_id=visible_owner(me, None),
+        since=utcnow() - PERIODS[wanted["period"]] if wanted["period"] else None,
+    )
+    rows, total = page_of_job_logs(
+        db_session(), where, wanted["page"], PAGE_SIZE, oldest_first=wanted["order"] == "oldest"
+    )
+    last_page = max(1, -(-total // PAGE_SIZE))
+    kept = {key: value for key, value in wanted.items() if value and key != "page"}
+
+    def page_link(number: int) -> str:
+        return "/ui/job-logs?" + urlencode({**kept, "page": number})
+
+    pages = {
+        "number": wanted["page"],
+        "last": last_page,
+        "total": total,
+        "previous": page_link(wanted["page"] - 1) if wanted["page"] > 1 else None,
+        "next": page_link(wanted["page"] + 1) if wanted["page"] < last_page else None,
+    }
+    return render_template(
+        "ui/job_logs.html", title="Job logs", jobs=rows, wanted=wanted, job_types=job_types,
+        statuses=STATUSES, periods=PERIODS, pages=pages, filtered=bool(kept.keys() - {"order"}),
+        first_job_command=FIRST_JOB_COMMAND,
+    )  # fmt: skip
+
+
+def _notifications_for(job: JobLog, me_id: int, is_admin: bool) -> list[OutboxMessage]:
+    """What was sent about the run: to everyone for an admin, else what the caller received."""
+    query = select(OutboxMessage).where(OutboxMessage.job_log_id == job.id)
+    if not is_admin:
+        query = query.where(OutboxMessage.user_id == me_id)
+    return list(db_session().scalars(query.order_by(OutboxMessage.created_at, OutboxMessage.id)))
+
+
+@blp.route("/job-logs/<int:job_log_id>")
+@signed_in
+def job_detail(job_log_id: int) -> Any:
+    me = caller()
+    after = live_start()
+    job = job_log_with_entries(db_session(), job_log_id)
+    if job is None or not may_see_owner(me, job.owner_id):
+        page = render_template("ui/not_found.html", title="Not found", what=f"job log {job_log_id}")
+        return page, 404
+    original = db_session().get(JobLog, job.rerun_of) if job.rerun_of else None
+    return render_template(
+        "ui/job_detail.html",
+        title=f"Job {job.id}",
+        job=job,
+        original_visible=original is not None and may_see_owner(me, original.owner_id),
+        canceled_by=_username(job.canceled_by),
+        may_cancel=may_cancel(job.status),
+        may_rerun=may_rerun(job.status),
+        notifications=_notifications_for(job, me.id, me.is_admin),
+        live=live_mode(),
+        live_after=after,
+    )
+
+
+def _username(user_id: int | None) -> str | None:
+    from netraven_tasks.models import User
+
+    user = db_session().get(User, user_id) if user_id else None
+    return user.username if user else None

@@ -1,0 +1,87 @@
+"""Dashboard pages for looking at the whole: Statistics, and Workers (from Celery's inspect) for admins."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from flask import render_template, request
+
+from api.context import db_session
+from api.security import visible_owner
+from api.ui import blp
+from api.ui.chart import STACK_ORDER, stacked_bars
+from api.ui.session import caller, signed_in
+from netraven_tasks.models import utcnow
+from netraven_tasks.statistics import DEFAULT_PERIOD, PERIODS, compute_statistics, make_window
+
+log = logging.getLogger(__name__)
+INSPECT_TIMEOUT = 1.0
+
+
+def _bucket_label(period: str) -> Any:
+    def label(start: datetime) -> str:
+        return start.strftime("%H:%M" if period in ("hour", "day") else "%m-%d")
+
+    return label
+
+
+@blp.route("/statistics")
+@signed_in
+def statistics() -> Any:
+    period = request.args.get("period", DEFAULT_PERIOD)
+    if period not in PERIODS:
+        message = f"period: must be one of {', '.join(PERIODS)}"
+        return render_template(
+            "ui/statistics.html",
+            title="Statistics",
+            error=message,
+            periods=PERIODS,
+            period=DEFAULT_PERIOD,
+            stats=None,
+        ), 400
+    window = make_window(utcnow(), period, owner_id=visible_owner(caller(), None))
+    stats = compute_statistics(db_session(), window)
+    chart = stacked_bars(stats["series"], _bucket_label(period))
+    return render_template(
+        "ui/statistics.html", title="Statistics", periods=PERIODS, period=period, stats=stats,
+        chart=chart, statuses=STACK_ORDER,
+    )  # fmt: skip
+
+
+def inspect_workers() -> dict[str, Any] | None:
+    """Online workers with their active jobs and queues; None if the broker cannot broadcast."""
+    from netraven_tasks.celery_app import app
+
+    try:
+        inspector = app.control.inspect(timeout=INSPECT_TIMEOUT)
+        stats = inspector.stats() or {}
+        active = inspector.active() or {}
+        queues = inspector.active_queues() or {}
+    except Exception:  # the embedded SQL broker has no broadcast; a broker outage is the same to us
+        log.info("celery inspect is unavailable", exc_info=True)
+        return None
+    workers = []
+    for name in sorted(set(stats) | set(active)):
+        info = stats.get(name, {})
+        pool = info.get("pool", {}) if isinstance(info, dict) else {}
+        workers.append(
+            {
+                "name": name,
+                "concurrency": pool.get("max-concurrency") if isinstance(pool, dict) else None,
+                "active": active.get(name, []),
+                "queues": sorted(q.get("name", "?") for q in queues.get(name, []) if isinstance(q, dict)),
+            }
+        )
+    return {"workers": workers}
+
+
+@blp.route("/workers")
+@signed_in
+def workers() -> Any:
+    if not caller().is_admin:
+        return render_template(
+            "ui/forbidden.html", title="Workers", what="the workers page is for admins"
+        ), 403
+    return render_template("ui/workers.html", title="Workers", found=inspect_workers())

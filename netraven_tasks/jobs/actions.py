@@ -1,0 +1,87 @@
+"""Actions a person takes on a job run: cancel it (revoke through Celery) or run it again.
+
+Both are decided here, apart from the HTTP layer: a run that is already over cannot be canceled,
+and only a run that is over can be re-run (``JobActionRefused`` names why, the API answers 409).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from netraven_tasks.db import session_factory
+from netraven_tasks.jobs.launch import LaunchedJob, UnknownJobType, launch_job
+from netraven_tasks.jobs.registry import get_job_type
+from netraven_tasks.models import JobLog, JobLogEntry, utcnow
+from netraven_tasks.settings import Settings
+from netraven_tasks.statuses import TERMINAL_STATUSES, JobStatus
+from netraven_tasks.tracking.events import EventKind, TrackingEvent
+
+
+class JobActionRefused(Exception):
+    """The run's state does not allow the action; the message says why."""
+
+
+def may_cancel(status: str) -> bool:
+    return status not in TERMINAL_STATUSES
+
+
+def may_rerun(status: str) -> bool:
+    return status in TERMINAL_STATUSES
+
+
+def cancel_job(session: Session, job: JobLog, canceled_by: int, canceled_by_name: str) -> None:
+    """Revoke the run; a running one is terminated and the worker records it ``canceled``.
+
+    A run no worker has started (queued, or waiting for its retry) is recorded ``canceled`` here at
+    once: the revoke makes any worker drop its message when it arrives, and the late events it
+    might still send are ignored because a terminal status is final.
+    """
+    from netraven_tasks.celery_app import app, current_recorder
+
+    if not may_cancel(job.status):
+        raise JobActionRefused(
+            f"job log {job.id} is {job.status}: only a queued, running or retrying job can be canceled"
+        )
+    now = utcnow()
+    session.execute(update(JobLog).where(JobLog.id == job.id).values(canceled_by=canceled_by))
+    session.add(
+        JobLogEntry(
+            job_log_id=job.id,
+            at=now,
+            level="info",
+            event="cancel_requested",
+            message=f"cancel requested by {canceled_by_name}",
+            details={"user_id": canceled_by},
+        )
+    )
+    session.commit()
+    # terminate=True: if a worker has started it meanwhile, its child process is stopped too.
+    app.control.revoke(job.task_id, terminate=True, signal="SIGTERM")
+    if job.status != JobStatus.RUNNING:
+        current_recorder().record(
+            TrackingEvent(
+                kind=EventKind.REVOKED,
+                task_id=job.task_id,
+                job_type=job.job_type,
+                error_message=f"canceled by {canceled_by_name} before it ran",
+            )
+        )
+
+
+def rerun_job(settings: Settings, job: JobLog, owner_id: int, owner_is_admin: bool) -> LaunchedJob:
+    """Launch the same job type with the same arguments, owned by ``owner_id``; remember the origin.
+
+    Raises UnknownJobType / marshmallow.ValidationError if the job type or its arguments changed,
+    LaunchForbidden if the new owner may not launch it (roles are checked again, as for a launch).
+    """
+    if not may_rerun(job.status):
+        raise JobActionRefused(f"job log {job.id} is {job.status}: only a finished job can be re-run")
+    declared = get_job_type(job.job_type)
+    if declared is None:
+        raise UnknownJobType(job.job_type)
+    declared.authorize(dict(job.args or {}), owner_is_admin, settings)
+    launched = launch_job(settings, job.job_type, dict(job.args or {}), owner_id)
+    with session_factory(settings).begin() as session:
+        session.execute(update(JobLog).where(JobLog.id == launched.job_log_id).values(rerun_of=job.id))
+    return launched
