@@ -28,13 +28,14 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.models import JobLog, utcnow
+from netraven_tasks.rollups.histogram import PROMETHEUS_BUCKETS
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
 
 log = logging.getLogger(__name__)
 
-# Upper bounds (seconds) of the job duration histogram: network jobs take 0.1 s to an hour.
-DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# The rollups count runs into these buckets, so they are defined beside the rollups' own histogram.
+DURATION_BUCKETS = PROMETHEUS_BUCKETS
 
 
 @dataclass

@@ -110,6 +110,10 @@ class Settings:
     tracking: str = "auto"
     recorder_in_worker: bool = True
     templates_dir: Path | None = None  # notifications: operator overrides of the mail templates
+    # Queries at scale: raw job logs kept, rollups kept, how late a change may be written.
+    retention_days: int = 90
+    rollup_retention_days: int = 730
+    rollup_lateness_seconds: int = 3600
 
     @property
     def broker_is_redis(self) -> bool:
@@ -185,6 +189,9 @@ class Settings:
             ssh_known_hosts=get("SSH_KNOWN_HOSTS", _str, None),
             ssh_port=get("SSH_PORT", _int_parser(1, 65535), 22),
             templates_dir=_optional_path(get("TEMPLATES_DIR", _str, None)),
+            retention_days=get("RETENTION_DAYS", _int_parser(1, 100 * 365), 90),
+            rollup_retention_days=get("ROLLUP_RETENTION_DAYS", _int_parser(1, 100 * 365), 730),
+            rollup_lateness_seconds=get("ROLLUP_LATENESS_SECONDS", _int_parser(0, 30 * 86400), 3600),
         )
 
 
