@@ -299,9 +299,18 @@ def _job_type_figures(measures: dict[tuple[str, str], Measures]) -> dict[str, di
     return result
 
 
-def compute_statistics(session: Session, window: StatisticsWindow) -> dict[str, Any]:
-    """Totals, success rate, duration percentiles, per-type figures, failing devices and a series."""
-    sources = plan_sources(session, _window_filter(window), window.bucket_seconds)
+def compute_statistics(
+    session: Session, window: StatisticsWindow, *, use_rollups: bool = True
+) -> dict[str, Any]:
+    """Totals, success rate, duration percentiles, per-type figures, failing devices and a series.
+
+    ``use_rollups=False`` reads raw rows only: the reference the rollups are tested against.
+    """
+    where = _window_filter(window)
+    if use_rollups:
+        sources = plan_sources(session, where, window.bucket_seconds)
+    else:
+        sources = WindowSources(where, [], where.raw_conditions())
     measures = _measures_by_type_and_status(session, sources)
     overall = Measures()
     count: dict[str, int] = {}
