@@ -18,7 +18,13 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.models import JobLog
-from netraven_tasks.rollups.schema import job_rollup_device_failures, job_rollup_durations, job_rollups
+from netraven_tasks.rollups.schema import (
+    job_rollup_device_failures,
+    job_rollup_device_failures_daily,
+    job_rollup_durations,
+    job_rollup_durations_daily,
+    job_rollups,
+)
 from netraven_tasks.rollups.time_buckets import at, hour_ceil
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import TERMINAL_STATUSES
@@ -79,6 +85,12 @@ def purge_rollups(session: Session, cutoff: datetime) -> int:
     removed = 0
     for table in (job_rollups, job_rollup_durations, job_rollup_device_failures):
         result = cast(CursorResult[Any], session.execute(delete(table).where(table.c.hour_start < boundary)))
+        removed += result.rowcount or 0
+    day_boundary = boundary // 86400 * 86400  # a day is dropped once it has no hour left
+    for table in (job_rollup_durations_daily, job_rollup_device_failures_daily):
+        result = cast(
+            CursorResult[Any], session.execute(delete(table).where(table.c.day_start < day_boundary))
+        )
         removed += result.rowcount or 0
     return removed
 

@@ -20,7 +20,12 @@ from sqlalchemy.orm import Session
 from netraven_tasks.models import JobLog
 from netraven_tasks.rollups.histogram import bucket_expression, estimate_percentile
 from netraven_tasks.rollups.measures import Measures, raw_measure_columns, summed_measure_columns
-from netraven_tasks.rollups.schema import job_rollup_device_failures, job_rollup_durations, job_rollups
+from netraven_tasks.rollups.schema import (
+    job_rollup_device_failures,
+    job_rollup_device_failures_daily,
+    job_rollup_durations,
+    job_rollups,
+)
 from netraven_tasks.rollups.sources import WindowFilter, WindowSources, plan_sources
 from netraven_tasks.rollups.time_buckets import epoch_bucket
 from netraven_tasks.statuses import ACTIVE_STATUSES, JobStatus
@@ -114,11 +119,23 @@ def _success_rate(completed: int, finished: int) -> float | None:
     return round(100.0 * completed / finished, 2) if finished else None
 
 
-def _rollup_filter(table: Any, sources: WindowSources) -> list[ColumnElement[bool]]:
-    conditions = [table.c.owner_key == sources.where.owner_key, sources.rollup_hours(table.c.hour_start)]
+def _rollup_filter(
+    table: Any, sources: WindowSources, time: ColumnElement[bool] | None = None
+) -> list[ColumnElement[bool]]:
+    conditions = [table.c.owner_key == sources.where.owner_key]
+    conditions.append(sources.rollup_hours(table.c.hour_start) if time is None else time)
     if sources.where.job_type is not None:
         conditions.append(table.c.job_type == sources.where.job_type)
     return conditions
+
+
+def _daily_and_hourly(sources: WindowSources, daily: Any, hourly: Any, *columns: str) -> list[Any]:
+    """SELECTs of ``columns`` over the rolled hours: whole days from ``daily``, the rest from ``hourly``."""
+    in_days, in_hours = sources.rollup_days_and_hours(daily.c.day_start, hourly.c.hour_start)
+    return [
+        select(*[table.c[name] for name in columns]).where(*_rollup_filter(table, sources, time))
+        for table, time in ((daily, in_days), (hourly, in_hours))
+    ]
 
 
 def _measures_by_type_and_status(session: Session, sources: WindowSources) -> dict[tuple[str, str], Measures]:
@@ -245,11 +262,8 @@ def _top_failing_devices(session: Session, sources: WindowSources) -> list[dict[
     )
     parts = [failed_raw]
     if sources.uses_rollups:
-        f = job_rollup_device_failures.c
-        parts.append(
-            select(f.device.label("device"), f.failed.label("failed")).where(
-                *_rollup_filter(job_rollup_device_failures, sources)
-            )
+        parts += _daily_and_hourly(
+            sources, job_rollup_device_failures_daily, job_rollup_device_failures, "device", "failed"
         )
     failures = union_all(*parts).subquery()
     failed_count = func.sum(failures.c.failed)

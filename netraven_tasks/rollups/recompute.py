@@ -26,12 +26,14 @@ from netraven_tasks.rollups.schema import (
     ALL_OWNERS,
     NO_OWNER,
     job_rollup_device_failures,
+    job_rollup_device_failures_daily,
     job_rollup_durations,
+    job_rollup_durations_daily,
     job_rollup_totals,
     job_rollups,
     rollup_state,
 )
-from netraven_tasks.rollups.time_buckets import HOUR, at, epoch_bucket
+from netraven_tasks.rollups.time_buckets import DAY, HOUR, at, epoch_bucket
 from netraven_tasks.statuses import JobStatus
 
 log = logging.getLogger(__name__)
@@ -211,11 +213,35 @@ def recompute_range(session: Session, start: int, end: int) -> None:
                 for (h, d, jt, ok), n in failures.items()
             ],
         )
+    _resum_days(session, start, end)
     new_totals: dict[tuple[str, str], Measures] = {}
     for (_, job_type, status, owner_key), measures in groups.items():
         if owner_key == ALL_OWNERS:
             new_totals.setdefault((job_type, status), Measures()).add(measures)
     _apply_to_totals(session, old_totals, new_totals)
+
+
+def _resum_days(session: Session, start: int, end: int) -> None:
+    """Rebuild the daily tables of the days touching ``[start, end)`` from their hourly rows."""
+    first_day, last_day = start // DAY * DAY, -(-end // DAY) * DAY
+    for daily, hourly, keys, figure in (
+        (job_rollup_durations_daily, job_rollup_durations, ("owner_key", "job_type", "bucket"), "jobs"),
+        (
+            job_rollup_device_failures_daily,
+            job_rollup_device_failures,
+            ("owner_key", "device", "job_type"),
+            "failed",
+        ),
+    ):
+        session.execute(delete(daily).where(daily.c.day_start >= first_day, daily.c.day_start < last_day))
+        day = ((hourly.c.hour_start // DAY) * DAY).label("day_start")
+        columns = [hourly.c[key] for key in keys]
+        summed = (
+            select(day, *columns, func.sum(hourly.c[figure]))
+            .where(hourly.c.hour_start >= first_day, hourly.c.hour_start < last_day)
+            .group_by(day, *columns)
+        )
+        session.execute(insert(daily).from_select(["day_start", *keys, figure], summed))
 
 
 def _lock_state(session: Session) -> datetime | None:

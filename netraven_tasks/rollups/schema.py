@@ -65,6 +65,27 @@ job_rollup_device_failures = Table(
     Column("failed", Integer, nullable=False),
 )
 
+# The same two summed per UTC day (``day_start``): long windows read days, their ends read hours.
+job_rollup_durations_daily = Table(
+    "job_rollup_durations_daily",
+    Base.metadata,
+    Column("owner_key", Integer, primary_key=True),
+    Column("day_start", BigInteger, primary_key=True),
+    Column("job_type", String(100), primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("jobs", Integer, nullable=False),
+)
+
+job_rollup_device_failures_daily = Table(
+    "job_rollup_device_failures_daily",
+    Base.metadata,
+    Column("owner_key", Integer, primary_key=True),
+    Column("day_start", BigInteger, primary_key=True),
+    Column("device", String(255), primary_key=True),
+    Column("job_type", String(100), primary_key=True),
+    Column("failed", Integer, nullable=False),
+)
+
 # Every rolled hour summed (all owners), kept up to date by each recomputation: /metrics reads it.
 job_rollup_totals = Table(
     "job_rollup_totals",

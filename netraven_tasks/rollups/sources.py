@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from netraven_tasks.models import JobLog
 from netraven_tasks.rollups.recompute import changed_hours, hour_ranges, read_watermark
 from netraven_tasks.rollups.schema import ALL_OWNERS
-from netraven_tasks.rollups.time_buckets import HOUR, at, hour_ceil, hour_floor
+from netraven_tasks.rollups.time_buckets import HOUR, at, hour_ceil, hour_floor, split_days
 
 NO_LIMIT = 10**9
 
@@ -59,7 +59,18 @@ class WindowSources:
         return bool(self.rolled)
 
     def rollup_hours(self, hour_start: ColumnElement[int]) -> ColumnElement[bool]:
-        return or_(false(), *[and_(hour_start >= start, hour_start < end) for start, end in self.rolled])
+        return _in_ranges(hour_start, self.rolled)
+
+    def rollup_days_and_hours(
+        self, day_start: ColumnElement[int], hour_start: ColumnElement[int]
+    ) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """Conditions on a daily table and on its hourly table that together cover the rolled hours."""
+        days, hours = split_days(self.rolled)
+        return _in_ranges(day_start, days), _in_ranges(hour_start, hours)
+
+
+def _in_ranges(column: ColumnElement[int], ranges: list[tuple[int, int]]) -> ColumnElement[bool]:
+    return or_(false(), *[and_(column >= start, column < end) for start, end in ranges])
 
 
 def plan_sources(session: Session, where: WindowFilter, bucket_seconds: int) -> WindowSources:

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, ColumnElement, Integer, cast, func
 from sqlalchemy.orm import InstrumentedAttribute
 
 HOUR = 3600
+DAY = 86400
 
 
 def epoch_bucket(
@@ -34,3 +35,18 @@ def hour_ceil(moment: datetime) -> int:
     seconds = moment.timestamp()
     start = int(seconds) // HOUR * HOUR
     return start if start == seconds else start + HOUR
+
+
+def split_days(ranges: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Hour ranges split into the whole UTC days they contain and the hours left over."""
+    days: list[tuple[int, int]] = []
+    hours: list[tuple[int, int]] = []
+    for start, end in ranges:
+        first_day = -(-start // DAY) * DAY
+        last_day = end // DAY * DAY
+        if first_day >= last_day:
+            hours.append((start, end))
+            continue
+        days.append((first_day, last_day))
+        hours.extend(r for r in ((start, first_day), (last_day, end)) if r[0] < r[1])
+    return days, hours

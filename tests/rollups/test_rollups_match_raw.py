@@ -23,7 +23,9 @@ from netraven_tasks.models import JobLog, User
 from netraven_tasks.rollups.recompute import roll_up
 from netraven_tasks.rollups.schema import (
     job_rollup_device_failures,
+    job_rollup_device_failures_daily,
     job_rollup_durations,
+    job_rollup_durations_daily,
     job_rollup_totals,
     job_rollups,
     rollup_state,
@@ -42,7 +44,15 @@ WINDOWS = [
     {"since": BASE, "until": BASE + timedelta(hours=6), "job_type": "config_backup"},
     {"since": BASE - timedelta(days=2), "until": BASE + timedelta(days=3)},  # daily buckets
 ]
-TABLES = [job_rollups, job_rollup_durations, job_rollup_device_failures, job_rollup_totals, rollup_state]
+TABLES = [
+    job_rollups,
+    job_rollup_durations,
+    job_rollup_device_failures,
+    job_rollup_durations_daily,
+    job_rollup_device_failures_daily,
+    job_rollup_totals,
+    rollup_state,
+]
 
 run_state = st.fixed_dictionaries(
     {

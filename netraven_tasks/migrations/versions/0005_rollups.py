@@ -61,6 +61,23 @@ def upgrade() -> None:
         sa.Column("job_type", sa.String(100), primary_key=True),
         sa.Column("failed", sa.Integer, nullable=False),
     )
+    # The same two, summed per UTC day: a month's percentiles read ~30 days, not ~720 hours.
+    op.create_table(
+        "job_rollup_durations_daily",
+        sa.Column("owner_key", sa.Integer, primary_key=True),
+        sa.Column("day_start", sa.BigInteger, primary_key=True),
+        sa.Column("job_type", sa.String(100), primary_key=True),
+        sa.Column("bucket", sa.Integer, primary_key=True),
+        sa.Column("jobs", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "job_rollup_device_failures_daily",
+        sa.Column("owner_key", sa.Integer, primary_key=True),
+        sa.Column("day_start", sa.BigInteger, primary_key=True),
+        sa.Column("device", sa.String(255), primary_key=True),
+        sa.Column("job_type", sa.String(100), primary_key=True),
+        sa.Column("failed", sa.Integer, nullable=False),
+    )
     op.create_table(
         "job_rollup_totals",
         sa.Column("job_type", sa.String(100), primary_key=True),
@@ -106,6 +123,8 @@ def downgrade() -> None:
     for table in (
         "rollup_state",
         "job_rollup_totals",
+        "job_rollup_device_failures_daily",
+        "job_rollup_durations_daily",
         "job_rollup_device_failures",
         "job_rollup_durations",
         "job_rollups",
