@@ -21,7 +21,8 @@ Figures = dict[tuple[str, str], Measures]
 NO_LIMIT = 10**9
 
 
-def _raw(session: Session, *where: ColumnElement[bool]) -> Figures:
+def raw_job_figures(session: Session, *where: ColumnElement[bool]) -> Figures:
+    """Measures by (job type, status) of the raw rows matching ``where`` (all of them: a scan)."""
     rows = session.execute(
         select(JobLog.job_type, JobLog.status, *raw_measure_columns())
         .where(*where)
@@ -35,7 +36,7 @@ def job_figures(session: Session) -> Figures:
     active = [status.value for status in ACTIVE_STATUSES]
     watermark = read_watermark(session)
     if watermark is None:  # never rolled up (a new installation): the raw rows are all there is
-        return _raw(session)
+        return raw_job_figures(session)
     figures: Figures = {
         (row["job_type"], row["status"]): Measures.from_row(row)
         for row in session.execute(select(job_rollup_totals)).mappings()
@@ -54,8 +55,8 @@ def job_figures(session: Session) -> Figures:
             figures.setdefault((row["job_type"], row["status"]), Measures()).subtract(Measures.from_row(row))
         queued = JobLog.queued_at
         raw_changed = or_(false(), *[and_(queued >= at(start), queued < at(end)) for start, end in ranges])
-        for key, measures in _raw(session, raw_changed, JobLog.status.not_in(active)).items():
+        for key, measures in raw_job_figures(session, raw_changed, JobLog.status.not_in(active)).items():
             figures.setdefault(key, Measures()).add(measures)
-    for key, measures in _raw(session, JobLog.status.in_(active)).items():
+    for key, measures in raw_job_figures(session, JobLog.status.in_(active)).items():
         figures[key] = measures
     return figures
