@@ -18,12 +18,13 @@ from sqlalchemy import ColumnElement, Integer, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from netraven_tasks.models import JobLog
-from netraven_tasks.rollups.histogram import bucket_expression, estimate_percentile
+from netraven_tasks.rollups.histogram import bucket_expression, estimate_percentile, merge_counts
 from netraven_tasks.rollups.measures import Measures, raw_measure_columns, summed_measure_columns
 from netraven_tasks.rollups.schema import (
     job_rollup_device_failures,
     job_rollup_device_failures_daily,
     job_rollup_durations,
+    job_rollup_durations_daily,
     job_rollups,
 )
 from netraven_tasks.rollups.sources import WindowFilter, WindowSources, plan_sources
@@ -202,14 +203,11 @@ def _histogram_percentiles(
         .where(*sources.raw_where, JobLog.duration_seconds.is_not(None))
         .group_by(bucket)
     ).all()
-    d = job_rollup_durations.c
-    rolled = session.execute(
-        select(d.bucket, func.sum(d.jobs))
-        .where(*_rollup_filter(job_rollup_durations, sources))
-        .group_by(d.bucket)
-    ).all()
-    for index, n in [*raw, *rolled]:
+    for index, n in raw:
         counts[int(index)] = counts.get(int(index), 0) + int(n)
+    for part in _daily_and_hourly(sources, job_rollup_durations_daily, job_rollup_durations, "counts"):
+        for stored in session.scalars(part):
+            merge_counts(counts, stored)
     if overall.duration_min is None or overall.duration_max is None:
         return dict.fromkeys(PERCENTILES)
     return {

@@ -38,6 +38,12 @@ def bucket_expression(duration: ColumnElement[Any] | InstrumentedAttribute[Any])
     return case((duration < LOG_MIN_SECONDS, 0), else_=cast(log_buckets, Integer) + 1)
 
 
+def merge_counts(total: dict[int, int], counts: Mapping[str, int]) -> None:
+    """Add one stored histogram (JSON keys are strings) into ``total``."""
+    for bucket, n in counts.items():
+        total[int(bucket)] = total.get(int(bucket), 0) + int(n)
+
+
 def _middle(bucket: int) -> float:
     if bucket == 0:
         return LOG_MIN_SECONDS / 2

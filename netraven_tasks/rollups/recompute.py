@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from netraven_tasks.models import JobLog
-from netraven_tasks.rollups.histogram import bucket_expression
+from netraven_tasks.rollups.histogram import bucket_expression, merge_counts
 from netraven_tasks.rollups.measures import Measures, raw_measure_columns, summed_measure_columns
 from netraven_tasks.rollups.schema import (
     ALL_OWNERS,
@@ -103,7 +103,10 @@ def _rolled_measures(session: Session, start: int, end: int) -> dict[tuple[int, 
     return groups
 
 
-def _duration_counts(session: Session, start: int, end: int) -> dict[tuple[int, str, int, int], int]:
+def _duration_histograms(
+    session: Session, start: int, end: int
+) -> dict[tuple[int, str, int], dict[str, int]]:
+    """Log-scale histograms of the raw durations in ``[start, end)`` by hour, job type and owner key."""
     dialect = session.get_bind().dialect.name
     hour = epoch_bucket(dialect, JobLog.queued_at, HOUR).label("hour")
     bucket = bucket_expression(JobLog.duration_seconds).label("bucket")
@@ -114,11 +117,12 @@ def _duration_counts(session: Session, start: int, end: int) -> dict[tuple[int, 
         )
         .group_by(hour, JobLog.job_type, JobLog.owner_id, bucket)
     )
-    counts: dict[tuple[int, str, int, int], int] = defaultdict(int)
+    histograms: dict[tuple[int, str, int], dict[str, int]] = defaultdict(dict)
     for hour_start, job_type, owner_id, bucket_index, n in rows:
         for owner_key in (_owner_key(owner_id), ALL_OWNERS):
-            counts[(int(hour_start), job_type, owner_key, int(bucket_index))] += int(n)
-    return counts
+            counts = histograms[(int(hour_start), job_type, owner_key)]
+            counts[str(bucket_index)] = counts.get(str(bucket_index), 0) + int(n)
+    return histograms
 
 
 def _device_failures(session: Session, start: int, end: int) -> dict[tuple[int, str, str, int], int]:
@@ -195,13 +199,13 @@ def recompute_range(session: Session, start: int, end: int) -> None:
                 for (h, jt, st, ok), m in groups.items()
             ],
         )
-    durations = _duration_counts(session, start, end)
+    durations = _duration_histograms(session, start, end)
     if durations:
         session.execute(
             insert(job_rollup_durations),
             [
-                {"hour_start": h, "job_type": jt, "owner_key": ok, "bucket": b, "jobs": n}
-                for (h, jt, ok, b), n in durations.items()
+                {"hour_start": h, "job_type": jt, "owner_key": ok, "counts": counts}
+                for (h, jt, ok), counts in durations.items()
             ],
         )
     failures = _device_failures(session, start, end)
@@ -224,24 +228,39 @@ def recompute_range(session: Session, start: int, end: int) -> None:
 def _resum_days(session: Session, start: int, end: int) -> None:
     """Rebuild the daily tables of the days touching ``[start, end)`` from their hourly rows."""
     first_day, last_day = start // DAY * DAY, -(-end // DAY) * DAY
-    for daily, hourly, keys, figure in (
-        (job_rollup_durations_daily, job_rollup_durations, ("owner_key", "job_type", "bucket"), "jobs"),
-        (
-            job_rollup_device_failures_daily,
-            job_rollup_device_failures,
-            ("owner_key", "device", "job_type"),
-            "failed",
-        ),
-    ):
+    for daily in (job_rollup_durations_daily, job_rollup_device_failures_daily):
         session.execute(delete(daily).where(daily.c.day_start >= first_day, daily.c.day_start < last_day))
-        day = ((hourly.c.hour_start // DAY) * DAY).label("day_start")
-        columns = [hourly.c[key] for key in keys]
-        summed = (
-            select(day, *columns, func.sum(hourly.c[figure]))
-            .where(hourly.c.hour_start >= first_day, hourly.c.hour_start < last_day)
-            .group_by(day, *columns)
+    failures = job_rollup_device_failures
+    day = ((failures.c.hour_start // DAY) * DAY).label("day_start")
+    keys = [failures.c.owner_key, failures.c.device, failures.c.job_type]
+    summed = (
+        select(day, *keys, func.sum(failures.c.failed))
+        .where(failures.c.hour_start >= first_day, failures.c.hour_start < last_day)
+        .group_by(day, *keys)
+    )
+    columns = ["day_start", "owner_key", "device", "job_type", "failed"]
+    session.execute(insert(job_rollup_device_failures_daily).from_select(columns, summed))
+    hourly = job_rollup_durations.c
+    histograms: dict[tuple[int, int, str], dict[int, int]] = defaultdict(dict)
+    for row in session.execute(
+        select(hourly.hour_start, hourly.owner_key, hourly.job_type, hourly.counts).where(
+            hourly.hour_start >= first_day, hourly.hour_start < last_day
         )
-        session.execute(insert(daily).from_select(["day_start", *keys, figure], summed))
+    ):
+        merge_counts(histograms[(row.hour_start // DAY * DAY, row.owner_key, row.job_type)], row.counts)
+    if histograms:
+        session.execute(
+            insert(job_rollup_durations_daily),
+            [
+                {
+                    "day_start": d,
+                    "owner_key": ok,
+                    "job_type": jt,
+                    "counts": {str(b): n for b, n in counts.items()},
+                }
+                for (d, ok, jt), counts in histograms.items()
+            ],
+        )
 
 
 def _lock_state(session: Session) -> datetime | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Integer, String, Table
 
-from netraven_tasks.models import Base, UTCDateTime
+from netraven_tasks.models import Base, JSONType, UTCDateTime
 from netraven_tasks.rollups.histogram import PROMETHEUS_BUCKETS
 
 ALL_OWNERS = -1
@@ -43,15 +43,16 @@ job_rollups = Table(
     *_measures(),
 )
 
-# Sparse log-scale histogram of durations (netraven_tasks.rollups.histogram): non-empty buckets only.
+# Log-scale histogram of durations (netraven_tasks.rollups.histogram), one JSON object per row:
+# {"<bucket>": runs} for the non-empty buckets. One row per group, not per bucket: a group's
+# durations spread over ~100 buckets, so a row per bucket would be as many rows as job logs.
 job_rollup_durations = Table(
     "job_rollup_durations",
     Base.metadata,
     Column("owner_key", Integer, primary_key=True),
     Column("hour_start", BigInteger, primary_key=True),
     Column("job_type", String(100), primary_key=True),
-    Column("bucket", Integer, primary_key=True),
-    Column("jobs", Integer, nullable=False),
+    Column("counts", JSONType, nullable=False),
 )
 
 # Failed runs per device: only devices that failed in that hour have a row.
@@ -72,8 +73,7 @@ job_rollup_durations_daily = Table(
     Column("owner_key", Integer, primary_key=True),
     Column("day_start", BigInteger, primary_key=True),
     Column("job_type", String(100), primary_key=True),
-    Column("bucket", Integer, primary_key=True),
-    Column("jobs", Integer, nullable=False),
+    Column("counts", JSONType, nullable=False),
 )
 
 job_rollup_device_failures_daily = Table(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
 down_revision: str | None = "0002"
@@ -16,6 +17,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 Timestamp = sa.DateTime(timezone=True)
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # Prometheus duration buckets (netraven_tasks.metrics.DURATION_BUCKETS when this was written).
 PROMETHEUS_BUCKET_COUNT = 14
 ACTIVE = sa.text("status IN ('queued', 'running', 'retrying')")
@@ -50,8 +52,7 @@ def upgrade() -> None:
         sa.Column("owner_key", sa.Integer, primary_key=True),
         sa.Column("hour_start", sa.BigInteger, primary_key=True),
         sa.Column("job_type", sa.String(100), primary_key=True),
-        sa.Column("bucket", sa.Integer, primary_key=True),
-        sa.Column("jobs", sa.Integer, nullable=False),
+        sa.Column("counts", JSONType, nullable=False),
     )
     op.create_table(
         "job_rollup_device_failures",
@@ -67,8 +68,7 @@ def upgrade() -> None:
         sa.Column("owner_key", sa.Integer, primary_key=True),
         sa.Column("day_start", sa.BigInteger, primary_key=True),
         sa.Column("job_type", sa.String(100), primary_key=True),
-        sa.Column("bucket", sa.Integer, primary_key=True),
-        sa.Column("jobs", sa.Integer, nullable=False),
+        sa.Column("counts", JSONType, nullable=False),
     )
     op.create_table(
         "job_rollup_device_failures_daily",
