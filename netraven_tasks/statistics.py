@@ -28,7 +28,7 @@ from netraven_tasks.rollups.schema import (
     job_rollups,
 )
 from netraven_tasks.rollups.sources import WindowFilter, WindowSources, plan_sources
-from netraven_tasks.rollups.time_buckets import epoch_bucket
+from netraven_tasks.rollups.time_buckets import epoch_bucket, without_parallel_workers
 from netraven_tasks.statuses import ACTIVE_STATUSES, JobStatus
 
 PERIODS: dict[str, timedelta] = {
@@ -320,6 +320,7 @@ def compute_statistics(
     """
     where = _window_filter(window)
     if use_rollups:
+        without_parallel_workers(session)
         sources = plan_sources(session, where, window.bucket_seconds)
     else:
         sources = WindowSources(where, [], where.raw_conditions())

@@ -32,7 +32,11 @@ class WindowFilter:
     owner_id: int | None = None  # None: every owner
 
     def raw_conditions(self) -> list[ColumnElement[bool]]:
-        conditions = [JobLog.queued_at >= self.since, JobLog.queued_at < self.until]
+        return [JobLog.queued_at >= self.since, JobLog.queued_at < self.until, *self.filter_conditions()]
+
+    def filter_conditions(self) -> list[ColumnElement[bool]]:
+        """The narrowing conditions without the time range."""
+        conditions: list[ColumnElement[bool]] = []
         if self.job_type is not None:
             conditions.append(JobLog.job_type == self.job_type)
         if self.device is not None:
@@ -86,10 +90,10 @@ def plan_sources(session: Session, where: WindowFilter, bucket_seconds: int) -> 
     rolled = list(hour_ranges((h for h in range(first, last, HOUR) if h not in dirty), NO_LIMIT))
     if not rolled:
         return all_raw
+    # Only tight ranges, no enclosing [since, until): the planner then reads each range from the
+    # queued_at index (a BitmapOr) instead of scanning the whole window and filtering.
     queued = JobLog.queued_at
-    raw_time = or_(
-        queued < at(first),
-        queued >= at(last),
-        *[and_(queued >= at(start), queued < at(end)) for start, end in hour_ranges(dirty, NO_LIMIT)],
-    )
-    return WindowSources(where, rolled, [*where.raw_conditions(), raw_time])
+    edges = [(where.since, at(first)), (at(last), where.until)]
+    edges += [(at(start), at(end)) for start, end in hour_ranges(dirty, NO_LIMIT)]
+    raw_time = or_(false(), *[and_(queued >= low, queued < high) for low, high in edges if low < high])
+    return WindowSources(where, rolled, [*where.filter_conditions(), raw_time])

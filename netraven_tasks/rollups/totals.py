@@ -14,7 +14,7 @@ from netraven_tasks.models import JobLog
 from netraven_tasks.rollups.measures import Measures, raw_measure_columns, summed_measure_columns
 from netraven_tasks.rollups.recompute import changed_hours, hour_ranges, read_watermark
 from netraven_tasks.rollups.schema import ALL_OWNERS, job_rollup_totals, job_rollups
-from netraven_tasks.rollups.time_buckets import at
+from netraven_tasks.rollups.time_buckets import at, without_parallel_workers
 from netraven_tasks.statuses import ACTIVE_STATUSES
 
 Figures = dict[tuple[str, str], Measures]
@@ -37,6 +37,7 @@ def job_figures(session: Session) -> Figures:
     watermark = read_watermark(session)
     if watermark is None:  # never rolled up (a new installation): the raw rows are all there is
         return raw_job_figures(session)
+    without_parallel_workers(session)
     figures: Figures = {
         (row["job_type"], row["status"]): Measures.from_row(row)
         for row in session.execute(select(job_rollup_totals)).mappings()
