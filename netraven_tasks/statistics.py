@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Integer, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from netraven_tasks.models import JobLog
-from netraven_tasks.rollups.histogram import bucket_expression, estimate_percentile, merge_counts
+from netraven_tasks.rollups.histogram import as_buckets, bucket_expression, estimate_percentile, merge_counts
 from netraven_tasks.rollups.measures import Measures, raw_measure_columns, summed_measure_columns
 from netraven_tasks.rollups.schema import (
     job_rollup_device_failures,
@@ -197,21 +197,21 @@ def _histogram_percentiles(
     session: Session, sources: WindowSources, overall: Measures
 ) -> dict[str, float | None]:
     bucket = bucket_expression(JobLog.duration_seconds).label("bucket")
-    counts: dict[int, int] = {}
+    counts: dict[str, int] = {}
     raw = session.execute(
         select(bucket, func.count())
         .where(*sources.raw_where, JobLog.duration_seconds.is_not(None))
         .group_by(bucket)
     ).all()
-    for index, n in raw:
-        counts[int(index)] = counts.get(int(index), 0) + int(n)
+    merge_counts(counts, {str(int(index)): int(n) for index, n in raw})
     for part in _daily_and_hourly(sources, job_rollup_durations_daily, job_rollup_durations, "counts"):
         for stored in session.scalars(part):
             merge_counts(counts, stored)
     if overall.duration_min is None or overall.duration_max is None:
         return dict.fromkeys(PERCENTILES)
+    buckets = as_buckets(counts)
     return {
-        name: estimate_percentile(counts, q, overall.duration_min, overall.duration_max)
+        name: estimate_percentile(buckets, q, overall.duration_min, overall.duration_max)
         for name, q in PERCENTILES.items()
     }
 

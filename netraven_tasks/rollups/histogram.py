@@ -38,10 +38,16 @@ def bucket_expression(duration: ColumnElement[Any] | InstrumentedAttribute[Any])
     return case((duration < LOG_MIN_SECONDS, 0), else_=cast(log_buckets, Integer) + 1)
 
 
-def merge_counts(total: dict[int, int], counts: Mapping[str, int]) -> None:
-    """Add one stored histogram (JSON keys are strings) into ``total``."""
+def merge_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
+    """Add one stored histogram into ``total``, keyed like the JSON (bucket numbers as strings):
+    a month reads ~150 of them, so the keys are converted once at the end, not per entry."""
+    get = total.get
     for bucket, n in counts.items():
-        total[int(bucket)] = total.get(int(bucket), 0) + int(n)
+        total[bucket] = get(bucket, 0) + n
+
+
+def as_buckets(total: Mapping[str, int]) -> dict[int, int]:
+    return {int(bucket): int(n) for bucket, n in total.items()}
 
 
 def _middle(bucket: int) -> float:

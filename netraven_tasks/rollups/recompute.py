@@ -241,7 +241,7 @@ def _resum_days(session: Session, start: int, end: int) -> None:
     columns = ["day_start", "owner_key", "device", "job_type", "failed"]
     session.execute(insert(job_rollup_device_failures_daily).from_select(columns, summed))
     hourly = job_rollup_durations.c
-    histograms: dict[tuple[int, int, str], dict[int, int]] = defaultdict(dict)
+    histograms: dict[tuple[int, int, str], dict[str, int]] = defaultdict(dict)
     for row in session.execute(
         select(hourly.hour_start, hourly.owner_key, hourly.job_type, hourly.counts).where(
             hourly.hour_start >= first_day, hourly.hour_start < last_day
@@ -252,12 +252,7 @@ def _resum_days(session: Session, start: int, end: int) -> None:
         session.execute(
             insert(job_rollup_durations_daily),
             [
-                {
-                    "day_start": d,
-                    "owner_key": ok,
-                    "job_type": jt,
-                    "counts": {str(b): n for b, n in counts.items()},
-                }
+                {"day_start": d, "owner_key": ok, "job_type": jt, "counts": counts}
                 for (d, ok, jt), counts in histograms.items()
             ],
         )
