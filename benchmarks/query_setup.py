@@ -32,8 +32,8 @@ JOB_OWNERS = 20  # schedules launch the checks: a handful of owners own most run
 SPAN_DAYS = 60
 
 # Hourly checks of 10,000 devices: mostly completed; 2 % of the devices are down and fail most of
-# their checks, the others fail rarely. Durations are log-uniform from 0.05 s to a minute. The rows
-# are written now (updated_at), as a recorder catching up would write them.
+# their checks, the others fail rarely. Durations are log-uniform from 0.05 s to a minute; a row was
+# last written (updated_at) when its run finished.
 FILL = """
 INSERT INTO job_logs (task_id, job_type, device, owner_id, status, attempts, celery_retries,
                       queued_at, started_at, finished_at, duration_seconds, updated_at)
@@ -44,7 +44,7 @@ SELECT :prefix || i,
        CASE WHEN (i % :devices) % 50 = 0 AND r < 0.6 THEN 'failed'
             WHEN r < 0.002 THEN 'failed' WHEN r > 0.997 THEN 'canceled' ELSE 'completed' END,
        CASE WHEN r < 0.05 THEN 2 ELSE 1 END, CASE WHEN r < 0.05 THEN 1 ELSE 0 END,
-       q, q + interval '1 second', q + (1 + d) * interval '1 second', d, now()
+       q, q + interval '1 second', q + (1 + d) * interval '1 second', d, q + (1 + d) * interval '1 second'
 FROM (SELECT i, random() AS r, :newest - random() * :span * interval '1 day' AS q,
              exp(random() * 7.1 - 3.0) AS d
       FROM generate_series(:first, :last) i) spread

@@ -43,48 +43,39 @@ job_rollups = Table(
     *_measures(),
 )
 
+
+def _durations_table(name: str, period_start: str) -> Table:
+    return Table(
+        name,
+        Base.metadata,
+        Column("owner_key", Integer, primary_key=True),
+        Column(period_start, BigInteger, primary_key=True),
+        Column("job_type", String(100), primary_key=True),
+        Column("counts", JSONType, nullable=False),
+    )
+
+
+def _device_failures_table(name: str, period_start: str) -> Table:
+    return Table(
+        name,
+        Base.metadata,
+        Column("owner_key", Integer, primary_key=True),
+        Column(period_start, BigInteger, primary_key=True),
+        Column("device", String(255), primary_key=True),
+        Column("job_type", String(100), primary_key=True),
+        Column("failed", Integer, nullable=False),
+    )
+
+
 # Log-scale histogram of durations (netraven_tasks.rollups.histogram), one JSON object per row:
 # {"<bucket>": runs} for the non-empty buckets. One row per group, not per bucket: a group's
 # durations spread over ~100 buckets, so a row per bucket would be as many rows as job logs.
-job_rollup_durations = Table(
-    "job_rollup_durations",
-    Base.metadata,
-    Column("owner_key", Integer, primary_key=True),
-    Column("hour_start", BigInteger, primary_key=True),
-    Column("job_type", String(100), primary_key=True),
-    Column("counts", JSONType, nullable=False),
-)
-
+job_rollup_durations = _durations_table("job_rollup_durations", "hour_start")
 # Failed runs per device: only devices that failed in that hour have a row.
-job_rollup_device_failures = Table(
-    "job_rollup_device_failures",
-    Base.metadata,
-    Column("owner_key", Integer, primary_key=True),
-    Column("hour_start", BigInteger, primary_key=True),
-    Column("device", String(255), primary_key=True),
-    Column("job_type", String(100), primary_key=True),
-    Column("failed", Integer, nullable=False),
-)
-
+job_rollup_device_failures = _device_failures_table("job_rollup_device_failures", "hour_start")
 # The same two summed per UTC day (``day_start``): long windows read days, their ends read hours.
-job_rollup_durations_daily = Table(
-    "job_rollup_durations_daily",
-    Base.metadata,
-    Column("owner_key", Integer, primary_key=True),
-    Column("day_start", BigInteger, primary_key=True),
-    Column("job_type", String(100), primary_key=True),
-    Column("counts", JSONType, nullable=False),
-)
-
-job_rollup_device_failures_daily = Table(
-    "job_rollup_device_failures_daily",
-    Base.metadata,
-    Column("owner_key", Integer, primary_key=True),
-    Column("day_start", BigInteger, primary_key=True),
-    Column("device", String(255), primary_key=True),
-    Column("job_type", String(100), primary_key=True),
-    Column("failed", Integer, nullable=False),
-)
+job_rollup_durations_daily = _durations_table("job_rollup_durations_daily", "day_start")
+job_rollup_device_failures_daily = _device_failures_table("job_rollup_device_failures_daily", "day_start")
 
 # Every rolled hour summed (all owners), kept up to date by each recomputation: /metrics reads it.
 job_rollup_totals = Table(

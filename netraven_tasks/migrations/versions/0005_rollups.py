@@ -38,6 +38,15 @@ def _measures() -> list[sa.Column[object]]:
     ]
 
 
+def _group_key(period_start: str, *extra: str) -> list[sa.Column[object]]:
+    return [
+        sa.Column("owner_key", sa.Integer, primary_key=True),
+        sa.Column(period_start, sa.BigInteger, primary_key=True),
+        *[sa.Column(name, sa.String(255), primary_key=True) for name in extra],
+        sa.Column("job_type", sa.String(100), primary_key=True),
+    ]
+
+
 def upgrade() -> None:
     op.create_table(
         "job_rollups",
@@ -47,37 +56,19 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), primary_key=True),
         *_measures(),
     )
-    op.create_table(
-        "job_rollup_durations",
-        sa.Column("owner_key", sa.Integer, primary_key=True),
-        sa.Column("hour_start", sa.BigInteger, primary_key=True),
-        sa.Column("job_type", sa.String(100), primary_key=True),
-        sa.Column("counts", JSONType, nullable=False),
-    )
-    op.create_table(
-        "job_rollup_device_failures",
-        sa.Column("owner_key", sa.Integer, primary_key=True),
-        sa.Column("hour_start", sa.BigInteger, primary_key=True),
-        sa.Column("device", sa.String(255), primary_key=True),
-        sa.Column("job_type", sa.String(100), primary_key=True),
-        sa.Column("failed", sa.Integer, nullable=False),
-    )
-    # The same two, summed per UTC day: a month's percentiles read ~30 days, not ~720 hours.
-    op.create_table(
-        "job_rollup_durations_daily",
-        sa.Column("owner_key", sa.Integer, primary_key=True),
-        sa.Column("day_start", sa.BigInteger, primary_key=True),
-        sa.Column("job_type", sa.String(100), primary_key=True),
-        sa.Column("counts", JSONType, nullable=False),
-    )
-    op.create_table(
-        "job_rollup_device_failures_daily",
-        sa.Column("owner_key", sa.Integer, primary_key=True),
-        sa.Column("day_start", sa.BigInteger, primary_key=True),
-        sa.Column("device", sa.String(255), primary_key=True),
-        sa.Column("job_type", sa.String(100), primary_key=True),
-        sa.Column("failed", sa.Integer, nullable=False),
-    )
+    # Histograms and device failures per hour, and the same summed per UTC day (a month's
+    # percentiles read ~30 days, not ~720 hours).
+    for suffix, period_start in (("", "hour_start"), ("_daily", "day_start")):
+        op.create_table(
+            f"job_rollup_durations{suffix}",
+            *_group_key(period_start),
+            sa.Column("counts", JSONType, nullable=False),
+        )
+        op.create_table(
+            f"job_rollup_device_failures{suffix}",
+            *_group_key(period_start, "device"),
+            sa.Column("failed", sa.Integer, nullable=False),
+        )
     op.create_table(
         "job_rollup_totals",
         sa.Column("job_type", sa.String(100), primary_key=True),
