@@ -8,7 +8,7 @@ Why at scrape time: jobs run in Celery children and the API runs in several guni
 workers; counters kept in process memory would each see a fraction of the truth (or need
 prometheus-client's multiprocess mode and a shared directory). The database already holds
 every job run and every outbox row, so one query per scrape gives every process the same,
-complete numbers. "Counters" are totals over the rows kept: they only fall if rows are purged.
+complete numbers. Job counters keep counting purged runs (the running totals keep them).
 """
 
 from __future__ import annotations
