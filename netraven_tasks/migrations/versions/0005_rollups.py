@@ -6,6 +6,7 @@ Create Date: 2026-11-29
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,7 +25,7 @@ ACTIVE = sa.text("status IN ('queued', 'running', 'retrying')")
 HAS_JOB_LOG = sa.text("job_log_id IS NOT NULL")
 
 
-def _measures() -> list[sa.Column[object]]:
+def _measures() -> list[sa.Column[Any]]:
     """The additive figures every rollup row carries."""
     return [
         sa.Column("jobs", sa.Integer, nullable=False),
@@ -38,7 +39,7 @@ def _measures() -> list[sa.Column[object]]:
     ]
 
 
-def _group_key(period_start: str, *extra: str) -> list[sa.Column[object]]:
+def _group_key(period_start: str, *extra: str) -> list[sa.Column[Any]]:
     return [
         sa.Column("owner_key", sa.Integer, primary_key=True),
         sa.Column(period_start, sa.BigInteger, primary_key=True),
