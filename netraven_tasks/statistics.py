@@ -142,7 +142,7 @@ def _daily_and_hourly(sources: WindowSources, daily: Any, hourly: Any, *columns:
 def _measures_by_type_and_status(session: Session, sources: WindowSources) -> dict[tuple[str, str], Measures]:
     groups: dict[tuple[str, str], Measures] = {}
     raw = session.execute(
-        select(JobLog.job_type, JobLog.status, *raw_measure_columns())
+        select(JobLog.job_type, JobLog.status, *raw_measure_columns(prometheus=False))
         .where(*sources.raw_where)
         .group_by(JobLog.job_type, JobLog.status)
     ).mappings()
@@ -150,7 +150,7 @@ def _measures_by_type_and_status(session: Session, sources: WindowSources) -> di
     if sources.uses_rollups:
         c = job_rollups.c
         rows += session.execute(
-            select(c.job_type, c.status, *summed_measure_columns(job_rollups))
+            select(c.job_type, c.status, *summed_measure_columns(job_rollups, prometheus=False))
             .where(*_rollup_filter(job_rollups, sources))
             .group_by(c.job_type, c.status)
         ).mappings()

@@ -17,8 +17,9 @@ from netraven_tasks.rollups.histogram import PROMETHEUS_BUCKETS
 from netraven_tasks.rollups.schema import LE_COLUMNS
 
 
-def raw_measure_columns() -> list[ColumnElement[Any]]:
-    """The figures of raw ``job_logs`` rows, as SELECT columns named like the rollup columns."""
+def raw_measure_columns(*, prometheus: bool = True) -> list[ColumnElement[Any]]:
+    """The figures of raw ``job_logs`` rows, as SELECT columns named like the rollup columns
+    (without the Prometheus buckets when ``prometheus`` is false: statistics do not need them)."""
     duration = JobLog.duration_seconds
     return [
         func.count().label("jobs"),
@@ -33,11 +34,12 @@ def raw_measure_columns() -> list[ColumnElement[Any]]:
         *[
             func.coalesce(func.sum(case((duration <= bound, 1), else_=0)), 0).label(name)
             for name, bound in zip(LE_COLUMNS, PROMETHEUS_BUCKETS, strict=True)
+            if prometheus
         ],
     ]
 
 
-def summed_measure_columns(table: FromClause) -> list[ColumnElement[Any]]:
+def summed_measure_columns(table: FromClause, *, prometheus: bool = True) -> list[ColumnElement[Any]]:
     """The same figures summed over rollup rows."""
     c = table.c
     return [
@@ -48,7 +50,7 @@ def summed_measure_columns(table: FromClause) -> list[ColumnElement[Any]]:
         func.coalesce(func.sum(c.duration_sum), 0.0).label("duration_sum"),
         func.min(c.duration_min).label("duration_min"),
         func.max(c.duration_max).label("duration_max"),
-        *[func.coalesce(func.sum(c[name]), 0).label(name) for name in LE_COLUMNS],
+        *[func.coalesce(func.sum(c[name]), 0).label(name) for name in LE_COLUMNS if prometheus],
     ]
 
 
@@ -81,7 +83,7 @@ class Measures:
             duration_sum=float(row["duration_sum"] or 0.0),
             duration_min=None if row["duration_min"] is None else float(row["duration_min"]),
             duration_max=None if row["duration_max"] is None else float(row["duration_max"]),
-            le=[int(row[name] or 0) for name in LE_COLUMNS],
+            le=[int(row.get(name) or 0) for name in LE_COLUMNS],
         )
 
     def add(self, other: Measures) -> None:
