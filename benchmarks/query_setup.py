@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "NETRAVEN_BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_DB = int(os.environ.get("NETRAVEN_BENCH_REDIS_DB", "15"))
+REDIS_DB = os.environ.get("NETRAVEN_BENCH_REDIS_DB")  # default: the first empty db of 15, 14, 13, 12
 CHUNK = 250_000
 DEVICES = 10_000
 JOB_OWNERS = 20  # schedules launch the checks: a handful of owners own most runs
@@ -147,11 +147,22 @@ class Services:
         time.sleep(6)  # the worker and its recorder start; the visibility samples wait for "running" anyway
 
 
+def empty_redis_db() -> int:
+    """A Redis db nobody uses right now: the benchmark's queue and stream must not be shared (and
+    it empties the db when done, so it never takes one that holds something)."""
+    if REDIS_DB:
+        return int(REDIS_DB)
+    for db in (15, 14, 13, 12):
+        with redis.Redis(host="127.0.0.1", port=6379, db=db) as client:
+            if client.dbsize() == 0:
+                return db
+    raise RuntimeError("no empty Redis db among 12-15: set NETRAVEN_BENCH_REDIS_DB to one")
+
+
 @contextmanager
 def services(database_url: str, smtp_url: str | None = None) -> Iterator[Services]:
     var_dir = Path(tempfile.mkdtemp(prefix="netraven-bench-"))
-    broker = f"redis://127.0.0.1:6379/{REDIS_DB}"
-    redis.Redis.from_url(broker).flushdb()
+    broker = f"redis://127.0.0.1:6379/{empty_redis_db()}"
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
