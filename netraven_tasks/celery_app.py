@@ -26,6 +26,8 @@ from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHoo
 from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder
 
 INTERNAL_TASK_MODULES = ("netraven_tasks.tracking.tasks", "netraven_tasks.notifications.tasks")
+# Queries at scale: rollups and retention.
+SCALE_TASK_MODULES = ("netraven_tasks.rollups.tasks",)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": notification_tasks.DAILY_DIGEST_TASK,
             "schedule": crontab(minute=0, hour=settings.digest_hour),
         },
+        # Queries at scale: re-roll changed hours every minute; purge expired rows hourly.
+        "roll-up-job-logs": {"task": "netraven.roll_up_job_logs", "schedule": 60.0},
+        "purge-expired-job-logs": {"task": "netraven.purge_expired_job_logs", "schedule": crontab(minute=17)},
     }
 
 
@@ -52,7 +57,7 @@ def create_celery_app(settings: Settings) -> Celery:
     app = Celery(
         "netraven_tasks",
         broker=settings.broker_url,
-        include=[*BUILTIN_JOB_MODULES, *INTERNAL_TASK_MODULES, *settings.job_modules],
+        include=[*BUILTIN_JOB_MODULES, *INTERNAL_TASK_MODULES, *SCALE_TASK_MODULES, *settings.job_modules],
     )
     events = not settings.broker_url.startswith(("sqla+", "memory"))
     app.conf.update(

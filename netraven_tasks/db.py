@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import sqlite3
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +22,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    _ensure_math_functions(dbapi_connection)
+
+
+def _ensure_math_functions(dbapi_connection) -> None:  # type: ignore[no-untyped-def]
+    """The rollups' duration histogram uses ln() and floor(): built into SQLite 3.35+ when compiled
+    with its math functions; a build without them gets Python's."""
+    try:
+        dbapi_connection.execute("SELECT ln(1.0), floor(1.5)")
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("ln", 1, math.log, deterministic=True)
+        dbapi_connection.create_function("floor", 1, math.floor, deterministic=True)
 
 
 def make_engine(url: str) -> Engine:

@@ -1,10 +1,14 @@
 """Prometheus metrics computed from the database (and the tracking stream) at scrape time.
 
+Job figures come from the rollups' running totals, corrected by the raw rows of the few hours
+changed since the last rollup run, and active runs from the partial active index: a scrape costs
+the same with a month or ten years of history (``netraven_tasks.rollups.totals``).
+
 Why at scrape time: jobs run in Celery children and the API runs in several gunicorn
 workers; counters kept in process memory would each see a fraction of the truth (or need
 prometheus-client's multiprocess mode and a shared directory). The database already holds
 every job run and every outbox row, so one query per scrape gives every process the same,
-complete numbers. "Counters" are totals over the rows kept: they only fall if rows are purged.
+complete numbers. Job counters keep counting purged runs (the running totals keep them).
 """
 
 from __future__ import annotations
@@ -24,17 +28,19 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.models import JobLog, utcnow
+from netraven_tasks.rollups.histogram import PROMETHEUS_BUCKETS
+from netraven_tasks.rollups.totals import job_figures
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
 
 log = logging.getLogger(__name__)
 
-# Upper bounds (seconds) of the job duration histogram: network jobs take 0.1 s to an hour.
-DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# The rollups count runs into these buckets, so they are defined beside the rollups' own histogram.
+DURATION_BUCKETS = PROMETHEUS_BUCKETS
 
 
 @dataclass
@@ -74,29 +80,14 @@ class JobSnapshot:
 
 
 def job_snapshot(session: Session) -> JobSnapshot:
-    """One GROUP BY over job_logs (totals, retries and histogram buckets) plus one indexed MIN."""
-    duration = JobLog.duration_seconds
-    bucket_columns = [
-        func.sum(case((duration <= bound, 1), else_=0)).label(f"le_{i}")
-        for i, bound in enumerate(DURATION_BUCKETS)
-    ]
-    statement = select(
-        JobLog.job_type,
-        JobLog.status,
-        func.count().label("jobs"),
-        func.sum(case((JobLog.attempts > 1, JobLog.attempts - 1), else_=0)).label("retries"),
-        func.count(duration).label("timed"),
-        func.coalesce(func.sum(duration), 0.0).label("seconds"),
-        *bucket_columns,
-    ).group_by(JobLog.job_type, JobLog.status)
+    """Job figures without a scan of history (see ``job_figures``) plus one indexed MIN."""
     snapshot = JobSnapshot()
     terminal = {status.value for status in TERMINAL_STATUSES}
-    for row in session.execute(statement):
-        snapshot.by_status[(row.job_type, row.status)] = int(row.jobs)
-        snapshot.retries[row.job_type] += int(row.retries or 0)
-        if row.status in terminal and row.timed:
-            cumulative = [int(row._mapping[f"le_{i}"] or 0) for i in range(len(DURATION_BUCKETS))]
-            snapshot.durations[row.job_type].add(cumulative, int(row.timed), float(row.seconds))
+    for (job_type, status), figures in job_figures(session).items():
+        snapshot.by_status[(job_type, status)] = figures.jobs
+        snapshot.retries[job_type] += figures.extra_attempts
+        if status in terminal and figures.timed:
+            snapshot.durations[job_type].add(figures.le, figures.timed, figures.duration_sum)
     # Served by the partial index on active rows, however many jobs have finished.
     snapshot.oldest_queued_at = session.scalar(
         select(func.min(JobLog.queued_at)).where(JobLog.status == JobStatus.QUEUED.value)

@@ -124,6 +124,10 @@ class Settings:
     login_rate_limit: str = "10 per minute"  # failed sign-ins per username
     login_address_rate_limit: str = "30 per minute"  # failed sign-ins per client address
     stream_max_seconds: int = 300  # dashboard: an SSE stream ends after this; the browser reconnects
+    # Queries at scale: raw job logs kept, rollups kept, how late a change may be written.
+    retention_days: int = 90
+    rollup_retention_days: int = 730
+    rollup_lateness_seconds: int = 3600
 
     @property
     def broker_is_redis(self) -> bool:
@@ -211,6 +215,9 @@ class Settings:
             login_rate_limit=get("LOGIN_RATE_LIMIT", _rate_limit, "10 per minute"),
             login_address_rate_limit=get("LOGIN_ADDRESS_RATE_LIMIT", _rate_limit, "30 per minute"),
             stream_max_seconds=get("STREAM_MAX_SECONDS", _int_parser(5, 3600), 300),
+            retention_days=get("RETENTION_DAYS", _int_parser(1, 100 * 365), 90),
+            rollup_retention_days=get("ROLLUP_RETENTION_DAYS", _int_parser(1, 100 * 365), 730),
+            rollup_lateness_seconds=get("ROLLUP_LATENESS_SECONDS", _int_parser(0, 30 * 86400), 3600),
         )
 
 

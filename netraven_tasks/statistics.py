@@ -1,8 +1,10 @@
-"""Job statistics over a time window, computed by the database in a handful of aggregate queries.
+"""Job statistics over a time window: hourly rollups for settled hours, raw job logs for the rest.
 
-No job-log row is loaded into Python: counts, averages, percentiles and time buckets are SQL
-aggregates. Percentiles use ``percentile_cont`` on PostgreSQL; SQLite has no ordered-set
-aggregates, so there the same linear interpolation is done with window functions.
+No job-log row is loaded into Python: counts, averages, histograms and time buckets are SQL
+aggregates over the rollups (``netraven_tasks.rollups``) and over the raw rows of the window's
+edges, added together here. Percentiles are exact (``percentile_cont`` on PostgreSQL, the same
+interpolation with window functions on SQLite) when only raw rows answer, and read from the
+log-scale duration histogram (within 5 %) once rollups take part.
 """
 
 from __future__ import annotations
@@ -12,10 +14,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Integer, case, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from netraven_tasks.models import JobLog
+from netraven_tasks.rollups.histogram import as_buckets, bucket_expression, estimate_percentile, merge_counts
+from netraven_tasks.rollups.measures import Measures, raw_measure_columns, summed_measure_columns
+from netraven_tasks.rollups.schema import (
+    job_rollup_device_failures,
+    job_rollup_device_failures_daily,
+    job_rollup_durations,
+    job_rollup_durations_daily,
+    job_rollups,
+)
+from netraven_tasks.rollups.sources import WindowFilter, WindowSources, plan_sources
+from netraven_tasks.rollups.time_buckets import epoch_bucket, without_parallel_workers
 from netraven_tasks.statuses import ACTIVE_STATUSES, JobStatus
 
 PERIODS: dict[str, timedelta] = {
@@ -29,6 +42,7 @@ DEFAULT_PERIOD = "day"
 MAX_SPAN = timedelta(days=400)
 TOP_FAILING_DEVICES = 10
 PERCENTILES = {"p50": 0.5, "p95": 0.95}
+FINISHED_ORDER = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
 
 MINUTES_5, HOUR, DAY, WEEK = 300, 3600, 86400, 7 * 86400
 _PERIOD_BUCKETS = {"hour": MINUTES_5, "day": HOUR, "week": DAY, "month": DAY, "year": WEEK}
@@ -98,27 +112,55 @@ def make_window(
     return StatisticsWindow(name, start, end, width, job_type, device, owner_id)
 
 
-def _conditions(window: StatisticsWindow) -> list[ColumnElement[bool]]:
-    conditions = [JobLog.queued_at >= window.since, JobLog.queued_at < window.until]
-    if window.job_type is not None:
-        conditions.append(JobLog.job_type == window.job_type)
-    if window.device is not None:
-        conditions.append(JobLog.device == window.device)
-    if window.owner_id is not None:
-        conditions.append(JobLog.owner_id == window.owner_id)
-    return conditions
-
-
-def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _window_filter(window: StatisticsWindow) -> WindowFilter:
+    return WindowFilter(window.since, window.until, window.job_type, window.device, window.owner_id)
 
 
 def _success_rate(completed: int, finished: int) -> float | None:
     return round(100.0 * completed / finished, 2) if finished else None
 
 
-def _percentiles(session: Session, window: StatisticsWindow) -> dict[str, float | None]:
-    where = [*_conditions(window), JobLog.duration_seconds.is_not(None)]
+def _rollup_filter(
+    table: Any, sources: WindowSources, time: ColumnElement[bool] | None = None
+) -> list[ColumnElement[bool]]:
+    conditions = [table.c.owner_key == sources.where.owner_key]
+    conditions.append(sources.rollup_hours(table.c.hour_start) if time is None else time)
+    if sources.where.job_type is not None:
+        conditions.append(table.c.job_type == sources.where.job_type)
+    return conditions
+
+
+def _daily_and_hourly(sources: WindowSources, daily: Any, hourly: Any, *columns: str) -> list[Any]:
+    """SELECTs of ``columns`` over the rolled hours: whole days from ``daily``, the rest from ``hourly``."""
+    in_days, in_hours = sources.rollup_days_and_hours(daily.c.day_start, hourly.c.hour_start)
+    return [
+        select(*[table.c[name] for name in columns]).where(*_rollup_filter(table, sources, time))
+        for table, time in ((daily, in_days), (hourly, in_hours))
+    ]
+
+
+def _measures_by_type_and_status(session: Session, sources: WindowSources) -> dict[tuple[str, str], Measures]:
+    groups: dict[tuple[str, str], Measures] = {}
+    raw = session.execute(
+        select(JobLog.job_type, JobLog.status, *raw_measure_columns(prometheus=False))
+        .where(*sources.raw_where)
+        .group_by(JobLog.job_type, JobLog.status)
+    ).mappings()
+    rows = list(raw)
+    if sources.uses_rollups:
+        c = job_rollups.c
+        rows += session.execute(
+            select(c.job_type, c.status, *summed_measure_columns(job_rollups, prometheus=False))
+            .where(*_rollup_filter(job_rollups, sources))
+            .group_by(c.job_type, c.status)
+        ).mappings()
+    for row in rows:
+        groups.setdefault((row["job_type"], row["status"]), Measures()).add(Measures.from_row(row))
+    return groups
+
+
+def _exact_percentiles(session: Session, where: list[ColumnElement[bool]]) -> dict[str, float | None]:
+    where = [*where, JobLog.duration_seconds.is_not(None)]
     if session.get_bind().dialect.name == "postgresql":
         columns = [
             func.percentile_cont(q).within_group(JobLog.duration_seconds.asc()).label(name)
@@ -151,26 +193,51 @@ def _percentiles(session: Session, window: StatisticsWindow) -> dict[str, float 
     return {name: (float(value) if value is not None else None) for name, value in row._mapping.items()}
 
 
-def _bucket_start(session: Session, width: int) -> ColumnElement[int]:
-    """Seconds since the epoch of the start of the bucket a job was queued in (buckets are UTC-aligned)."""
-    if session.get_bind().dialect.name == "postgresql":
-        epoch = func.extract("epoch", JobLog.queued_at)
-        return cast(func.floor(epoch / width) * width, BigInteger)
-    epoch_seconds = cast(func.strftime("%s", JobLog.queued_at), Integer)
-    return (epoch_seconds // width) * width  # floor division (times after 1970 are positive)
-
-
-def _series(session: Session, window: StatisticsWindow) -> list[dict[str, Any]]:
-    width = window.bucket_seconds
-    bucket = _bucket_start(session, width).label("bucket")
-    rows = session.execute(
-        select(bucket, JobLog.status, func.count().label("n"))
-        .where(*_conditions(window))
-        .group_by(bucket, JobLog.status)
+def _histogram_percentiles(
+    session: Session, sources: WindowSources, overall: Measures
+) -> dict[str, float | None]:
+    bucket = bucket_expression(JobLog.duration_seconds).label("bucket")
+    counts: dict[str, int] = {}
+    raw = session.execute(
+        select(bucket, func.count())
+        .where(*sources.raw_where, JobLog.duration_seconds.is_not(None))
+        .group_by(bucket)
     ).all()
+    merge_counts(counts, {str(int(index)): int(n) for index, n in raw})
+    for part in _daily_and_hourly(sources, job_rollup_durations_daily, job_rollup_durations, "counts"):
+        for stored in session.scalars(part):
+            merge_counts(counts, stored)
+    if overall.duration_min is None or overall.duration_max is None:
+        return dict.fromkeys(PERCENTILES)
+    buckets = as_buckets(counts)
+    return {
+        name: estimate_percentile(buckets, q, overall.duration_min, overall.duration_max)
+        for name, q in PERCENTILES.items()
+    }
+
+
+def _series(session: Session, window: StatisticsWindow, sources: WindowSources) -> list[dict[str, Any]]:
+    width = window.bucket_seconds
+    bucket = epoch_bucket(session.get_bind().dialect.name, JobLog.queued_at, width).label("bucket")
+    rows = list(
+        session.execute(
+            select(bucket, JobLog.status, func.count().label("n"))
+            .where(*sources.raw_where)
+            .group_by(bucket, JobLog.status)
+        ).all()
+    )
+    if sources.uses_rollups:
+        c = job_rollups.c
+        rolled_bucket = ((c.hour_start // width) * width).label("bucket")
+        rows += session.execute(
+            select(rolled_bucket, c.status, func.sum(c.jobs).label("n"))
+            .where(*_rollup_filter(job_rollups, sources))
+            .group_by(rolled_bucket, c.status)
+        ).all()
     counts: dict[int, dict[str, int]] = {}
     for start, status, n in rows:
-        counts.setdefault(int(start), {})[status] = int(n)
+        by_status = counts.setdefault(int(start), {})
+        by_status[status] = by_status.get(status, 0) + int(n)
     first = int(window.since.timestamp()) // width * width
     series = []
     for start in range(first, math.ceil(window.until.timestamp()), width):
@@ -185,80 +252,107 @@ def _series(session: Session, window: StatisticsWindow) -> list[dict[str, Any]]:
     return series
 
 
-def compute_statistics(session: Session, window: StatisticsWindow) -> dict[str, Any]:
-    """Totals, success rate, duration percentiles, per-type figures, failing devices and a series."""
-    status = JobLog.status
-    duration = JobLog.duration_seconds
-    conditions = _conditions(window)
-    totals = session.execute(
-        select(
-            func.count().label("total"),
-            _count_where(status == JobStatus.COMPLETED.value).label("completed"),
-            _count_where(status == JobStatus.FAILED.value).label("failed"),
-            _count_where(status == JobStatus.CANCELED.value).label("canceled"),
-            _count_where(status.in_([s.value for s in ACTIVE_STATUSES])).label("active"),
-            _count_where(JobLog.attempts > 1).label("retried"),
-            func.avg(duration).label("avg"),
-            func.max(duration).label("max"),
-        ).where(*conditions)
-    ).one()
-    finished = int(totals.completed) + int(totals.failed) + int(totals.canceled)
-
-    per_type = session.execute(
-        select(
-            JobLog.job_type,
-            func.count().label("total"),
-            _count_where(status == JobStatus.COMPLETED.value).label("completed"),
-            _count_where(status == JobStatus.FAILED.value).label("failed"),
-            _count_where(status == JobStatus.CANCELED.value).label("canceled"),
-            func.avg(duration).label("avg_duration"),
+def _top_failing_devices(session: Session, sources: WindowSources) -> list[dict[str, Any]]:
+    """The devices with most failed runs; their totals are counted on the raw rows (kept for the
+    retention period: rollups keep failures per device, not every run per device)."""
+    failed_raw = select(JobLog.device.label("device"), literal(1).label("failed")).where(
+        *sources.raw_where, JobLog.status == JobStatus.FAILED.value, JobLog.device.is_not(None)
+    )
+    parts = [failed_raw]
+    if sources.uses_rollups:
+        parts += _daily_and_hourly(
+            sources, job_rollup_device_failures_daily, job_rollup_device_failures, "device", "failed"
         )
-        .where(*conditions)
-        .group_by(JobLog.job_type)
-        .order_by(JobLog.job_type)
-    ).all()
-
-    failed_count = _count_where(status == JobStatus.FAILED.value)
-    devices = session.execute(
-        select(JobLog.device, failed_count.label("failed"), func.count().label("total"))
-        .where(*conditions, JobLog.device.is_not(None))
-        .group_by(JobLog.device)
-        .having(failed_count > 0)
-        .order_by(failed_count.desc(), JobLog.device)
+    failures = union_all(*parts).subquery()
+    failed_count = func.sum(failures.c.failed)
+    top = session.execute(
+        select(failures.c.device, failed_count.label("failed"))
+        .group_by(failures.c.device)
+        .order_by(failed_count.desc(), failures.c.device)
         .limit(TOP_FAILING_DEVICES)
     ).all()
+    if not top:
+        return []
+    devices = [row.device for row in top]
+    totals = dict(
+        session.execute(
+            select(JobLog.device, func.count())
+            .where(*sources.where.raw_conditions(), JobLog.device.in_(devices))
+            .group_by(JobLog.device)
+        ).all()
+    )
+    return [
+        {
+            "device": row.device,
+            "failed": int(row.failed),
+            "total": max(int(totals.get(row.device, 0)), int(row.failed)),
+        }
+        for row in top
+    ]
 
+
+def _job_type_figures(measures: dict[tuple[str, str], Measures]) -> dict[str, dict[str, Any]]:
+    by_type: dict[str, dict[str, Measures]] = {}
+    for (job_type, status), figures in measures.items():
+        by_type.setdefault(job_type, {})[status] = figures
+    result = {}
+    for job_type in sorted(by_type):
+        statuses = by_type[job_type]
+        count = {status: figures.jobs for status, figures in statuses.items()}
+        timed = sum(f.timed for f in statuses.values())
+        completed, failed, canceled = (count.get(s.value, 0) for s in FINISHED_ORDER)
+        result[job_type] = {
+            "total": sum(count.values()),
+            "completed": completed,
+            "failed": failed,
+            "success_rate": _success_rate(completed, completed + failed + canceled),
+            "avg_duration": sum(f.duration_sum for f in statuses.values()) / timed if timed else None,
+        }
+    return result
+
+
+def compute_statistics(
+    session: Session, window: StatisticsWindow, *, use_rollups: bool = True
+) -> dict[str, Any]:
+    """Totals, success rate, duration percentiles, per-type figures, failing devices and a series.
+
+    ``use_rollups=False`` reads raw rows only: the reference the rollups are tested against.
+    """
+    where = _window_filter(window)
+    if use_rollups:
+        without_parallel_workers(session)
+        sources = plan_sources(session, where, window.bucket_seconds)
+    else:
+        sources = WindowSources(where, [], where.raw_conditions())
+    measures = _measures_by_type_and_status(session, sources)
+    overall = Measures()
+    count: dict[str, int] = {}
+    for (_, status), figures in measures.items():
+        overall.add(figures)
+        count[status] = count.get(status, 0) + figures.jobs
+    completed, failed, canceled = (count.get(s.value, 0) for s in FINISHED_ORDER)
+    if sources.uses_rollups:
+        percentiles = _histogram_percentiles(session, sources, overall)
+    else:
+        percentiles = _exact_percentiles(session, sources.raw_where)
     return {
         "time_period": window.time_period,
         "since": window.since,
         "until": window.until,
         "bucket_seconds": window.bucket_seconds,
-        "total_jobs": int(totals.total),
-        "completed_jobs": int(totals.completed),
-        "failed_jobs": int(totals.failed),
-        "canceled_jobs": int(totals.canceled),
-        "running_jobs": int(totals.active),
-        "retried_jobs": int(totals.retried),
-        "success_rate": _success_rate(int(totals.completed), finished),
+        "total_jobs": overall.jobs,
+        "completed_jobs": completed,
+        "failed_jobs": failed,
+        "canceled_jobs": canceled,
+        "running_jobs": sum(count.get(s.value, 0) for s in ACTIVE_STATUSES),
+        "retried_jobs": overall.retried,
+        "success_rate": _success_rate(completed, completed + failed + canceled),
         "duration_seconds": {
-            "avg": float(totals.avg) if totals.avg is not None else None,
-            **_percentiles(session, window),
-            "max": float(totals.max) if totals.max is not None else None,
+            "avg": overall.duration_sum / overall.timed if overall.timed else None,
+            **percentiles,
+            "max": overall.duration_max,
         },
-        "job_types": {
-            row.job_type: {
-                "total": int(row.total),
-                "completed": int(row.completed),
-                "failed": int(row.failed),
-                "success_rate": _success_rate(
-                    int(row.completed), int(row.completed) + int(row.failed) + int(row.canceled)
-                ),
-                "avg_duration": float(row.avg_duration) if row.avg_duration is not None else None,
-            }
-            for row in per_type
-        },
-        "top_failing_devices": [
-            {"device": row.device, "failed": int(row.failed), "total": int(row.total)} for row in devices
-        ],
-        "series": _series(session, window),
+        "job_types": _job_type_figures(measures),
+        "top_failing_devices": _top_failing_devices(session, sources),
+        "series": _series(session, window, sources),
     }

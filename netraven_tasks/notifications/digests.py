@@ -10,19 +10,23 @@ transaction, so two digest runs at once still make one digest.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.models import JobLog, User
 from netraven_tasks.notifications.models import DigestItem, DigestPeriod
-from netraven_tasks.notifications.outbox import enqueue_digest_message, new_message_id
+from netraven_tasks.notifications.outbox import digest_message_row, enqueue_many, new_message_id
 from netraven_tasks.notifications.rendering import JobSummary, Renderer
 from netraven_tasks.preferences import effective_preferences
 
 log = logging.getLogger(__name__)
+
+USERS_PER_BATCH = 200  # one transaction, five statements, whatever the number of items
 
 
 class DigestRace(RuntimeError):
@@ -54,61 +58,77 @@ def users_with_pending_items(session: Session, period: str, end: datetime) -> li
     return list(session.scalars(query))
 
 
-def make_digest(
+def make_digest_batch(
     session: Session,
-    user_id: int,
+    user_ids: Sequence[int],
     period: str,
     start: datetime,
     end: datetime,
     renderer: Renderer,
     mail_from: str,
-) -> int | None:
-    """Make one user's digest for one period (call inside a transaction); returns its outbox id,
-    or None if there was nothing to send or this period's digest exists already."""
+) -> list[int]:
+    """Make several users' digests for one period (call inside a transaction) in a fixed number of
+    queries, however many users and items; returns the new outbox ids. Users whose digest of this
+    period exists already keep their items for the next one."""
     items: Sequence[DigestItem] = session.scalars(
         select(DigestItem)
         .where(
-            DigestItem.user_id == user_id,
+            DigestItem.user_id.in_(list(user_ids)),
             DigestItem.period == period,
             DigestItem.outbox_id.is_(None),
             DigestItem.created_at < end,
         )
-        .order_by(DigestItem.id)
+        .order_by(DigestItem.user_id, DigestItem.id)
         .with_for_update()  # a concurrent run waits here, then sees the items taken
     ).all()
     if not items:
-        return None
-    user = session.get(User, user_id)
-    if user is None or not user.active:
-        return None  # kept: a reactivated user still gets them
-    item_ids = [item.id for item in items]
-    if not effective_preferences(user.notification_preferences).get("email_notifications", True):
-        session.execute(delete(DigestItem).where(DigestItem.id.in_(item_ids)))  # they opted out of email
-        return None
-    jobs = session.scalars(select(JobLog).where(JobLog.id.in_([item.job_log_id for item in items]))).all()
-    rendered = renderer.digest(user.username, period, start, end, [JobSummary.of(job) for job in jobs])
-    outbox_id = enqueue_digest_message(
-        session,
-        user_id=user_id,
-        period=period,
-        period_start=start,
-        address=user.email,
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        message_id=new_message_id(mail_from),
-    )
-    if outbox_id is None:
-        return None  # this period's digest was made by another run; the items wait for the next
+        return []
+    by_user: dict[int, list[DigestItem]] = defaultdict(list)
+    for item in items:
+        by_user[item.user_id].append(item)
+    users = {user.id: user for user in session.scalars(select(User).where(User.id.in_(list(by_user))))}
+    job_ids = list({item.job_log_id for item in items})
+    jobs = {
+        job.id: JobSummary.of(job) for job in session.scalars(select(JobLog).where(JobLog.id.in_(job_ids)))
+    }
+    opted_out: list[int] = []
+    rows: list[dict[str, Any]] = []
+    for user_id, user_items in by_user.items():
+        user = users.get(user_id)
+        if user is None or not user.active:
+            continue  # kept: a reactivated user still gets them
+        if not effective_preferences(user.notification_preferences).get("email_notifications", True):
+            opted_out += [item.id for item in user_items]  # they opted out of email
+            continue
+        summaries = [jobs[item.job_log_id] for item in user_items if item.job_log_id in jobs]
+        rendered = renderer.digest(user.username, period, start, end, summaries)
+        rows.append(
+            digest_message_row(
+                user_id=user_id,
+                period=period,
+                period_start=start,
+                address=user.email,
+                subject=rendered.subject,
+                body_text=rendered.text,
+                body_html=rendered.html,
+                message_id=new_message_id(mail_from),
+            )
+        )
+    if opted_out:
+        session.execute(delete(DigestItem).where(DigestItem.id.in_(opted_out)))
+    made = enqueue_many(session, rows)
+    if not made:
+        return []
+    item_ids = [item.id for user_id in made for item in by_user[user_id]]
     taken = session.execute(
         update(DigestItem)
         .where(DigestItem.id.in_(item_ids), DigestItem.outbox_id.is_(None))
-        .values(outbox_id=outbox_id)
+        .values(outbox_id=case(made, value=DigestItem.user_id))
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != len(item_ids):  # type: ignore[attr-defined]
-        raise DigestRace(f"digest items of user {user_id} were taken by another run")
-    return outbox_id
+        raise DigestRace(f"digest items of users {sorted(made)} were taken by another run")
+    return list(made.values())
 
 
 def make_digests(
@@ -118,20 +138,27 @@ def make_digests(
     renderer: Renderer,
     mail_from: str,
     digest_hour: int = 8,
+    batch_size: int | None = None,
 ) -> list[int]:
-    """Every user's digest for the period that ended at ``now``; returns the new outbox ids."""
+    """Every user's digest for the period that ended at ``now``; returns the new outbox ids.
+
+    Users are taken ``batch_size`` at a time, each batch one transaction; a batch that races with
+    another run is redone one user at a time, so the other users' digests are not held up.
+    """
     period = DigestPeriod(period).value
     start, end = period_bounds(period, now, digest_hour)
+    batch_size = batch_size or USERS_PER_BATCH
     with sessions() as session:
         user_ids = users_with_pending_items(session, period, end)
     made: list[int] = []
-    for user_id in user_ids:
-        try:
-            with sessions.begin() as session:
-                outbox_id = make_digest(session, user_id, period, start, end, renderer, mail_from)
-        except DigestRace:
-            log.info("digest of user %s for %s %s made elsewhere", user_id, period, start)
-            continue
-        if outbox_id is not None:
-            made.append(outbox_id)
+    for first in range(0, len(user_ids), batch_size):
+        batch = user_ids[first : first + batch_size]
+        for group in ([batch], [[user_id] for user_id in batch]):
+            try:
+                for users in group:
+                    with sessions.begin() as session:
+                        made += make_digest_batch(session, users, period, start, end, renderer, mail_from)
+                break
+            except DigestRace:
+                log.info("digests of %d users for %s %s raced with another run", len(batch), period, start)
     return made

@@ -51,16 +51,40 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def _new_row(values: dict[str, Any]) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "state": OutboxState.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        **values,
+    }
+
+
 def enqueue(session: Session, **values: Any) -> int | None:
     """Insert one outbox row unless its unique key exists; returns the new id or None."""
-    values.setdefault("state", OutboxState.PENDING.value)
-    values.setdefault("attempts", 0)
-    values.setdefault("next_attempt_at", utcnow())
-    values.setdefault("created_at", utcnow())
     statement = (
-        _insert(session)(OutboxMessage).values(**values).on_conflict_do_nothing().returning(OutboxMessage.id)
+        _insert(session)(OutboxMessage)
+        .values(**_new_row(values))
+        .on_conflict_do_nothing()
+        .returning(OutboxMessage.id)
     )
     return session.scalar(statement)
+
+
+def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+    """Insert many outbox rows in one statement, skipping those whose unique key exists;
+    returns ``{user_id: new id}`` of the rows inserted (digests: one row per user)."""
+    if not rows:
+        return {}
+    statement = (
+        _insert(session)(OutboxMessage)
+        .values([_new_row(row) for row in rows])
+        .on_conflict_do_nothing()
+        .returning(OutboxMessage.user_id, OutboxMessage.id)
+    )
+    return {int(user_id): int(outbox_id) for user_id, outbox_id in session.execute(statement)}
 
 
 def enqueue_job_message(
@@ -94,8 +118,7 @@ def enqueue_job_message(
     )
 
 
-def enqueue_digest_message(
-    session: Session,
+def digest_message_row(
     *,
     user_id: int,
     period: str,
@@ -105,21 +128,25 @@ def enqueue_digest_message(
     body_text: str,
     body_html: str | None,
     message_id: str,
-) -> int | None:
+) -> dict[str, Any]:
+    """The outbox row of the one digest of (recipient, period, start), for ``enqueue_many``."""
+    return {
+        "user_id": user_id,
+        "channel": "email",
+        "kind": MessageKind.DIGEST.value,
+        "period": period,
+        "period_start": period_start,
+        "address": address,
+        "subject": subject,
+        "body_text": body_text,
+        "body_html": body_html,
+        "message_id": message_id,
+    }
+
+
+def enqueue_digest_message(session: Session, **values: Any) -> int | None:
     """The one digest of (recipient, period, start); None if that digest exists already."""
-    return enqueue(
-        session,
-        user_id=user_id,
-        channel="email",
-        kind=MessageKind.DIGEST.value,
-        period=period,
-        period_start=period_start,
-        address=address,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        message_id=message_id,
-    )
+    return enqueue(session, **digest_message_row(**values))
 
 
 def _claimable(now: datetime) -> Any:

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks [--quick]`` (scripts/bench) runs every section."""

@@ -1,0 +1,94 @@
+"""The rollup tables (made by migration 0005), as SQLAlchemy Core tables on the models' metadata.
+
+Core, not ORM classes: rollup rows are written and read in bulk, never one object at a time.
+``owner_key`` is -1 for "every owner", 0 for runs without an owner, else the owner's user id (no
+foreign key: a deleted user's past figures stay in the totals). ``hour_start`` is the UTC hour as
+seconds since the epoch, so series buckets are plain integer arithmetic on every database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Float, Integer, String, Table
+
+from netraven_tasks.models import Base, JSONType, UTCDateTime
+from netraven_tasks.rollups.histogram import PROMETHEUS_BUCKETS
+
+ALL_OWNERS = -1
+NO_OWNER = 0
+LE_COLUMNS = tuple(f"le_{i}" for i in range(len(PROMETHEUS_BUCKETS)))
+MEASURES = ("jobs", "retried", "extra_attempts", "timed", "duration_sum", "duration_min", "duration_max")
+
+
+def _measures() -> list[Column[object]]:
+    return [
+        Column("jobs", Integer, nullable=False),
+        Column("retried", Integer, nullable=False),  # runs that needed more than one attempt
+        Column("extra_attempts", Integer, nullable=False),  # attempts after the first, summed
+        Column("timed", Integer, nullable=False),  # runs with a duration
+        Column("duration_sum", Float, nullable=False),
+        Column("duration_min", Float),
+        Column("duration_max", Float),
+        # Prometheus histogram: runs with duration <= PROMETHEUS_BUCKETS[i] (cumulative).
+        *[Column(name, Integer, nullable=False) for name in LE_COLUMNS],
+    ]
+
+
+job_rollups = Table(
+    "job_rollups",
+    Base.metadata,
+    Column("owner_key", Integer, primary_key=True),
+    Column("hour_start", BigInteger, primary_key=True),
+    Column("job_type", String(100), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    *_measures(),
+)
+
+
+def _durations_table(name: str, period_start: str) -> Table:
+    return Table(
+        name,
+        Base.metadata,
+        Column("owner_key", Integer, primary_key=True),
+        Column(period_start, BigInteger, primary_key=True),
+        Column("job_type", String(100), primary_key=True),
+        Column("counts", JSONType, nullable=False),
+    )
+
+
+def _device_failures_table(name: str, period_start: str) -> Table:
+    return Table(
+        name,
+        Base.metadata,
+        Column("owner_key", Integer, primary_key=True),
+        Column(period_start, BigInteger, primary_key=True),
+        Column("device", String(255), primary_key=True),
+        Column("job_type", String(100), primary_key=True),
+        Column("failed", Integer, nullable=False),
+    )
+
+
+# Log-scale histogram of durations (netraven_tasks.rollups.histogram), one JSON object per row:
+# {"<bucket>": runs} for the non-empty buckets. One row per group, not per bucket: a group's
+# durations spread over ~100 buckets, so a row per bucket would be as many rows as job logs.
+job_rollup_durations = _durations_table("job_rollup_durations", "hour_start")
+# Failed runs per device: only devices that failed in that hour have a row.
+job_rollup_device_failures = _device_failures_table("job_rollup_device_failures", "hour_start")
+# The same two summed per UTC day (``day_start``): long windows read days, their ends read hours.
+job_rollup_durations_daily = _durations_table("job_rollup_durations_daily", "day_start")
+job_rollup_device_failures_daily = _device_failures_table("job_rollup_device_failures_daily", "day_start")
+
+# Every rolled hour summed (all owners), kept up to date by each recomputation: /metrics reads it.
+job_rollup_totals = Table(
+    "job_rollup_totals",
+    Base.metadata,
+    Column("job_type", String(100), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    *_measures(),
+)
+
+rollup_state = Table(
+    "rollup_state",
+    Base.metadata,
+    Column("name", String(32), primary_key=True),
+    Column("watermark", UTCDateTime),
+)

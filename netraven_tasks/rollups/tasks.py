@@ -1,0 +1,35 @@
+"""Periodic tasks of the rollups and retention (internal: not tracked as jobs themselves)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+
+from netraven_tasks.db import session_factory
+from netraven_tasks.models import utcnow
+from netraven_tasks.retention import keep_raw_from, purge_expired
+from netraven_tasks.rollups.recompute import roll_up
+from netraven_tasks.settings import get_settings
+
+ROLL_UP_TASK = "netraven.roll_up_job_logs"
+PURGE_TASK = "netraven.purge_expired_job_logs"
+
+
+@shared_task(name=ROLL_UP_TASK, ignore_result=True)
+def roll_up_job_logs() -> int:
+    """Re-roll the hours whose job logs changed since the last run; returns how many hours."""
+    settings = get_settings()
+    now = utcnow()
+    with session_factory(settings)() as session:
+        report = roll_up(
+            session, now, timedelta(seconds=settings.rollup_lateness_seconds), keep_raw_from(settings, now)
+        )
+    return report.hours
+
+
+@shared_task(name=PURGE_TASK, ignore_result=True)
+def purge_expired_job_logs() -> int:
+    """Delete job logs and rollups past their retention; returns how many job logs."""
+    settings = get_settings()
+    return purge_expired(settings, session_factory(settings), utcnow()).job_logs
