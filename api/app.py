@@ -47,6 +47,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     api.register_blueprint(metrics.blp)
 
+    from api import schedules  # schedules: GET|POST /schedules, GET|PATCH|DELETE /schedules/{id}
+
+    api.register_blueprint(schedules.blp)
+
     from api import strict_query
 
     strict_query.init_app(app, api)  # after every blueprint: it reads their parameters from the spec

@@ -48,6 +48,8 @@ class JobLogSchema(Schema):
     error_message = fields.String(allow_none=True)
     worker = fields.String(allow_none=True)
     updated_at = fields.DateTime(required=True)
+    schedule_id = fields.Integer(allow_none=True)
+    scheduled_for = fields.DateTime(allow_none=True)
 
 
 class JobLogEntrySchema(Schema):
@@ -93,6 +95,9 @@ class JobLogQuerySchema(Schema):
     )
     since = UTCDateTime(metadata={"description": "queued at or after (ISO 8601, UTC if no offset)"})
     until = UTCDateTime(metadata={"description": "queued before"})
+    schedule_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1), metadata={"description": "runs of this schedule"}
+    )
 
     @validates_schema
     def since_before_until(self, data: dict[str, Any], **_: Any) -> None:
@@ -117,6 +122,7 @@ class JobLogs(MethodView):
             owner_id=visible_owner(current_caller(), query.get("owner")),
             since=query.get("since"),
             until=query.get("until"),
+            schedule_id=query.get("schedule_id"),
         )
         rows, total = page_of_job_logs(
             db_session(), where, pagination_parameters.page, pagination_parameters.page_size

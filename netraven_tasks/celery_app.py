@@ -19,6 +19,7 @@ from netraven_tasks.db import dispose_engines, session_factory
 from netraven_tasks.jobs import BUILTIN_JOB_MODULES
 from netraven_tasks.jobs.registry import load_job_modules
 from netraven_tasks.notifications import tasks as notification_tasks
+from netraven_tasks.schedules import models as _schedule_models  # noqa: F401 - their tables
 from netraven_tasks.settings import Settings, get_settings
 from netraven_tasks.tracking import signals as tracking_signals
 from netraven_tasks.tracking.live import LiveFeed
@@ -70,6 +71,8 @@ def create_celery_app(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         beat_schedule=beat_schedule(settings),
         worker_hijack_root_logger=False,
+        # Schedules: the database-backed scheduler with a leader lock (any number of beats).
+        beat_scheduler="netraven_tasks.schedules.beat:DatabaseScheduler",
     )
     if settings.broker_is_redis:
         # A message unacked this long (its worker died as a whole) is delivered again.

@@ -100,6 +100,9 @@ class JobLog(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Schedules: the run's identity is (schedule_id, scheduled_for), unique (migration 0007).
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     entries: Mapped[list[JobLogEntry]] = relationship(
         back_populates="job_log", order_by="JobLogEntry.id", cascade="all, delete-orphan"

@@ -54,6 +54,10 @@ TEST_ENV = {
     "NETRAVEN_ALLOW_PRIVATE_WEBHOOKS": "1",
     "NETRAVEN_MAILDIR": str(VAR_DIR / "maildir"),
     "NETRAVEN_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}?timeout=10",  # notifications
+    # Schedules: seconds instead of minutes, so beat tests see several slots quickly.
+    "NETRAVEN_SCHEDULE_MIN_INTERVAL_SECONDS": "1",
+    "NETRAVEN_SCHEDULE_CHECK_SECONDS": "0.5",
+    "NETRAVEN_BEAT_LOCK_TTL_SECONDS": "3",
 }
 os.environ.update(TEST_ENV)
 
