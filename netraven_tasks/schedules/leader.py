@@ -18,12 +18,14 @@ from netraven_tasks.settings import Settings
 log = logging.getLogger(__name__)
 
 LOCK_KEY = "netraven:beat:leader"
+NAME_KEY = "netraven:beat:leader:name"  # who leads, for operators (the lock holds a random token)
 
 
 class BeatLeader:
     def __init__(self, settings: Settings, name: str):
         self.name = name
         self._client = redis.Redis.from_url(settings.broker_url) if settings.broker_is_redis else None
+        self._ttl_ms = int(settings.beat_lock_ttl_seconds * 1000)
         self._lock = (
             self._client.lock(LOCK_KEY, timeout=settings.beat_lock_ttl_seconds, thread_local=False)
             if self._client is not None
@@ -38,10 +40,11 @@ class BeatLeader:
         try:
             if self._leading:
                 self._lock.reacquire()
-                return True
-            if self._lock.acquire(blocking=False):
+            elif self._lock.acquire(blocking=False):
                 self._leading = True
                 log.info("beat %s is the leader", self.name)
+            if self._leading and self._client is not None:
+                self._client.set(NAME_KEY, self.name, px=self._ttl_ms)
         except LockError:
             log.warning("beat %s lost the leadership", self.name)
             self._leading = False
