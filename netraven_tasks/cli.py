@@ -274,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     everything.add_argument("--port", type=int, default=8000, help="API port")
     everything.add_argument("--flower-port", type=int, default=5555)
     everything.set_defaults(func=cmd_up)
+
+    from netraven_tasks.schedules.commands import add_commands as add_schedule_commands
+
+    add_schedule_commands(commands)  # schedules list|add|pause|resume|delete
     return parser
 
 
