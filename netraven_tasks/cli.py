@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, help_text in (
         ("worker", cmd_worker, "run a Celery worker"),
-        ("beat", cmd_beat, "run Celery beat (exactly one per deployment)"),
+        ("beat", cmd_beat, "run Celery beat (several may run: one leads, the others stand by)"),
     ):
         service = commands.add_parser(name, help=help_text)
         service.add_argument("--loglevel", default="info")
