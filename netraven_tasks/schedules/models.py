@@ -36,6 +36,7 @@ class Schedule(Base):
     grace_seconds: Mapped[int] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
     next_run_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the next slot beat launches
+    slots_from: Mapped[datetime] = mapped_column(UTCDateTime)  # first slot of the current timing
     watch_state: Mapped[str] = mapped_column(String(8), default=WatchState.OK.value)
     incident_slot: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first slot of an open incident
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

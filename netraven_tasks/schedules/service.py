@@ -127,7 +127,7 @@ def load_changes(schedule: Schedule, body: Mapping[str, Any], min_interval: int)
 
 def create_schedule(session: Session, owner_id: int, values: dict[str, Any], now: datetime) -> Schedule:
     schedule = Schedule(owner_id=owner_id, **values)
-    schedule.next_run_at = timing_of(values).next_slot(now)
+    schedule.next_run_at = schedule.slots_from = timing_of(values).next_slot(now)
     schedule.watch_state = WatchState.OK.value
     session.add(schedule)
     session.flush()
@@ -140,7 +140,7 @@ def update_schedule(session: Session, schedule: Schedule, values: dict[str, Any]
     for key, value in values.items():
         setattr(schedule, key, value)
     if timing_of(schedule) != old_timing or (schedule.enabled and not was_enabled):
-        schedule.next_run_at = timing_of(schedule).next_slot(now)
+        schedule.next_run_at = schedule.slots_from = timing_of(schedule).next_slot(now)
         schedule.watch_state, schedule.incident_slot = WatchState.OK.value, None
     if not schedule.enabled:
         schedule.watch_state, schedule.incident_slot = WatchState.OK.value, None

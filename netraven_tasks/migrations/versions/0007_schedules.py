@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("grace_seconds", sa.Integer, nullable=False),
         sa.Column("description", sa.Text),
         sa.Column("next_run_at", Timestamp, nullable=False),
+        sa.Column("slots_from", Timestamp, nullable=False),
         sa.Column("watch_state", sa.String(8), nullable=False, server_default="ok"),
         sa.Column("incident_slot", Timestamp),
         sa.Column("created_at", Timestamp, nullable=False, server_default=sa.func.now()),
