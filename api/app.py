@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from api import schedules  # schedules: GET|POST /schedules, GET|PATCH|DELETE /schedules/{id}
 
     api.register_blueprint(schedules.blp)
+    from api import inbox  # schedules: in-app notifications, GET /users/me/inbox
+
+    api.register_blueprint(inbox.blp)
 
     from api import strict_query
 

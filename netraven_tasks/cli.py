@@ -155,6 +155,9 @@ def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:
         threading.Thread(target=_stop_when_gone, args=(args.parent_pid, stop), daemon=True).start()
     name = args.name or f"recorder@{socket.gethostname()}:{os.getpid()}"
     print(f"{name} consuming tracking events (Ctrl-C stops)", flush=True)
+    from netraven_tasks.schedules.watch import start_watch
+
+    start_watch(settings, stop)  # schedules: the missed-run check lives beside every recorder
     recorder_consumer(settings, name).run(stop)
 
 

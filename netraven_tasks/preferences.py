@@ -24,7 +24,7 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
     "critical_job_types": [],  # failures of these are sent even in quiet hours
     "sms_number": None,  # E.164, e.g. +4915112345678
     "sms_on_job_failure": False,
-    "inapp_notifications": True,
+    "inapp_notifications": False,  # the dashboard's inbox (GET /users/me/inbox)
 }
 NOTIFY_ON = ("every_outcome", "state_changes")
 
@@ -111,7 +111,7 @@ class AlertPreferencesSchema(Schema):
     )
     sms_number = fields.String(allow_none=True, load_default=None, validate=check_e164)
     sms_on_job_failure = StrictBoolean(load_default=False)
-    inapp_notifications = StrictBoolean(load_default=True)
+    inapp_notifications = StrictBoolean(load_default=False)
 
 
 class PreferencesSchema(AlertPreferencesSchema):
