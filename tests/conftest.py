@@ -44,6 +44,8 @@ def free_port() -> int:
 
 # Notifications: the worker mails a real SMTP server (tests/notifications/smtp_server.py) on this port.
 SMTP_PORT = free_port()
+# Schedules: the worker sends SMS to a Twilio-compatible API on this port (tests/schedules/sms_api.py).
+SMS_PORT = free_port()
 
 TEST_ENV = {
     "NETRAVEN_DATABASE_URL": TEST_DB_URL,
@@ -58,6 +60,10 @@ TEST_ENV = {
     "NETRAVEN_SCHEDULE_MIN_INTERVAL_SECONDS": "1",
     "NETRAVEN_SCHEDULE_CHECK_SECONDS": "0.5",
     "NETRAVEN_BEAT_LOCK_TTL_SECONDS": "3",
+    "NETRAVEN_SMS_URL": f"http://127.0.0.1:{SMS_PORT}/2010-04-01",
+    "NETRAVEN_SMS_ACCOUNT_SID": "ACtest0123456789",
+    "NETRAVEN_SMS_AUTH_TOKEN": "sms-test-token",
+    "NETRAVEN_SMS_FROM": "+15005550006",
 }
 os.environ.update(TEST_ENV)
 

@@ -49,7 +49,8 @@ def message_values(
     payload: dict[str, Any] | None,
     slack: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The channel-specific parts of an outbox row: SMS gets one short line, email the HTML part."""
+    """The channel-specific parts of an outbox row: SMS gets one short line, email the HTML part,
+    the in-app inbox the webhook body (for its event and link)."""
     return {
         "user_id": delivery.user_id,
         "channel": delivery.channel,
@@ -57,11 +58,7 @@ def message_values(
         "subject": rendered.subject,
         "body_text": sms_text(rendered.subject) if delivery.channel == "sms" else rendered.text,
         "body_html": rendered.html if delivery.channel == "email" else None,
-        "payload": slack
-        if delivery.channel == "slack"
-        else payload
-        if delivery.channel == "webhook"
-        else None,
+        "payload": {"slack": slack, "webhook": payload, "inapp": payload}.get(delivery.channel),
     }
 
 

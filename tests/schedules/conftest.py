@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import app, client, make_api_user, users  # noqa: F401 - shared fixtures
-from tests.conftest import ROOT, TEST_ENV, stop_process
+from tests.conftest import ROOT, SMS_PORT, TEST_ENV, stop_process
+from tests.notifications.conftest import mail, outbox, set_preferences, smtp_server  # noqa: F401
+from tests.schedules.sms_api import SmsApi
 
 
 @dataclass
@@ -60,3 +62,18 @@ def beats(worker, tmp_path_factory) -> Iterator[Callable[[], BeatProcess]]:  # t
     yield start
     for beat in started:
         stop_process(beat.process)
+
+
+@pytest.fixture(scope="session")
+def sms_api_server() -> Iterator[SmsApi]:
+    api = SmsApi(SMS_PORT, TEST_ENV["NETRAVEN_SMS_ACCOUNT_SID"], TEST_ENV["NETRAVEN_SMS_AUTH_TOKEN"])
+    api.start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def sms_api(sms_api_server: SmsApi) -> SmsApi:
+    """The SMS API the worker posts to (NETRAVEN_SMS_URL), empty at the start of the test."""
+    sms_api_server.reset()
+    return sms_api_server
