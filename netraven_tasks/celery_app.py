@@ -159,6 +159,25 @@ def _stop_recorder(**_: Any) -> None:
         _supervisor.stop()
 
 
+_schedule_watch_stop = threading.Event()
+
+
+@signals.worker_ready.connect(weak=False)
+def _start_schedule_watch(**_: Any) -> None:
+    """Schedules: without a recorder beside the worker (the embedded default), the worker itself
+    runs the missed-run check; otherwise the recorder does."""
+    settings = get_settings()
+    if not (settings.tracking_via_stream and settings.recorder_in_worker):
+        from netraven_tasks.schedules.watch import start_watch
+
+        start_watch(settings, _schedule_watch_stop)
+
+
+@signals.worker_shutdown.connect(weak=False)
+def _stop_schedule_watch(**_: Any) -> None:
+    _schedule_watch_stop.set()
+
+
 tracking_signals.install(current_recorder)
 logging_setup.install_celery_hooks(get_settings)  # operations: log format and job context
 
