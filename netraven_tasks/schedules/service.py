@@ -16,6 +16,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from netraven_tasks.jobs.arguments import contains_nul
 from netraven_tasks.jobs.registry import all_job_types, get_job_type
 from netraven_tasks.models import JobLog, utcnow
 from netraven_tasks.preferences import StrictBoolean
@@ -59,16 +60,6 @@ def timing_of(schedule: Schedule | Mapping[str, Any]) -> Timing:
     return Timing(get("interval_seconds"), get("cron"), get("timezone") or "UTC")
 
 
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
-
-
 def check_schedule(values: dict[str, Any], min_interval: int) -> dict[str, Any]:
     """The complete schedule ``values`` checked and normalised; ValidationError names each bad field."""
     problems: dict[str, list[str]] = {}
@@ -76,7 +67,7 @@ def check_schedule(values: dict[str, Any], min_interval: int) -> dict[str, Any]:
     if declared is None:
         known = ", ".join(job.name for job in all_job_types())
         problems["job_type"] = [f"unknown job type {values['job_type'][:100]!r}; known: {known}"]
-    elif _contains_nul(values.get("arguments")):
+    elif contains_nul(values.get("arguments")):
         problems["arguments"] = ["must not contain NUL characters"]
     else:
         try:
