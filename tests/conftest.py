@@ -202,6 +202,18 @@ def worker(database_url: str, redis_client: redis.Redis, tmp_path_factory) -> It
     stop_process(process.process)
 
 
+@pytest.fixture(scope="session")
+def smtp_server():  # type: ignore[no-untyped-def]
+    """The SMTP server the worker mails (NETRAVEN_SMTP_URL points at its port); here, not in
+    tests/notifications/, so every folder that needs it shares the one bound to SMTP_PORT."""
+    from tests.notifications.smtp_server import SmtpServer
+
+    server = SmtpServer(SMTP_PORT)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def wait_for_job(settings) -> Callable[..., object]:  # type: ignore[no-untyped-def]
     """Poll a job-log row until its status is one of ``statuses``; returns the row."""

@@ -12,17 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import SMTP_PORT, eventually
+from tests.conftest import eventually
 from tests.notifications.smtp_server import SmtpServer
-
-
-@pytest.fixture(scope="session")
-def smtp_server() -> Iterator[SmtpServer]:
-    """The SMTP server the worker mails (NETRAVEN_SMTP_URL points at its port)."""
-    server = SmtpServer(SMTP_PORT)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from tests.api.conftest import app, client, make_api_user, users  # noqa: F401 - shared fixtures
 from tests.conftest import ROOT, SMS_PORT, TEST_ENV, stop_process
-from tests.notifications.conftest import mail, outbox, set_preferences, smtp_server  # noqa: F401
+from tests.notifications.conftest import mail, outbox, set_preferences  # noqa: F401
 from tests.schedules.sms_api import SmsApi
 
 
