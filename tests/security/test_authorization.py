@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 PUBLIC = {("get", "/healthz"), ("post", "/auth/token"), ("get", "/metrics")}
-SAMPLE_PATH_VALUES = {"job_type": "test_flaky", "job_log_id": "1", "user_id": "me"}
+SAMPLE_PATH_VALUES = {
+    "job_type": "test_flaky", "job_log_id": "1", "user_id": "me",
+    "schedule_id": "1", "item_id": "1",  # schedules and the inbox
+}  # fmt: skip
 
 
 def operations(client):  # type: ignore[no-untyped-def]
