@@ -1,7 +1,8 @@
 """``GET|POST /schedules`` and ``GET|PATCH|DELETE /schedules/{id}``: job runs launched by beat.
 
 The owner is the creator; non-admins see and change only their own schedules (another's answers
-404), admins all. The body is validated like a launch, plus the timing (``service``).
+404), admins all. The body's fields are checked by ``ScheduleBodySchema``, then like a launch
+(the job type's own arguments) and its timing (``netraven_tasks.schedules.service``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import INCLUDE, Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import select
 
 from api.context import current_settings, db_session
@@ -20,6 +21,7 @@ from api.security import current_caller, errors, may_see_owner, protect
 from netraven_tasks.models import utcnow
 from netraven_tasks.schedules.models import Schedule
 from netraven_tasks.schedules.service import (
+    ScheduleBodySchema,
     create_schedule,
     delete_schedule,
     describe,
@@ -40,11 +42,8 @@ EXAMPLE = {
 }
 
 
-class ScheduleRequestSchema(Schema):
-    """Passed through as it is: ``netraven_tasks.schedules.service`` validates it (422 per field)."""
-
-    class Meta:
-        unknown = INCLUDE
+class ScheduleChangesSchema(ScheduleBodySchema):
+    """PATCH: any subset of the schedule's fields."""
 
 
 class ScheduleSchema(Schema):
@@ -91,7 +90,7 @@ class Schedules(MethodView):
         session = db_session()
         return describe(session, list(session.scalars(query)))
 
-    @blp.arguments(ScheduleRequestSchema, example=EXAMPLE)
+    @blp.arguments(ScheduleBodySchema, example=EXAMPLE)
     @blp.response(201, ScheduleSchema, headers={"Location": {"schema": {"type": "string"}}})
     @errors(blp, 401, 422)
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -115,7 +114,7 @@ class ScheduleDetail(MethodView):
         """One schedule with its next and last run and its state."""
         return describe(db_session(), [_own_schedule(schedule_id)])[0]
 
-    @blp.arguments(ScheduleRequestSchema)
+    @blp.arguments(ScheduleChangesSchema(partial=True))
     @blp.response(200, ScheduleSchema)
     @errors(blp, 401, 404, 422)
     def patch(self, body: dict[str, Any], schedule_id: int) -> dict[str, Any]:

@@ -38,17 +38,20 @@ EDITABLE = (
 
 
 class ScheduleBodySchema(Schema):
-    """The fields a client sends; ``partial=True`` for PATCH."""
+    """The fields a client sends; ``partial=True`` for PATCH. No load defaults, so a PATCH changes
+    only what it names; ``load_new`` fills in the defaults of a new schedule."""
 
     class Meta:
         unknown = RAISE
 
     job_type = fields.String(required=True, validate=[validate.Length(min=1, max=100), NO_NUL])
-    arguments = fields.Dict(keys=fields.String(), load_default=dict)
+    arguments = fields.Dict(keys=fields.String(), metadata={"description": "the job's arguments ({})"})
     interval_seconds = fields.Integer(allow_none=True, strict=True, validate=validate.Range(max=366 * 86400))
     cron = fields.String(allow_none=True, validate=[validate.Length(max=100), NO_NUL])
-    timezone = fields.String(load_default="UTC", validate=[validate.Length(min=1, max=64), NO_NUL])
-    enabled = StrictBoolean(load_default=True)
+    timezone = fields.String(
+        validate=[validate.Length(min=1, max=64), NO_NUL], metadata={"description": "of the cron (UTC)"}
+    )
+    enabled = StrictBoolean(metadata={"description": "false pauses it (true)"})
     grace_seconds = fields.Integer(
         allow_none=True, strict=True, validate=validate.Range(min=1, max=366 * 86400)
     )
@@ -97,14 +100,18 @@ def check_schedule(values: dict[str, Any], min_interval: int) -> dict[str, Any]:
 
 def load_new(body: Mapping[str, Any], min_interval: int) -> dict[str, Any]:
     """A new schedule's values from a request body (raises ValidationError)."""
-    loaded: dict[str, Any] = ScheduleBodySchema().load(body)
+    loaded: dict[str, Any] = {
+        "arguments": {},
+        "timezone": "UTC",
+        "enabled": True,
+        **ScheduleBodySchema().load(body),
+    }
     return check_schedule(loaded, min_interval)
 
 
 def load_changes(schedule: Schedule, body: Mapping[str, Any], min_interval: int) -> dict[str, Any]:
     """The schedule's values after the changes in ``body`` (raises ValidationError)."""
     changes: dict[str, Any] = ScheduleBodySchema(partial=True).load(body)
-    changes = {key: value for key, value in changes.items() if key in body}
     current = {key: getattr(schedule, key) for key in EDITABLE}
     if "interval_seconds" in changes and changes["interval_seconds"] is not None and "cron" not in changes:
         current["cron"] = None  # switching to an interval drops the cron, and the other way round
