@@ -61,6 +61,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     ui.init_app(app)
     docs_assets.init_app(app)
 
+    from api import schedules  # schedules: GET|POST /schedules, GET|PATCH|DELETE /schedules/{id}
+
+    api.register_blueprint(schedules.blp)
+    from api import inbox  # schedules: in-app notifications, GET /users/me/inbox
+
+    api.register_blueprint(inbox.blp)
+
     from api import strict_query
 
     strict_query.init_app(app, api)  # after every blueprint: it reads their parameters from the spec

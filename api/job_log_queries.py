@@ -23,6 +23,7 @@ class JobLogFilter:
     owner_id: int | None = None  # None: every owner (admins only)
     since: datetime | None = None
     until: datetime | None = None
+    schedule_id: int | None = None  # schedules: the runs one schedule launched
 
     def apply(self, query: Select[tuple[JobLog]]) -> Select[tuple[JobLog]]:
         if self.statuses:
@@ -37,6 +38,8 @@ class JobLogFilter:
             query = query.where(JobLog.queued_at >= self.since)
         if self.until is not None:
             query = query.where(JobLog.queued_at < self.until)
+        if self.schedule_id is not None:
+            query = query.where(JobLog.schedule_id == self.schedule_id)
         return query
 
 

@@ -55,6 +55,8 @@ class JobLogSchema(Schema):
     updated_at = fields.DateTime(required=True)
     rerun_of = fields.Integer(allow_none=True, metadata={"description": "the job log this run repeats"})
     canceled_by = fields.Integer(allow_none=True, metadata={"description": "user who asked to cancel it"})
+    schedule_id = fields.Integer(allow_none=True)
+    scheduled_for = fields.DateTime(allow_none=True)
 
 
 class JobLogEntrySchema(Schema):
@@ -100,6 +102,9 @@ class JobLogQuerySchema(Schema):
     )
     since = UTCDateTime(metadata={"description": "queued at or after (ISO 8601, UTC if no offset)"})
     until = UTCDateTime(metadata={"description": "queued before"})
+    schedule_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1), metadata={"description": "runs of this schedule"}
+    )
 
     @validates_schema
     def since_before_until(self, data: dict[str, Any], **_: Any) -> None:
@@ -124,6 +129,7 @@ class JobLogs(MethodView):
             owner_id=visible_owner(current_caller(), query.get("owner")),
             since=query.get("since"),
             until=query.get("until"),
+            schedule_id=query.get("schedule_id"),
         )
         rows, total = page_of_job_logs(
             db_session(), where, pagination_parameters.page, pagination_parameters.page_size

@@ -13,6 +13,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields
 from api.context import current_settings
 from api.errors import describe_errors
 from api.security import current_caller, errors, protect
+from netraven_tasks.jobs.arguments import contains_nul
 from netraven_tasks.jobs.launch import UnknownJobType, launch_job
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.jobs.registry import JobType, all_job_types, get_job_type
@@ -78,16 +79,6 @@ def describe_job_type(declared: JobType) -> dict[str, Any]:
     }
 
 
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
-
-
 @blp.route("")
 class JobTypes(MethodView):
     @blp.response(200, JobTypeSchema(many=True))
@@ -108,7 +99,7 @@ class JobRuns(MethodView):
     @errors(blp, 401, 403, 404, 422, 503)
     def post(self, arguments: dict[str, Any], job_type: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Launch a run of a job type, owned by the caller; follow the Location header to watch it."""
-        if _contains_nul(arguments):
+        if contains_nul(arguments):
             abort(422, message="arguments must not contain NUL characters")
         caller = current_caller()
         try:

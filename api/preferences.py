@@ -33,6 +33,13 @@ class StoredPreferencesSchema(Schema):
     notification_frequency = fields.String(required=True)
     slack_webhook_url = fields.String(allow_none=True, required=True)
     webhook_url = fields.String(allow_none=True, required=True)
+    # Schedules and alerts (netraven_tasks.preferences.AlertPreferencesSchema describes them).
+    notify_on = fields.String(allow_none=True)
+    quiet_hours = fields.Dict(allow_none=True)
+    critical_job_types = fields.List(fields.String())
+    sms_number = fields.String(allow_none=True)
+    sms_on_job_failure = fields.Boolean()
+    inapp_notifications = fields.Boolean()
 
 
 class PreferenceChangesSchema(PreferencesSchema):

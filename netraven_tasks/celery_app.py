@@ -19,6 +19,7 @@ from netraven_tasks.db import dispose_engines, session_factory
 from netraven_tasks.jobs import BUILTIN_JOB_MODULES
 from netraven_tasks.jobs.registry import load_job_modules
 from netraven_tasks.notifications import tasks as notification_tasks
+from netraven_tasks.schedules import models as _schedule_models  # noqa: F401 - their tables
 from netraven_tasks.settings import Settings, get_settings
 from netraven_tasks.tracking import signals as tracking_signals
 from netraven_tasks.tracking.live import LiveFeed
@@ -75,6 +76,8 @@ def create_celery_app(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         beat_schedule=beat_schedule(settings),
         worker_hijack_root_logger=False,
+        # Schedules: the database-backed scheduler with a leader lock (any number of beats).
+        beat_scheduler="netraven_tasks.schedules.beat:DatabaseScheduler",
     )
     if settings.broker_is_redis:
         # A message unacked this long (its worker died as a whole) is delivered again.
@@ -159,6 +162,25 @@ def _start_recorder(sender: Any = None, **_: Any) -> None:
 def _stop_recorder(**_: Any) -> None:
     if _supervisor is not None:
         _supervisor.stop()
+
+
+_schedule_watch_stop = threading.Event()
+
+
+@signals.worker_ready.connect(weak=False)
+def _start_schedule_watch(**_: Any) -> None:
+    """Schedules: without a recorder beside the worker (the embedded default), the worker itself
+    runs the missed-run check; otherwise the recorder does."""
+    settings = get_settings()
+    if not (settings.tracking_via_stream and settings.recorder_in_worker):
+        from netraven_tasks.schedules.watch import start_watch
+
+        start_watch(settings, _schedule_watch_stop)
+
+
+@signals.worker_shutdown.connect(weak=False)
+def _stop_schedule_watch(**_: Any) -> None:
+    _schedule_watch_stop.set()
 
 
 tracking_signals.install(current_recorder)

@@ -211,6 +211,9 @@ def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:
         threading.Thread(target=_stop_when_gone, args=(args.parent_pid, stop), daemon=True).start()
     name = args.name or f"recorder@{socket.gethostname()}:{os.getpid()}"
     print(f"{name} consuming tracking events (Ctrl-C stops)", flush=True)
+    from netraven_tasks.schedules.watch import start_watch
+
+    start_watch(settings, stop)  # schedules: the missed-run check lives beside every recorder
     recorder_consumer(settings, name).run(stop)
 
 
@@ -314,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, help_text in (
         ("worker", cmd_worker, "run a Celery worker"),
-        ("beat", cmd_beat, "run Celery beat (exactly one per deployment)"),
+        ("beat", cmd_beat, "run Celery beat (several may run: one leads, the others stand by)"),
     ):
         service = commands.add_parser(name, help=help_text)
         service.add_argument("--loglevel", default="info")
@@ -344,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     everything.add_argument("--port", type=int, default=8000, help="API port")
     everything.add_argument("--flower-port", type=int, default=5555)
     everything.set_defaults(func=cmd_up)
+
+    from netraven_tasks.schedules.commands import add_commands as add_schedule_commands
+
+    add_schedule_commands(commands)  # schedules list|add|pause|resume|delete
     return parser
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 PREFIX = "NETRAVEN_"
@@ -128,6 +128,15 @@ class Settings:
     retention_days: int = 90
     rollup_retention_days: int = 730
     rollup_lateness_seconds: int = 3600
+    # Schedules: minimum interval, the missed-run check's period, beat's leader lock, alerts, SMS.
+    schedule_min_interval_seconds: int = 60
+    schedule_check_seconds: float = 30.0
+    beat_lock_ttl_seconds: float = 30.0
+    repeat_alert_hours: float = 24.0
+    sms_url: str | None = None
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = field(default=None, repr=False)
+    sms_from: str | None = None
 
     @property
     def broker_is_redis(self) -> bool:
@@ -218,6 +227,7 @@ class Settings:
             retention_days=get("RETENTION_DAYS", _int_parser(1, 100 * 365), 90),
             rollup_retention_days=get("ROLLUP_RETENTION_DAYS", _int_parser(1, 100 * 365), 730),
             rollup_lateness_seconds=get("ROLLUP_LATENESS_SECONDS", _int_parser(0, 30 * 86400), 3600),
+            **_schedule_settings(get),
         )
 
 
@@ -283,6 +293,20 @@ def _rate_limit(name: str, raw: str) -> str:
     except ValueError:
         raise SettingsError(f"{name} must be a rate such as '10 per minute', got {raw!r}") from None
     return raw
+
+
+def _schedule_settings(get: Callable[..., Any]) -> dict[str, Any]:
+    """The schedules' variables (issue: schedules, missed runs, state-change alerts, SMS)."""
+    return {
+        "schedule_min_interval_seconds": get("SCHEDULE_MIN_INTERVAL_SECONDS", _int_parser(1, 86400), 60),
+        "schedule_check_seconds": get("SCHEDULE_CHECK_SECONDS", _float_parser(0.2, 3600), 30.0),
+        "beat_lock_ttl_seconds": get("BEAT_LOCK_TTL_SECONDS", _float_parser(1, 3600), 30.0),
+        "repeat_alert_hours": get("REPEAT_ALERT_HOURS", _float_parser(0.01, 24 * 365), 24.0),
+        "sms_url": get("SMS_URL", _url_parser("http", "https"), None),
+        "sms_account_sid": get("SMS_ACCOUNT_SID", _str, None),
+        "sms_auth_token": get("SMS_AUTH_TOKEN", _str, None),
+        "sms_from": get("SMS_FROM", _str, None),
+    }
 
 
 def _optional_path(raw: str | None) -> Path | None:

@@ -46,6 +46,8 @@ def free_port() -> int:
 
 # Notifications: the worker mails a real SMTP server (tests/notifications/smtp_server.py) on this port.
 SMTP_PORT = free_port()
+# Schedules: the worker sends SMS to a Twilio-compatible API on this port (tests/schedules/sms_api.py).
+SMS_PORT = free_port()
 
 TEST_ENV = {
     "NETRAVEN_DATABASE_URL": TEST_DB_URL,
@@ -60,6 +62,14 @@ TEST_ENV = {
     # security: the session's many test sign-ins come from one address; tests/security sets tight limits
     "NETRAVEN_LOGIN_RATE_LIMIT": "1000 per minute",
     "NETRAVEN_LOGIN_ADDRESS_RATE_LIMIT": "1000 per minute",
+    # Schedules: seconds instead of minutes, so beat tests see several slots quickly.
+    "NETRAVEN_SCHEDULE_MIN_INTERVAL_SECONDS": "1",
+    "NETRAVEN_SCHEDULE_CHECK_SECONDS": "0.5",
+    "NETRAVEN_BEAT_LOCK_TTL_SECONDS": "3",
+    "NETRAVEN_SMS_URL": f"http://127.0.0.1:{SMS_PORT}/2010-04-01",
+    "NETRAVEN_SMS_ACCOUNT_SID": "ACtest0123456789",
+    "NETRAVEN_SMS_AUTH_TOKEN": "sms-test-token",
+    "NETRAVEN_SMS_FROM": "+15005550006",
 }
 os.environ.update(TEST_ENV)
 
@@ -206,6 +216,18 @@ def worker(database_url: str, redis_client: redis.Redis, tmp_path_factory) -> It
     stop_process(process.process)
 
 
+@pytest.fixture(scope="session")
+def smtp_server():  # type: ignore[no-untyped-def]
+    """The SMTP server the worker mails (NETRAVEN_SMTP_URL points at its port); here, not in
+    tests/notifications/, so every folder that needs it shares the one bound to SMTP_PORT."""
+    from tests.notifications.smtp_server import SmtpServer
+
+    server = SmtpServer(SMTP_PORT)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def wait_for_job(settings) -> Callable[..., object]:  # type: ignore[no-untyped-def]
     """Poll a job-log row until its status is one of ``statuses``; returns the row."""
@@ -230,17 +252,6 @@ def wait_for_job(settings) -> Callable[..., object]:  # type: ignore[no-untyped-
             time.sleep(0.1)
 
     return wait
-
-
-@pytest.fixture(scope="session")
-def smtp_server():  # type: ignore[no-untyped-def]
-    """The SMTP server the worker mails (NETRAVEN_SMTP_URL points at its port), one per session."""
-    from tests.notifications.smtp_server import SmtpServer
-
-    server = SmtpServer(SMTP_PORT)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -96,6 +96,8 @@ class OutboxMessage(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Schedules: the key of an alert that is no single job's outcome (a missed-run incident).
+    alert_key: Mapped[str | None] = mapped_column(String(200))
 
 
 class DigestItem(Base):

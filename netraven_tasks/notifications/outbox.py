@@ -100,10 +100,12 @@ def enqueue_job_message(
     body_html: str | None,
     payload: dict[str, Any] | None,
     message_id: str,
+    next_attempt_at: datetime | None = None,  # quiet hours: not before the window's end
 ) -> int | None:
     """The one message about (recipient, channel, job, event); None if it was enqueued before."""
     return enqueue(
         session,
+        next_attempt_at=next_attempt_at or utcnow(),
         user_id=user_id,
         channel=channel,
         kind=MessageKind.JOB.value,

@@ -6,16 +6,33 @@ Idempotent: running it twice for the same job adds nothing, thanks to the unique
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from netraven_tasks.models import JobLog, User, utcnow
+from netraven_tasks.notifications.alerting import Alert, email_hold, enqueue_alert, message_values
 from netraven_tasks.notifications.models import DigestItem
 from netraven_tasks.notifications.outbox import enqueue_job_message, new_message_id
-from netraven_tasks.notifications.recipients import IMMEDIATE, Delivery, Recipient, plan_deliveries
-from netraven_tasks.notifications.rendering import JobSummary, Renderer, slack_payload, webhook_payload
+from netraven_tasks.notifications.recipients import (
+    IMMEDIATE,
+    Delivery,
+    Recipient,
+    deliveries_for,
+    notify_on,
+    recipients_for,
+)
+from netraven_tasks.notifications.rendering import (
+    JobSummary,
+    RenderedMessage,
+    Renderer,
+    job_link,
+    slack_payload,
+    webhook_payload,
+)
+from netraven_tasks.schedules.alerts import FAILED, STILL_FAILING, StreakChange, advance_streak
 from netraven_tasks.statuses import JobStatus
 
 
@@ -37,9 +54,16 @@ def as_recipient(user: User) -> Recipient:
 
 
 def plan_job_notifications(
-    session: Session, job_log_id: int, renderer: Renderer, mail_from: str
+    session: Session,
+    job_log_id: int,
+    renderer: Renderer,
+    mail_from: str,
+    repeat_after: timedelta = timedelta(hours=24),
 ) -> PlannedNotifications:
-    """Enqueue what the job's final outcome means for each recipient (call inside a transaction)."""
+    """Enqueue what the job's final outcome means for each recipient (call inside a transaction).
+
+    Digest items list every run. Immediate messages follow each recipient's ``notify_on``: every
+    outcome, or only the state changes of the run's scope (``schedules.alerts``)."""
     planned = PlannedNotifications()
     # Touch users before job_logs: the order in which TRUNCATE and migrations lock the tables,
     # so this short transaction never deadlocks with them.
@@ -52,34 +76,81 @@ def plan_job_notifications(
     if owner is None:
         admins = [as_recipient(u) for u in session.scalars(select(User).where(User.is_admin, User.active))]
     summary = JobSummary.of(job)
-    deliveries = plan_deliveries(owner, admins, job.status)
-    rendered = renderer.job_outcome(summary) if deliveries else None
-    for delivery in deliveries:
-        if delivery.frequency != IMMEDIATE:
-            planned.digest_items += _add_digest_item(session, delivery, job)
-            continue
-        assert rendered is not None
-        payload = None
-        if delivery.channel == "slack":
-            payload = slack_payload(summary, renderer.public_url)
-        elif delivery.channel == "webhook":
-            payload = webhook_payload(summary, renderer.public_url)
-        outbox_id = enqueue_job_message(
-            session,
-            user_id=delivery.user_id,
-            channel=delivery.channel,
-            job_log_id=job.id,
-            event=job.status,
-            address=delivery.address,
-            subject=rendered.subject,
-            body_text=rendered.text,
-            body_html=rendered.html if delivery.channel == "email" else None,
-            payload=payload,
-            message_id=new_message_id(mail_from),
-        )
-        if outbox_id is not None:
-            planned.outbox_ids.append(outbox_id)
+    change = advance_streak(session, job, repeat_after)
+    now = utcnow()
+    rendered = None
+    for recipient in recipients_for(owner, admins):
+        every_outcome = notify_on(recipient.preferences, job.schedule_id is not None) == "every_outcome"
+        for delivery in deliveries_for(recipient, job.status):
+            if delivery.frequency != IMMEDIATE:
+                planned.digest_items += _add_digest_item(session, delivery, job)
+            elif every_outcome:
+                rendered = rendered or renderer.job_outcome(summary)
+                outbox_id = _enqueue_outcome(
+                    session, recipient, delivery, job, summary, rendered, renderer, mail_from, now
+                )
+                if outbox_id is not None:
+                    planned.outbox_ids.append(outbox_id)
+        if not every_outcome and change.alert is not None:
+            rendered = rendered or renderer.job_outcome(summary)
+            alert = state_alert(job, summary, change, rendered, renderer.public_url)
+            planned.outbox_ids += enqueue_alert(session, recipient, alert, renderer, mail_from, now)
     return planned
+
+
+def _enqueue_outcome(
+    session: Session,
+    recipient: Recipient,
+    delivery: Delivery,
+    job: JobLog,
+    summary: JobSummary,
+    rendered: RenderedMessage,
+    renderer: Renderer,
+    mail_from: str,
+    now: datetime,
+) -> int | None:
+    slack = slack_payload(summary, renderer.public_url) if delivery.channel == "slack" else None
+    webhook = webhook_payload(summary, renderer.public_url) if delivery.channel == "webhook" else None
+    return enqueue_job_message(
+        session,
+        job_log_id=job.id,
+        event=job.status,
+        message_id=new_message_id(mail_from),
+        next_attempt_at=email_hold(recipient, delivery, now, job_type=job.job_type, event=job.status),
+        **message_values(delivery, rendered, payload=webhook, slack=slack),
+    )
+
+
+def state_alert(
+    job: JobLog, summary: JobSummary, change: StreakChange, rendered: RenderedMessage, public_url: str
+) -> Alert:
+    """The alert of a state change: the outcome's own message for a first failure, else a short one."""
+    target = f"{job.job_type}" + (f" on {job.device}" if job.device else "")
+    streak = change.streak
+    since = streak.failing_since.strftime("%H:%M UTC") if streak.failing_since else "?"
+    link = job_link(public_url, job.id)
+    if change.alert == FAILED:
+        headline, lines = rendered.subject, []
+    elif change.alert == STILL_FAILING:
+        headline = f"{target} still failing: {streak.failures} runs since {since}"
+        lines = [f"Latest error: {job.error_type or 'Error'}: {job.error_message or ''}"]
+    else:
+        headline = f"{target} recovered"
+        lines = [f"Run {job.id} completed after earlier failures."]
+    return Alert(
+        event=str(change.alert),
+        headline=headline,
+        lines=lines,
+        link=link,
+        job_type=job.job_type,
+        job_log_id=job.id,
+        rendered=rendered if change.alert == FAILED else None,
+        payload={
+            **webhook_payload(summary, public_url),
+            "event": f"job.{change.alert}",
+            "headline": headline,
+        },
+    )
 
 
 def _add_digest_item(session: Session, delivery: Delivery, job: JobLog) -> int:

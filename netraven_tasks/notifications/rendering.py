@@ -189,6 +189,19 @@ class Renderer:
             html=self._render("job_outcome.html", context),
         )
 
+    def alert(self, headline: str, lines: Sequence[str], link: str) -> RenderedMessage:
+        """A short alert (schedules: missed, recovered, still failing); values only, never source."""
+        context = {
+            "headline": header_value(headline),
+            "lines": [truncate(x, ERROR_LIMIT) for x in lines],
+            "link": link,
+        }
+        return RenderedMessage(
+            subject=header_value(f"NetRaven: {headline}"),
+            text=self._render("alert.txt", context),
+            html=self._render("alert.html", context),
+        )
+
     def digest(
         self, username: str, period: str, start: datetime, end: datetime, jobs: Sequence[JobSummary]
     ) -> RenderedMessage:

@@ -10,7 +10,7 @@ Each task takes an optional ISO ``now`` so a test (or an operator catching up) c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from celery import shared_task
@@ -63,7 +63,13 @@ def notify_job_outcome(job_log_id: int) -> dict[str, int]:
     """Enqueue the job's notifications, then send the immediate ones now."""
     settings = get_settings()
     with session_factory(settings).begin() as session:
-        planned = plan_job_notifications(session, job_log_id, renderer(), settings.mail_from)
+        planned = plan_job_notifications(
+            session,
+            job_log_id,
+            renderer(),
+            settings.mail_from,
+            repeat_after=timedelta(hours=settings.repeat_alert_hours),
+        )
     report = _deliver(planned.outbox_ids) if planned.outbox_ids else {}
     return {"enqueued": len(planned.outbox_ids), "digest_items": planned.digest_items, **report}
 

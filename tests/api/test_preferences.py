@@ -53,7 +53,7 @@ def test_put_replaces_the_preferences_and_clears_absent_webhooks(client, users, 
     )
     response = client.put(URL.format("me"), json=FULL, headers=users.alice.headers)
     assert response.status_code == 200
-    expected = {**FULL, "slack_webhook_url": None, "webhook_url": None}
+    expected = {**DEFAULT_PREFERENCES, **FULL, "slack_webhook_url": None, "webhook_url": None}
     assert response.get_json() == expected
     assert stored_preferences(settings, users.alice.id) == expected
 

@@ -128,14 +128,14 @@ def test_redis_keeps_its_data_and_never_evicts(services):
     assert services["postgres"]["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
 
 
-def test_services_start_after_the_migration_and_beat_runs_once(services):
+def test_services_start_after_the_migration_and_beat_runs_twice(services):
     for name in ("api", "worker", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["redis"]["condition"] == "service_healthy", name
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["migrate"]["restart"] == "no"
-    assert services["beat"]["deploy"]["replicas"] == 1
+    assert services["beat"]["deploy"]["replicas"] == 2  # schedules: a leader lock lets one launch
     worker = services["worker"]
     assert "container_name" not in worker and "ports" not in worker  # so --scale worker=N works
     assert services["flower"]["volumes"] == ["flower-state:/var/lib/netraven"]
@@ -327,4 +327,5 @@ def test_beat_command_starts_and_stops(services, database_url, tmp_path):
         assert "beat: Starting..." in log.read_text()
     finally:
         stop_process(process)
-    assert list(tmp_path.glob("celerybeat-schedule*")), "beat keeps its schedule in NETRAVEN_VAR_DIR"
+    # Schedules: the database scheduler (state in PostgreSQL and Redis, not in a local file).
+    assert "netraven_tasks.schedules.beat.DatabaseScheduler" in log.read_text()

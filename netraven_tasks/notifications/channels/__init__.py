@@ -25,4 +25,20 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         "email": email,
         "slack": SlackChannel(allow_private=allow_private),
         "webhook": WebhookChannel(partial(signing_key, settings.secret_key), allow_private=allow_private),
+        **_alert_channels(settings),
     }
+
+
+def _alert_channels(settings: Settings) -> dict[str, Channel]:
+    """SMS (when NETRAVEN_SMS_* are set) and the in-app inbox."""
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.notifications.channels.inapp import InAppChannel
+    from netraven_tasks.notifications.channels.sms import SmsChannel, SmsConfig
+
+    channels: dict[str, Channel] = {"inapp": InAppChannel(session_factory(settings))}
+    if settings.sms_url and settings.sms_account_sid and settings.sms_auth_token and settings.sms_from:
+        config = SmsConfig(
+            settings.sms_url, settings.sms_account_sid, settings.sms_auth_token, settings.sms_from
+        )
+        channels["sms"] = SmsChannel(config)
+    return channels

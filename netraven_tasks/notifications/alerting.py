@@ -1,0 +1,102 @@
+"""Alerts into the outbox: one message per channel the recipient has, at once or after quiet hours.
+
+An alert is about a change (a first failure, a recovery, a streak still failing, a missed run),
+not about every outcome. Its outbox key is (recipient, channel, job, event) when it is about one
+run, or (recipient, channel, ``alert_key``) when it is not (a missed-run incident).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from netraven_tasks.notifications.models import MessageKind
+from netraven_tasks.notifications.outbox import enqueue, new_message_id
+from netraven_tasks.notifications.quiet_hours import hold_until
+from netraven_tasks.notifications.recipients import Delivery, Recipient, alert_deliveries
+from netraven_tasks.notifications.rendering import RenderedMessage, Renderer, header_value
+from netraven_tasks.preferences import effective_preferences
+
+SMS_LIMIT = 300  # two or three SMS segments at most
+URGENT = frozenset({"failed", "still_failing", "missed"})
+
+
+@dataclass(frozen=True)
+class Alert:
+    event: str  # failed | still_failing | recovered | missed
+    headline: str
+    lines: Sequence[str]
+    link: str
+    job_type: str | None = None
+    job_log_id: int | None = None
+    alert_key: str | None = None
+    rendered: RenderedMessage | None = None  # a first failure reuses the job outcome's message
+    payload: dict[str, Any] | None = None  # the webhook body (defaults to the alert's fields)
+
+
+def sms_text(subject: str) -> str:
+    return header_value(subject, SMS_LIMIT)
+
+
+def message_values(
+    delivery: Delivery,
+    rendered: RenderedMessage,
+    *,
+    payload: dict[str, Any] | None,
+    slack: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The channel-specific parts of an outbox row: SMS gets one short line, email the HTML part,
+    the in-app inbox the webhook body (for its event and link)."""
+    return {
+        "user_id": delivery.user_id,
+        "channel": delivery.channel,
+        "address": delivery.address,
+        "subject": rendered.subject,
+        "body_text": sms_text(rendered.subject) if delivery.channel == "sms" else rendered.text,
+        "body_html": rendered.html if delivery.channel == "email" else None,
+        "payload": {"slack": slack, "webhook": payload, "inapp": payload}.get(delivery.channel),
+    }
+
+
+def email_hold(
+    recipient: Recipient, delivery: Delivery, now: datetime, *, job_type: str | None, event: str
+) -> datetime:
+    """When the row is due: quiet hours hold immediate email only (not machines, SMS or the inbox)."""
+    if delivery.channel != "email":
+        return now
+    prefs = effective_preferences(recipient.preferences)
+    return hold_until(prefs, now, job_type=job_type, urgent=event in URGENT) or now
+
+
+def enqueue_alert(
+    session: Session, recipient: Recipient, alert: Alert, renderer: Renderer, mail_from: str, now: datetime
+) -> list[int]:
+    """Enqueue the alert for one recipient; returns the new outbox ids (none if enqueued before)."""
+    rendered = alert.rendered or renderer.alert(alert.headline, alert.lines, alert.link)
+    payload = alert.payload or {
+        "event": f"alert.{alert.event}",
+        "headline": alert.headline,
+        "lines": list(alert.lines),
+        "url": alert.link,
+        "job_log_id": alert.job_log_id,
+    }
+    slack = {"text": rendered.subject.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")}
+    ids = []
+    for delivery in alert_deliveries(recipient, alert.event):
+        outbox_id = enqueue(
+            session,
+            kind=MessageKind.JOB.value,
+            job_log_id=alert.job_log_id,
+            event=alert.event,
+            alert_key=alert.alert_key,
+            message_id=new_message_id(mail_from),
+            next_attempt_at=email_hold(recipient, delivery, now, job_type=alert.job_type, event=alert.event),
+            **message_values(delivery, rendered, payload=payload, slack=slack),
+        )
+        if outbox_id is not None:
+            ids.append(outbox_id)
+    return ids

@@ -1,0 +1,79 @@
+"""Fixtures of the schedule tests: the API fixtures, and real beat processes on the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import app, client, make_api_user, users  # noqa: F401 - shared fixtures
+from tests.conftest import ROOT, SMS_PORT, TEST_ENV, stop_process
+from tests.notifications.conftest import outbox, set_preferences  # noqa: F401
+from tests.schedules.sms_api import SmsApi
+
+
+@dataclass
+class BeatProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def name_suffix(self) -> str:
+        return f":{self.process.pid}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_beat(log_path: Path) -> BeatProcess:
+    args = [sys.executable, "-m", "celery", "-A", "netraven_tasks", "beat", "--loglevel", "info",
+            "--schedule", str(log_path.with_suffix(".schedule"))]  # fmt: skip
+    log_file = log_path.open("ab")
+    process = subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, **TEST_ENV}, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    beat = BeatProcess(process, log_path)
+    deadline = time.monotonic() + 60
+    while "beat: Starting" not in beat.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"beat did not start:\n{beat.log()[-3000:]}")
+        time.sleep(0.2)
+    return beat
+
+
+@pytest.fixture(scope="module")
+def beats(worker, tmp_path_factory) -> Iterator[Callable[[], BeatProcess]]:  # type: ignore[no-untyped-def]
+    """Starts beat processes on demand for the module; every one is stopped at its end."""
+    started: list[BeatProcess] = []
+    folder = tmp_path_factory.mktemp("beats")
+
+    def start() -> BeatProcess:
+        beat = start_beat(folder / f"beat-{len(started)}.log")
+        started.append(beat)
+        return beat
+
+    yield start
+    for beat in started:
+        stop_process(beat.process)
+
+
+@pytest.fixture(scope="session")
+def sms_api_server() -> Iterator[SmsApi]:
+    api = SmsApi(SMS_PORT, TEST_ENV["NETRAVEN_SMS_ACCOUNT_SID"], TEST_ENV["NETRAVEN_SMS_AUTH_TOKEN"])
+    api.start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def sms_api(sms_api_server: SmsApi) -> SmsApi:
+    """The SMS API the worker posts to (NETRAVEN_SMS_URL), empty at the start of the test."""
+    sms_api_server.reset()
+    return sms_api_server
