@@ -21,6 +21,7 @@ from netraven_tasks.jobs.registry import load_job_modules
 from netraven_tasks.notifications import tasks as notification_tasks
 from netraven_tasks.settings import Settings, get_settings
 from netraven_tasks.tracking import signals as tracking_signals
+from netraven_tasks.tracking.dead_letters import dead_letters_for
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHook
 from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder
@@ -82,7 +83,12 @@ def current_recorder() -> Recorder:
     settings = get_settings()
     client = redis.Redis.from_url(settings.broker_url) if settings.broker_is_redis else None
     live = LiveFeed(client) if client is not None else None
-    sync = SyncRecorder(session_factory(settings), on_terminal=TERMINAL_HOOKS, live=live)
+    sync = SyncRecorder(
+        session_factory(settings),
+        on_terminal=TERMINAL_HOOKS,
+        live=live,
+        dead_letters=dead_letters_for(settings, client),
+    )
     if client is None or not settings.tracking_via_stream:
         return sync
     return SplitRecorder(sync, StreamRecorder(client))

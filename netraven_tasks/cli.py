@@ -158,6 +158,44 @@ def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:
     recorder_consumer(settings, name).run(stop)
 
 
+# --- tracking: dead letters (events the database refused) ---
+
+
+def cmd_tracking_dead_letters(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.celery_app import TERMINAL_HOOKS
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.tracking.dead_letters import dead_letters_for
+    from netraven_tasks.tracking.replay import UnreplayableLetter, replay_dead_letter
+
+    letters = dead_letters_for(settings)
+    if args.drop:
+        if not letters.remove(args.drop):
+            raise CommandError(f"no dead letter {args.drop!r}")
+        print(f"dropped dead letter {args.drop}")
+    elif args.replay:
+        try:
+            outcomes = replay_dead_letter(
+                letters, session_factory(settings), args.replay, hooks=TERMINAL_HOOKS
+            )
+        except UnreplayableLetter as error:
+            raise CommandError(f"{error}; drop it with --drop {args.replay}") from None
+        except Exception as error:
+            raise CommandError(f"replay of {args.replay} failed again, it is kept: {error}") from None
+        if outcomes is None:
+            raise CommandError(f"no dead letter {args.replay!r}")
+        statuses = ", ".join(f"job log {o.job_log_id} is {o.status.value}" for o in outcomes)
+        print(f"replayed dead letter {args.replay}: {statuses}")
+    else:
+        shown = letters.list(args.limit)
+        for letter in shown:
+            fields = letter.fields()
+            print(
+                f"{letter.id}  {letter.at}  {fields.get('kind', '?')} of task {fields.get('task_id', '?')}"
+                f" ({fields.get('job_type', '?')}): {letter.error}"
+            )
+        print(f"{letters.count()} dead letter(s)" + (f", {len(shown)} shown" if shown else ""))
+
+
 def _stop_when_gone(parent_pid: int, stop: threading.Event) -> None:
     """A worker's recorder must not outlive the worker, even one killed with SIGKILL."""
     while not stop.wait(1.0):
@@ -256,6 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     recorder.add_argument("--name", help="consumer name in the Redis group (default recorder@host:pid)")
     recorder.add_argument("--parent-pid", type=int, help="stop when this process (a worker) is gone")
     recorder.set_defaults(func=cmd_recorder)
+
+    tracking = commands.add_parser("tracking", help="tracking events the database refused")
+    tracking_commands = tracking.add_subparsers(dest="tracking_command", required=True)
+    dead = tracking_commands.add_parser("dead-letters", help="list dead letters, or replay or drop one")
+    dead_action = dead.add_mutually_exclusive_group()
+    dead_action.add_argument("--replay", metavar="ID", help="write the event again (after fixing the cause)")
+    dead_action.add_argument("--drop", metavar="ID", help="forget the event")
+    dead.add_argument("--limit", type=int, default=100, help="how many to list (oldest first)")
+    dead.set_defaults(func=cmd_tracking_dead_letters)
 
     flower = commands.add_parser("flower", help="run Flower")
     flower.add_argument("--host", default="127.0.0.1")

@@ -23,10 +23,12 @@ import redis
 from redis.exceptions import LockError
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks.tracking.dead_letters import DeadLetters, RedisDeadLetters
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
+from netraven_tasks.tracking.isolation import IsolatingWriter, PendingEvent, describe_error
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import Recorder, TerminalHook, after_commit
-from netraven_tasks.tracking.transitions import apply_events
+from netraven_tasks.tracking.storable import storable_event
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,8 @@ class StreamRecorder:
         self._stream = stream
 
     def record(self, event: TrackingEvent) -> None:
-        self._client.xadd(self._stream, {"event": json.dumps(event.to_dict(), default=str)})
+        # Made storable here already: a 10 MB result must not travel through Redis either.
+        self._client.xadd(self._stream, {"event": json.dumps(storable_event(event).to_dict(), default=str)})
 
 
 class SplitRecorder:
@@ -90,8 +93,10 @@ class RecorderConsumer:
         block_ms: int = 500,
         leader_ttl_seconds: float = 15.0,
         live: LiveFeed | None = None,
+        dead_letters: DeadLetters | None = None,
     ):
-        self.sessions = sessions
+        self.dead_letters = dead_letters if dead_letters is not None else RedisDeadLetters(client)
+        self._writer = IsolatingWriter(sessions, self.dead_letters, source=stream)
         self._client = client
         self._name = consumer_name
         self._on_terminal = on_terminal
@@ -103,6 +108,14 @@ class RecorderConsumer:
         self._leader = client.lock(f"{LEADER_LOCK}:{stream}", timeout=leader_ttl_seconds, thread_local=False)
         self._leading = False
         self._group_ready = False
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._writer.sessions
+
+    @sessions.setter
+    def sessions(self, sessions: sessionmaker[Session]) -> None:
+        self._writer.sessions = sessions
 
     def ensure_group(self) -> None:
         if self._group_ready:
@@ -166,21 +179,32 @@ class RecorderConsumer:
         return [(entry_id, fields) for entry_id, fields in response[0][1] if fields]
 
     def write(self, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        events = []
+        """Write a batch; what the database refuses is dead-lettered, the rest is written."""
+        pending = []
+        unreadable: list[tuple[bytes, dict[bytes, bytes], str]] = []
         for entry_id, fields in entries:
             try:
-                events.append(TrackingEvent.from_dict(json.loads(fields[b"event"])))
-            except (KeyError, ValueError, TypeError):
-                # Unreadable forever: keep it out of the way, but say so.
-                log.error("dropping malformed tracking entry %s: %r", entry_id, fields)
-        with self.sessions.begin() as session:
-            outcomes = apply_events(session, events)
-        ids = [entry_id for entry_id, _ in entries]
-        pipe = self._client.pipeline()
-        pipe.xack(self._stream, self._group, *ids)
-        pipe.xdel(self._stream, *ids)
-        pipe.execute()
+                pending.append(PendingEvent(TrackingEvent.from_dict(json.loads(fields[b"event"])), entry_id))
+            except (KeyError, ValueError, TypeError, AttributeError) as error:
+                unreadable.append((entry_id, fields, describe_error(error)))
+        for entry_id, fields, reason in unreadable:
+            raw = fields.get(b"event", repr(fields).encode()).decode("utf-8", "backslashreplace")
+            letter = self.dead_letters.add(raw, f"unreadable tracking entry: {reason}", self._stream)
+            log.error("unreadable tracking entry %s dead-lettered as %s", entry_id, letter)
+        if unreadable:
+            self._acknowledge([entry_id for entry_id, _, _ in unreadable])
+        outcomes = self._writer.write(pending, lambda done: self._acknowledge([item.ref for item in done]))
         after_commit(self._live, self._on_terminal, outcomes)
+
+    def _acknowledge(self, ids: Sequence[bytes | None]) -> None:
+        """Entries whose events are committed (or dead-lettered) leave the stream."""
+        refs = [ref for ref in ids if ref is not None]
+        if not refs:
+            return
+        pipe = self._client.pipeline()
+        pipe.xack(self._stream, self._group, *refs)
+        pipe.xdel(self._stream, *refs)
+        pipe.execute()
 
     def run(self, stop: threading.Event) -> None:
         """Lead or stand by until ``stop``; a database outage delays rows, it loses none."""

@@ -6,7 +6,6 @@ transition, and a terminal status is final.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,16 +18,19 @@ from netraven_tasks.models import JobLog, JobLogEntry
 from netraven_tasks.statuses import TERMINAL_STATUSES, JobStatus
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.live import job_row
+from netraven_tasks.tracking.storable import MESSAGE_LIMIT, TRACEBACK_LIMIT, storable_event, storable_object
 
-MESSAGE_LIMIT = 2_000
-TRACEBACK_LIMIT = 8_000
-RESULT_LIMIT = 16_000
+# The error type of a run failed because the database refused one of its tracking events.
+REJECTED_ERROR_TYPE = "TrackingEventRejected"
 
 
 # Events that belong to one attempt; one from an attempt older than the current is stale.
 _PER_ATTEMPT = frozenset(
     {EventKind.STARTED, EventKind.SUCCEEDED, EventKind.RETRY_SCHEDULED, EventKind.FAILED}
 )
+
+# Events that end a run.
+_FINAL = frozenset({EventKind.SUCCEEDED, EventKind.FAILED, EventKind.REVOKED})
 
 
 @dataclass(frozen=True)
@@ -54,16 +56,7 @@ def trim_traceback(text: str | None) -> str | None:
 
 def result_summary(value: Any) -> dict[str, Any] | None:
     """A JSON object small enough to store: a job's result, wrapped or truncated if need be."""
-    if value is None:
-        return None
-    summary = value if isinstance(value, dict) else {"value": value}
-    try:
-        encoded = json.dumps(summary, default=str)
-    except (TypeError, ValueError):
-        return {"value": trim(repr(value), RESULT_LIMIT)}
-    if len(encoded) > RESULT_LIMIT:
-        return {"truncated": True, "preview": encoded[:RESULT_LIMIT]}
-    return json.loads(encoded)
+    return storable_object(value)
 
 
 def _insert_missing(session: Session, events: Sequence[TrackingEvent]) -> set[str]:
@@ -126,10 +119,18 @@ def _set_error(job: JobLog, event: TrackingEvent) -> None:
     job.error_message = trim(event.error_message, MESSAGE_LIMIT)
 
 
-def apply_events(session: Session, events: Sequence[TrackingEvent]) -> list[Outcome]:
-    """Apply events in order inside the caller's transaction: one insert, one select, one flush."""
+def apply_events(
+    session: Session, events: Sequence[TrackingEvent], *, reopen_rejected: bool = False
+) -> list[Outcome]:
+    """Apply events in order inside the caller's transaction: one insert, one select, one flush.
+
+    ``reopen_rejected``: a run failed only because one of its events was rejected takes this
+    final event as if it were still active (an operator replays the dead letter after a fix); a
+    replayed non-final event is only noted, it never reopens a run that nothing would finish.
+    """
     if not events:
         return []
+    events = [storable_event(event) for event in events]
     fresh = _insert_missing(session, events)
     task_ids = sorted({event.task_id for event in events})
     jobs = {
@@ -141,7 +142,9 @@ def apply_events(session: Session, events: Sequence[TrackingEvent]) -> list[Outc
     changes = []
     for event in events:
         job = jobs[event.task_id]
-        was_terminal = job.status in TERMINAL_STATUSES
+        was_terminal = job.status in TERMINAL_STATUSES and not (
+            reopen_rejected and job.error_type == REJECTED_ERROR_TYPE and event.kind in _FINAL
+        )
         _apply(session, job, event, created=event.task_id in fresh, was_terminal=was_terminal)
         fresh.discard(event.task_id)
         status = JobStatus(job.status)
@@ -210,6 +213,10 @@ def _apply(session: Session, job: JobLog, event: TrackingEvent, created: bool, w
     elif kind is EventKind.REVOKED:
         _finish(job, event, JobStatus.CANCELED)
         _entry(session, job, event, "warning", f"canceled: {event.error_message or 'revoked'}")
+    elif kind is EventKind.REJECTED:
+        _finish(job, event, JobStatus.FAILED)
+        _set_error(job, event)
+        _entry(session, job, event, "error", f"tracking event rejected: {event.error_message}")
     elif kind is EventKind.REAPED:
         _finish(job, event, JobStatus.FAILED)
         _set_error(job, event)
