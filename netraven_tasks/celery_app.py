@@ -79,14 +79,26 @@ def create_celery_app(settings: Settings) -> Celery:
 
 
 @lru_cache(maxsize=1)
+def redis_client() -> redis.Redis | None:
+    """This process's client of the broker's Redis (None on other brokers)."""
+    settings = get_settings()
+    return redis.Redis.from_url(settings.broker_url) if settings.broker_is_redis else None
+
+
+@lru_cache(maxsize=1)
+def current_live_feed() -> LiveFeed | None:
+    client = redis_client()
+    return LiveFeed(client) if client is not None else None
+
+
+@lru_cache(maxsize=1)
 def current_recorder() -> Recorder:
     settings = get_settings()
-    client = redis.Redis.from_url(settings.broker_url) if settings.broker_is_redis else None
-    live = LiveFeed(client) if client is not None else None
+    client = redis_client()
     sync = SyncRecorder(
         session_factory(settings),
         on_terminal=TERMINAL_HOOKS,
-        live=live,
+        live=current_live_feed(),
         dead_letters=dead_letters_for(settings, client),
     )
     if client is None or not settings.tracking_via_stream:
@@ -97,7 +109,9 @@ def current_recorder() -> Recorder:
 @signals.worker_process_init.connect(weak=False)
 def _after_fork(**_: Any) -> None:
     dispose_engines()
-    current_recorder.cache_clear()  # no Redis connection shared across fork
+    # No Redis connection shared across fork.
+    for cached in (current_recorder, current_live_feed, redis_client):
+        cached.cache_clear()
 
 
 def recorder_consumer(settings: Settings, name: str) -> RecorderConsumer:

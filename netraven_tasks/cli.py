@@ -75,7 +75,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     from netraven_tasks.celery_app import app  # noqa: F401 - registers the job types
     from netraven_tasks.db import session_factory
-    from netraven_tasks.jobs.launch import UnknownJobType, launch_job
+    from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
     from netraven_tasks.jobs.registry import all_job_types
     from netraven_tasks.users import find_user
 
@@ -94,6 +94,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(f"unknown job type {args.job_type!r}; known: {known}") from None
     except ValidationError as error:
         raise CommandError(f"invalid arguments: {json.dumps(error.messages)}") from None
+    except LaunchUnavailable as error:
+        raise CommandError(f"{error}; try again in {error.retry_after}s") from None
     print(f"job log {launched.job_log_id} {launched.status} (task {launched.task_id})")
     if args.wait:
         status = _wait_for(settings, launched.job_log_id, args.wait)
