@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.tracking.dead_letters import DeadLetters, encode_event
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
+from netraven_tasks.tracking.fencing import Fence, LostLeadership, entry_key
 from netraven_tasks.tracking.storable import storable_text
 from netraven_tasks.tracking.transitions import REJECTED_ERROR_TYPE, Outcome, apply_events
 
@@ -32,16 +33,18 @@ class PendingEvent:
 
     event: TrackingEvent
     ref: bytes | None = None
+    redelivered: bool = False  # read again from a pending list: an earlier leader may have written it
 
 
-# Runs inside each write transaction before its commit (the leader's fencing check).
-Guard = Callable[[Session], None]
-# Called after each commit with the refs just written (the consumer acknowledges them).
+# Called after each commit with the items just written (the consumer acknowledges them).
 Committed = Callable[[Sequence[PendingEvent]], None]
 
 
-class LostLeadership(RuntimeError):
-    """The guard found that this writer may no longer commit (another leader took over)."""
+def _written_before(item: PendingEvent, written: tuple[int, int] | None) -> bool:
+    """An adopted entry at or before the last committed one was written by an earlier leader."""
+    return (
+        item.redelivered and item.ref is not None and written is not None and entry_key(item.ref) <= written
+    )
 
 
 def describe_error(error: BaseException) -> str:
@@ -58,19 +61,19 @@ class IsolatingWriter:
         sessions: sessionmaker[Session],
         dead_letters: DeadLetters | None,
         source: str,
-        guard: Guard | None = None,
+        fence: Fence | None = None,
     ):
         self.sessions = sessions
         self._dead_letters = dead_letters
         self._source = source
-        self._guard = guard
+        self._fence = fence
 
     def write(self, pending: Sequence[PendingEvent], committed: Committed | None = None) -> list[Outcome]:
         """Write ``pending`` in order; ``committed`` hears of each part as soon as it is committed."""
         if not pending:
             return []
         try:
-            outcomes = self._commit([item.event for item in pending])
+            outcomes = self._commit(pending)
         except LostLeadership:
             raise
         except Exception as error:
@@ -84,11 +87,19 @@ class IsolatingWriter:
             committed(pending)
         return outcomes
 
-    def _commit(self, events: Sequence[TrackingEvent], *, reopen_rejected: bool = False) -> list[Outcome]:
+    def _commit(self, items: Sequence[PendingEvent], *, reopen_rejected: bool = False) -> list[Outcome]:
         with self.sessions.begin() as session:
-            outcomes = apply_events(session, events, reopen_rejected=reopen_rejected)
-            if self._guard is not None:
-                self._guard(session)
+            if self._fence is None:
+                return apply_events(session, [item.event for item in items], reopen_rejected=reopen_rejected)
+            # Fenced: the first statement holds the stream's fence row until the commit.
+            written = self._fence.enter(session)
+            todo = [item for item in items if not _written_before(item, written)]
+            outcomes = apply_events(session, [item.event for item in todo])
+            refs = [item.ref for item in items if item.ref is not None]
+            if refs:
+                newest = max(refs, key=entry_key)
+                if written is None or entry_key(newest) > written:
+                    self._fence.advance(session, newest)
         return outcomes
 
     def database_answers(self) -> bool:
@@ -102,7 +113,7 @@ class IsolatingWriter:
     def _isolate(self, item: PendingEvent, error: Exception, committed: Committed | None) -> list[Outcome]:
         if isinstance(error, exc.OperationalError):  # a deadlock or lock timeout: once more
             try:
-                outcomes = self._commit([item.event])
+                outcomes = self._commit([item])
             except LostLeadership:
                 raise
             except Exception as second:
@@ -134,7 +145,7 @@ class IsolatingWriter:
             ),
         )
         try:
-            outcomes = self._commit([rejected])
+            outcomes = self._commit([PendingEvent(rejected, item.ref, item.redelivered)])
         except LostLeadership:
             raise
         except Exception:
@@ -147,4 +158,4 @@ class IsolatingWriter:
 
     def replay(self, event: TrackingEvent) -> list[Outcome]:
         """Write a dead-lettered event again; a run failed only by its rejection takes it."""
-        return self._commit([event], reopen_rejected=True)
+        return self._commit([PendingEvent(event)], reopen_rejected=True)

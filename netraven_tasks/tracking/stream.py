@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.tracking.dead_letters import DeadLetters, RedisDeadLetters
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
+from netraven_tasks.tracking.fencing import Fence, LostLeadership
 from netraven_tasks.tracking.isolation import IsolatingWriter, PendingEvent, describe_error
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import Recorder, TerminalHook, after_commit
@@ -94,9 +95,16 @@ class RecorderConsumer:
         leader_ttl_seconds: float = 15.0,
         live: LiveFeed | None = None,
         dead_letters: DeadLetters | None = None,
+        adopt_idle_seconds: float | None = None,
     ):
         self.dead_letters = dead_letters if dead_letters is not None else RedisDeadLetters(client)
-        self._writer = IsolatingWriter(sessions, self.dead_letters, source=stream)
+        self._fence = Fence(client, stream)
+        self._writer = IsolatingWriter(sessions, self.dead_letters, source=stream, fence=self._fence)
+        # A batch cannot take longer than the lock lives without the leader noticing at its next
+        # renewal; twice that is how long an entry must be idle before another leader adopts it.
+        idle = adopt_idle_seconds if adopt_idle_seconds is not None else 2 * leader_ttl_seconds
+        self._adopt_idle_ms = int(idle * 1000)
+        self._last_adoption = 0.0
         self._client = client
         self._name = consumer_name
         self._on_terminal = on_terminal
@@ -128,7 +136,7 @@ class RecorderConsumer:
         self._group_ready = True
 
     def lead(self) -> bool:
-        """Take or keep the leadership; a new leader adopts every unacknowledged entry."""
+        """Take or keep the leadership; a new leader draws a fencing token, then adopts entries."""
         if self._leading:
             try:
                 self._leader.reacquire()
@@ -139,9 +147,15 @@ class RecorderConsumer:
         if self._leader.acquire(blocking=False):
             self._leading = True
             self.ensure_group()
+            token = self._fence.new_term()
             self._adopt_pending()
-            log.info("recorder %s is the leader of %s", self._name, self._stream)
+            log.info("recorder %s is the leader of %s (term %d)", self._name, self._stream, token)
         return self._leading
+
+    def _lost(self) -> None:
+        log.warning("recorder %s: a newer leader writes %s; standing by", self._name, self._stream)
+        self._leading = False
+        self._fence.token = None
 
     def release(self) -> None:
         if self._leading:
@@ -150,23 +164,30 @@ class RecorderConsumer:
             self._leading = False
 
     def _adopt_pending(self) -> None:
+        """Take over entries another consumer read but left unacknowledged for longer than a
+        batch can take: younger ones may still be in a live (if deposed) leader's transaction."""
+        self._last_adoption = time.monotonic()
         start: str | bytes = "0-0"
         while True:
             response = self._client.xautoclaim(
-                self._stream, self._group, self._name, min_idle_time=0, start_id=start, count=1000
-            )
+                self._stream, self._group, self._name, min_idle_time=self._adopt_idle_ms,
+                start_id=start, count=1000,
+            )  # fmt: skip
             start = response[0]
-            if start in (b"0-0", "0-0") or not response[1]:
+            if start in (b"0-0", "0-0"):
                 return
 
     def drain_once(self, block_ms: int | None = None) -> int:
         """Write one batch: this consumer's unacknowledged entries first, then new ones."""
         self.ensure_group()
+        if time.monotonic() - self._last_adoption > self._adopt_idle_ms / 2000:
+            self._adopt_pending()  # what a deposed leader left, once it is idle long enough
         entries = self._read("0", None)
+        redelivered = bool(entries)
         if not entries:
             entries = self._read(">", self._block_ms if block_ms is None else block_ms)
         if entries:
-            self.write(entries)
+            self.write(entries, redelivered=redelivered)
         return len(entries)
 
     def _read(self, last_id: str, block_ms: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -178,13 +199,14 @@ class RecorderConsumer:
         # [[stream, [(id, fields), …]]] (RESP2, the client default); a deleted entry has no fields.
         return [(entry_id, fields) for entry_id, fields in response[0][1] if fields]
 
-    def write(self, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> None:
+    def write(self, entries: Sequence[tuple[bytes, dict[bytes, bytes]]], redelivered: bool = False) -> None:
         """Write a batch; what the database refuses is dead-lettered, the rest is written."""
         pending = []
         unreadable: list[tuple[bytes, dict[bytes, bytes], str]] = []
         for entry_id, fields in entries:
             try:
-                pending.append(PendingEvent(TrackingEvent.from_dict(json.loads(fields[b"event"])), entry_id))
+                event = TrackingEvent.from_dict(json.loads(fields[b"event"]))
+                pending.append(PendingEvent(event, entry_id, redelivered))
             except (KeyError, ValueError, TypeError, AttributeError) as error:
                 unreadable.append((entry_id, fields, describe_error(error)))
         for entry_id, fields, reason in unreadable:
@@ -216,6 +238,8 @@ class RecorderConsumer:
                     continue
                 self.drain_once()
                 backoff = 0.5
+            except LostLeadership:
+                self._lost()
             except Exception:
                 log.exception("recorder %s could not write a batch; retrying in %.1fs", self._name, backoff)
                 stop.wait(backoff)
