@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 REDELIVERY_SECONDS = 3600
 
-# Hooks run once a job reaches its final status (notifications register one).
-TERMINAL_HOOKS: list[TerminalHook] = [notification_tasks.publish_job_outcome]
+# Hooks run after the commit for each job that reached its final status. Notifications are not
+# one of them: the recorder plans them in its own transaction (notification_tasks.notification_planner).
+TERMINAL_HOOKS: list[TerminalHook] = []
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -100,6 +101,7 @@ def current_recorder() -> Recorder:
         on_terminal=TERMINAL_HOOKS,
         live=current_live_feed(),
         dead_letters=dead_letters_for(settings, client),
+        planner=notification_tasks.notification_planner(),
     )
     if client is None or not settings.tracking_via_stream:
         return sync
@@ -116,7 +118,14 @@ def _after_fork(**_: Any) -> None:
 
 def recorder_consumer(settings: Settings, name: str) -> RecorderConsumer:
     client = redis.Redis.from_url(settings.broker_url)
-    return RecorderConsumer(client, session_factory(settings), name, TERMINAL_HOOKS, live=LiveFeed(client))
+    return RecorderConsumer(
+        client,
+        session_factory(settings),
+        name,
+        TERMINAL_HOOKS,
+        live=LiveFeed(client),
+        planner=notification_tasks.notification_planner(),
+    )
 
 
 class RecorderSupervisor:

@@ -166,6 +166,7 @@ def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_tracking_dead_letters(settings: Settings, args: argparse.Namespace) -> None:
     from netraven_tasks.celery_app import TERMINAL_HOOKS
     from netraven_tasks.db import session_factory
+    from netraven_tasks.notifications.tasks import notification_planner
     from netraven_tasks.tracking.dead_letters import dead_letters_for
     from netraven_tasks.tracking.replay import UnreplayableLetter, replay_dead_letter
 
@@ -177,7 +178,11 @@ def cmd_tracking_dead_letters(settings: Settings, args: argparse.Namespace) -> N
     elif args.replay:
         try:
             outcomes = replay_dead_letter(
-                letters, session_factory(settings), args.replay, hooks=TERMINAL_HOOKS
+                letters,
+                session_factory(settings),
+                args.replay,
+                hooks=TERMINAL_HOOKS,
+                planner=notification_planner(),
             )
         except UnreplayableLetter as error:
             raise CommandError(f"{error}; drop it with --drop {args.replay}") from None

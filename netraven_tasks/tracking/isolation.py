@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import exc, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +41,14 @@ class PendingEvent:
 Committed = Callable[[Sequence[PendingEvent]], None]
 
 
+class BatchPlanner(Protocol):
+    """Work done in each write transaction on its outcomes (notification planning), and after."""
+
+    def plan(self, session: Session, outcomes: Sequence[Outcome]) -> Any: ...
+
+    def after_commit(self, plan: Any) -> None: ...
+
+
 def _written_before(item: PendingEvent, written: tuple[int, int] | None) -> bool:
     """An adopted entry at or before the last committed one was written by an earlier leader."""
     return (
@@ -62,11 +71,13 @@ class IsolatingWriter:
         dead_letters: DeadLetters | None,
         source: str,
         fence: Fence | None = None,
+        planner: BatchPlanner | None = None,
     ):
         self.sessions = sessions
         self._dead_letters = dead_letters
         self._source = source
         self._fence = fence
+        self._planner = planner
 
     def write(self, pending: Sequence[PendingEvent], committed: Committed | None = None) -> list[Outcome]:
         """Write ``pending`` in order; ``committed`` hears of each part as soon as it is committed."""
@@ -89,17 +100,20 @@ class IsolatingWriter:
 
     def _commit(self, items: Sequence[PendingEvent], *, reopen_rejected: bool = False) -> list[Outcome]:
         with self.sessions.begin() as session:
-            if self._fence is None:
-                return apply_events(session, [item.event for item in items], reopen_rejected=reopen_rejected)
-            # Fenced: the first statement holds the stream's fence row until the commit.
-            written = self._fence.enter(session)
+            written = None
+            if self._fence is not None:
+                # Fenced: the first statement holds the stream's fence row until the commit.
+                written = self._fence.enter(session)
             todo = [item for item in items if not _written_before(item, written)]
-            outcomes = apply_events(session, [item.event for item in todo])
+            outcomes = apply_events(session, [item.event for item in todo], reopen_rejected=reopen_rejected)
             refs = [item.ref for item in items if item.ref is not None]
-            if refs:
+            if self._fence is not None and refs:
                 newest = max(refs, key=entry_key)
                 if written is None or entry_key(newest) > written:
                     self._fence.advance(session, newest)
+            plan = self._planner.plan(session, outcomes) if self._planner is not None else None
+        if self._planner is not None:
+            self._planner.after_commit(plan)
         return outcomes
 
     def database_answers(self) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.tracking.dead_letters import DeadLetters
 from netraven_tasks.tracking.events import TrackingEvent
-from netraven_tasks.tracking.isolation import IsolatingWriter, PendingEvent
+from netraven_tasks.tracking.isolation import BatchPlanner, IsolatingWriter, PendingEvent
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.transitions import Outcome
 
@@ -40,11 +40,12 @@ class SyncRecorder:
         on_terminal: Sequence[TerminalHook] = (),
         live: LiveFeed | None = None,
         dead_letters: DeadLetters | None = None,
+        planner: BatchPlanner | None = None,
     ):
         self._sessions = sessions
         self._on_terminal = list(on_terminal)
         self._live = live
-        self.writer = IsolatingWriter(sessions, dead_letters, source="sync")
+        self.writer = IsolatingWriter(sessions, dead_letters, source="sync", planner=planner)
 
     def record(self, event: TrackingEvent) -> None:
         outcomes = self.writer.write([PendingEvent(event)])

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.tracking.dead_letters import DeadLetters
 from netraven_tasks.tracking.events import TrackingEvent
-from netraven_tasks.tracking.isolation import IsolatingWriter
+from netraven_tasks.tracking.isolation import BatchPlanner, IsolatingWriter
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import TerminalHook, after_commit
 from netraven_tasks.tracking.transitions import Outcome
@@ -25,6 +25,7 @@ def replay_dead_letter(
     letter_id: str,
     live: LiveFeed | None = None,
     hooks: Sequence[TerminalHook] = (),
+    planner: BatchPlanner | None = None,
 ) -> list[Outcome] | None:
     """Write the letter's event (None if there is no such letter); raises if it still fails.
 
@@ -37,7 +38,7 @@ def replay_dead_letter(
         event = TrackingEvent.from_dict(json.loads(letter.event))
     except (KeyError, ValueError, TypeError, AttributeError) as error:
         raise UnreplayableLetter(f"dead letter {letter_id} is not a tracking event: {error}") from error
-    outcomes = IsolatingWriter(sessions, None, source="replay").replay(event)
+    outcomes = IsolatingWriter(sessions, None, source="replay", planner=planner).replay(event)
     after_commit(live, hooks, outcomes)
     dead_letters.remove(letter_id)
     return outcomes

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from netraven_tasks.tracking.dead_letters import DeadLetters, RedisDeadLetters
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.fencing import Fence, LostLeadership
-from netraven_tasks.tracking.isolation import IsolatingWriter, PendingEvent, describe_error
+from netraven_tasks.tracking.isolation import BatchPlanner, IsolatingWriter, PendingEvent, describe_error
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import Recorder, TerminalHook, after_commit
 from netraven_tasks.tracking.storable import storable_event
@@ -96,10 +96,13 @@ class RecorderConsumer:
         live: LiveFeed | None = None,
         dead_letters: DeadLetters | None = None,
         adopt_idle_seconds: float | None = None,
+        planner: BatchPlanner | None = None,
     ):
         self.dead_letters = dead_letters if dead_letters is not None else RedisDeadLetters(client)
         self._fence = Fence(client, stream)
-        self._writer = IsolatingWriter(sessions, self.dead_letters, source=stream, fence=self._fence)
+        self._writer = IsolatingWriter(
+            sessions, self.dead_letters, source=stream, fence=self._fence, planner=planner
+        )
         # A batch cannot take longer than the lock lives without the leader noticing at its next
         # renewal; twice that is how long an entry must be idle before another leader adopts it.
         idle = adopt_idle_seconds if adopt_idle_seconds is not None else 2 * leader_ttl_seconds
