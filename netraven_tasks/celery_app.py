@@ -24,7 +24,7 @@ from netraven_tasks.tracking import signals as tracking_signals
 from netraven_tasks.tracking.dead_letters import dead_letters_for
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHook
-from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder
+from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder, partition_stream
 
 INTERNAL_TASK_MODULES = ("netraven_tasks.tracking.tasks", "netraven_tasks.notifications.tasks")
 
@@ -105,7 +105,7 @@ def current_recorder() -> Recorder:
     )
     if client is None or not settings.tracking_via_stream:
         return sync
-    return SplitRecorder(sync, StreamRecorder(client))
+    return SplitRecorder(sync, StreamRecorder(client, partitions=settings.tracking_partitions))
 
 
 @signals.worker_process_init.connect(weak=False)
@@ -116,13 +116,15 @@ def _after_fork(**_: Any) -> None:
         cached.cache_clear()
 
 
-def recorder_consumer(settings: Settings, name: str) -> RecorderConsumer:
+def recorder_consumer(settings: Settings, name: str, partition: int = 0) -> RecorderConsumer:
+    """The consumer of one tracking partition (its own Redis connection: one thread each)."""
     client = redis.Redis.from_url(settings.broker_url)
     return RecorderConsumer(
         client,
         session_factory(settings),
         name,
         TERMINAL_HOOKS,
+        stream=partition_stream(partition),
         live=LiveFeed(client),
         planner=notification_tasks.notification_planner(),
     )

@@ -156,8 +156,31 @@ def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:
     if args.parent_pid:
         threading.Thread(target=_stop_when_gone, args=(args.parent_pid, stop), daemon=True).start()
     name = args.name or f"recorder@{socket.gethostname()}:{os.getpid()}"
-    print(f"{name} consuming tracking events (Ctrl-C stops)", flush=True)
-    recorder_consumer(settings, name).run(stop)
+    partitions = _partitions(args.partitions, settings.tracking_partitions)
+    print(f"{name} consuming tracking events of partition(s) {partitions} (Ctrl-C stops)", flush=True)
+    threads = [
+        threading.Thread(target=recorder_consumer(settings, name, p).run, args=(stop,), name=f"partition-{p}")
+        for p in partitions
+    ]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        stop.wait(0.5)  # the main thread stays free for the signal handlers
+    for thread in threads:
+        thread.join()
+
+
+def _partitions(raw: str | None, count: int) -> list[int]:
+    """``--partitions 0,2`` (default: every partition of NETRAVEN_TRACKING_PARTITIONS)."""
+    if not raw:
+        return list(range(count))
+    try:
+        chosen = sorted({int(part) for part in raw.split(",") if part.strip()})
+    except ValueError:
+        raise CommandError(f"--partitions takes comma-separated numbers, got {raw!r}") from None
+    if not chosen or not all(0 <= p < count for p in chosen):
+        raise CommandError(f"--partitions must name partitions 0..{count - 1} (NETRAVEN_TRACKING_PARTITIONS)")
+    return chosen
 
 
 # --- tracking: dead letters (events the database refused) ---
@@ -300,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recorder.add_argument("--name", help="consumer name in the Redis group (default recorder@host:pid)")
     recorder.add_argument("--parent-pid", type=int, help="stop when this process (a worker) is gone")
+    recorder.add_argument("--partitions", help="comma-separated tracking partitions to serve (default all)")
     recorder.set_defaults(func=cmd_recorder)
 
     tracking = commands.add_parser("tracking", help="tracking events the database refused")

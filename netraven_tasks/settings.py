@@ -110,6 +110,7 @@ class Settings:
     tracking: str = "auto"
     recorder_in_worker: bool = True
     templates_dir: Path | None = None  # notifications: operator overrides of the mail templates
+    tracking_partitions: int = 1  # tracking: stream partitions, each with its own leader
 
     @property
     def broker_is_redis(self) -> bool:
@@ -185,6 +186,7 @@ class Settings:
             ssh_known_hosts=get("SSH_KNOWN_HOSTS", _str, None),
             ssh_port=get("SSH_PORT", _int_parser(1, 65535), 22),
             templates_dir=_optional_path(get("TEMPLATES_DIR", _str, None)),
+            tracking_partitions=get("TRACKING_PARTITIONS", _int_parser(1, 64), 1),
         )
 
 

@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,20 @@ GROUP = "recorder"
 LEADER_LOCK = "netraven:tracking:leader"
 
 
+def partition_stream(partition: int) -> str:
+    """The stream of one partition; partition 0 keeps the unpartitioned name."""
+    return STREAM if partition == 0 else f"{STREAM}:{partition}"
+
+
+def partition_streams(partitions: int) -> list[str]:
+    return [partition_stream(p) for p in range(partitions)]
+
+
+def partition_of(task_id: str, partitions: int) -> int:
+    """A stable hash (crc32, not Python's salted ``hash``): every process picks the same one."""
+    return zlib.crc32(task_id.encode("utf-8", "surrogatepass")) % partitions if partitions > 1 else 0
+
+
 def backlog(client: redis.Redis, stream: str = STREAM, now: float | None = None) -> tuple[int, float]:
     """(entries not yet written, age in seconds of the oldest): the recorder's lag."""
     count = int(client.xlen(stream))
@@ -50,16 +65,24 @@ def backlog(client: redis.Redis, stream: str = STREAM, now: float | None = None)
     return count, max(0.0, (now if now is not None else time.time()) - millis / 1000)
 
 
-class StreamRecorder:
-    """Appends each event to the stream (one XADD)."""
+def total_backlog(client: redis.Redis, streams: Sequence[str]) -> tuple[int, float]:
+    """The backlog of every partition: entries summed, the oldest age."""
+    lags = [backlog(client, stream) for stream in streams]
+    return sum(n for n, _ in lags), max((age for _, age in lags), default=0.0)
 
-    def __init__(self, client: redis.Redis, stream: str = STREAM):
+
+class StreamRecorder:
+    """Appends each event to the stream of its partition (one XADD): a job's events stay in one
+    stream, so in order, while N partitions are written by N leaders in parallel."""
+
+    def __init__(self, client: redis.Redis, stream: str = STREAM, partitions: int = 1):
         self._client = client
-        self._stream = stream
+        self._streams = [stream] if partitions <= 1 else partition_streams(partitions)
 
     def record(self, event: TrackingEvent) -> None:
+        stream = self._streams[partition_of(event.task_id, len(self._streams))]
         # Made storable here already: a 10 MB result must not travel through Redis either.
-        self._client.xadd(self._stream, {"event": json.dumps(storable_event(event).to_dict(), default=str)})
+        self._client.xadd(stream, {"event": json.dumps(storable_event(event).to_dict(), default=str)})
 
 
 class SplitRecorder:

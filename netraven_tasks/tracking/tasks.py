@@ -12,7 +12,7 @@ from netraven_tasks.models import utcnow
 from netraven_tasks.settings import get_settings
 from netraven_tasks.tracking.broker_inventory import BrokerInventory, EverythingHeld, RedisInventory
 from netraven_tasks.tracking.reaper import lost_message_events, vanished_events
-from netraven_tasks.tracking.stream import STREAM, backlog
+from netraven_tasks.tracking.stream import partition_streams, total_backlog
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def _inventory() -> BrokerInventory:
     if client is None:
         return EverythingHeld()
     queues = {app.conf.task_default_queue, *(app.amqp.queues or {})}
-    return RedisInventory(client, sorted(queues), [STREAM])
+    return RedisInventory(client, sorted(queues), partition_streams(get_settings().tracking_partitions))
 
 
 @shared_task(name="netraven.reap_vanished_jobs", ignore_result=True)
@@ -37,7 +37,7 @@ def reap_vanished_jobs() -> int:
     settings = get_settings()
     if settings.tracking_via_stream:
         with redis.Redis.from_url(settings.broker_url) as client:
-            entries, age = backlog(client)
+            entries, age = total_backlog(client, partition_streams(settings.tracking_partitions))
         if age > BACKLOG_TOLERANCE_SECONDS:
             # The rows are stale because the recorder is behind, not because workers vanished.
             log.warning("reaper skipped: %d tracking events wait since %.0fs", entries, age)
