@@ -37,7 +37,7 @@ def reap_vanished_jobs() -> int:
     settings = get_settings()
     if settings.tracking_via_stream:
         with redis.Redis.from_url(settings.broker_url) as client:
-            entries, age = total_backlog(client, partition_streams(settings.tracking_partitions))
+            entries, age = total_backlog(client, streams=partition_streams(settings.tracking_partitions))
         if age > BACKLOG_TOLERANCE_SECONDS:
             # The rows are stale because the recorder is behind, not because workers vanished.
             log.warning("reaper skipped: %d tracking events wait since %.0fs", entries, age)
