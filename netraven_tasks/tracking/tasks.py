@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 BACKLOG_TOLERANCE_SECONDS = 30.0
 
 
+def tracking_streams() -> list[str]:
+    return partition_streams(get_settings().tracking_partitions)
+
+
 def _inventory() -> BrokerInventory:
     from netraven_tasks.celery_app import app, redis_client
 
@@ -26,7 +30,7 @@ def _inventory() -> BrokerInventory:
     if client is None:
         return EverythingHeld()
     queues = {app.conf.task_default_queue, *(app.amqp.queues or {})}
-    return RedisInventory(client, sorted(queues), partition_streams(get_settings().tracking_partitions))
+    return RedisInventory(client, sorted(queues), tracking_streams())
 
 
 @shared_task(name="netraven.reap_vanished_jobs", ignore_result=True)
@@ -37,7 +41,7 @@ def reap_vanished_jobs() -> int:
     settings = get_settings()
     if settings.tracking_via_stream:
         with redis.Redis.from_url(settings.broker_url) as client:
-            entries, age = total_backlog(client, streams=partition_streams(settings.tracking_partitions))
+            entries, age = total_backlog(client, tracking_streams())
         if age > BACKLOG_TOLERANCE_SECONDS:
             # The rows are stale because the recorder is behind, not because workers vanished.
             log.warning("reaper skipped: %d tracking events wait since %.0fs", entries, age)

@@ -57,14 +57,11 @@ def test_reaper_task_marks_rows_failed_through_the_recorder(db_session, settings
 
 
 def test_reaper_waits_while_the_recorder_is_behind(db_session, settings, redis_client, monkeypatch):
-    from functools import partial
-
     from netraven_tasks.tracking import tasks
-    from netraven_tasks.tracking.stream import total_backlog
 
     # A private stream: the session worker's consumer must not drain it under the test.
     stream = "test:reaper:backlog"
-    monkeypatch.setattr(tasks, "total_backlog", partial(total_backlog, streams=[stream]))
+    monkeypatch.setattr(tasks, "tracking_streams", lambda: [stream])
     _row(db_session, "maybe-done", "running", updated_ago=10_000)
     old_id = f"{int((utcnow().timestamp() - 120) * 1000)}-0"
     redis_client.xadd(stream, {"event": "{}"}, id=old_id)  # an event waiting for two minutes
