@@ -14,7 +14,7 @@ import redis
 from celery import Celery, signals
 from celery.schedules import crontab
 
-from netraven_tasks import logging_setup
+from netraven_tasks import logging_setup, pool_shutdown
 from netraven_tasks.db import dispose_engines, session_factory
 from netraven_tasks.jobs import BUILTIN_JOB_MODULES
 from netraven_tasks.jobs.registry import load_job_modules
@@ -188,6 +188,7 @@ def _stop_recorder(**_: Any) -> None:
 
 
 tracking_signals.install(current_recorder)
+pool_shutdown.install()  # SIGTERM to the whole process group must not hang the worker
 logging_setup.install_celery_hooks(get_settings)  # operations: log format and job context
 
 app = create_celery_app(get_settings())
