@@ -3,7 +3,7 @@
 Why: a synchronous INSERT/UPDATE per signal costs a round trip on every task and is lost
 when the database is down (Celery swallows handler errors). Appending to a stream on the
 broker's own Redis costs one XADD; the consumer writes batches, acknowledges only after
-commit, and simply waits out a database outage. See DESIGN.md §3.
+commit, and simply waits out a database outage. See docs/tracking.md.
 
 One consumer at a time (a Redis lock elects it) keeps events of a job in stream order; every
 worker hosts a standby, and a new leader first takes over what the old one left unacknowledged.
