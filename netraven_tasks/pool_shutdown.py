@@ -19,7 +19,7 @@ from billiard import pool as billiard_pool
 
 log = logging.getLogger(__name__)
 
-LOCK_WAIT_SECONDS = 3.0
+LOCK_WAIT_SECONDS = 1.0
 
 
 def _help_stuff_finish(inqueue: Any, task_handler: Any, _pool: Any) -> None:

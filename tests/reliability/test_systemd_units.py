@@ -23,6 +23,8 @@ from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_ENV, free_port
 UNITS = ROOT / "deploy" / "systemd"
 VENV_BIN = Path(sys.executable).parent
 IDLE_STOP_SECONDS = 10
+# Busy: the running jobs (instant here) finish, the pool is torn down; margin for a loaded CI box.
+BUSY_STOP_SECONDS = 20
 
 
 def unit(name: str) -> configparser.ConfigParser:
@@ -147,4 +149,4 @@ def test_busy_embedded_worker_stops_when_the_whole_group_gets_sigterm(tmp_path, 
             time.sleep(0.1)
     engine.dispose()
     took = stop_like_systemd(process, "control-group")
-    assert took < IDLE_STOP_SECONDS, (took, (tmp_path / "worker.log").read_text(errors="replace")[-2000:])
+    assert took < BUSY_STOP_SECONDS, (took, (tmp_path / "worker.log").read_text(errors="replace")[-2000:])

@@ -1,0 +1,110 @@
+"""Faults under load with real processes: the recorder's database cut for 30 s, SIGTERM after a flood."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_DB_URL, TEST_ENV, start_worker
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_db")]
+
+TERMINAL = sa.text("SELECT count(*) FROM job_logs WHERE status IN ('completed', 'failed')")
+
+
+def flood(count: int, env: dict[str, str]) -> None:
+    """``count`` reachability checks (to a closed port: they fail at once), launched as the API does."""
+    code = (
+        "import netraven_tasks.celery_app\n"
+        "from netraven_tasks.jobs.launch import launch_job\n"
+        "from netraven_tasks.settings import get_settings\n"
+        f"for _ in range({count}):\n"
+        "    launch_job(get_settings(), 'reachability_check', {'host': '127.0.0.1', 'port': 1}, None)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True)
+
+
+def wait_terminal(engine: sa.Engine, count: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as connection:
+            done = int(connection.execute(TERMINAL).scalar_one())
+        if done >= count or time.monotonic() > deadline:
+            return done
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def spare_redis():
+    client = redis.Redis.from_url(SPARE_REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def test_database_blocked_30s_mid_run_loses_no_row(tmp_path: Path, settings, spare_redis):
+    env = {**os.environ, **TEST_ENV, "NETRAVEN_BROKER_URL": SPARE_REDIS_URL}
+    flood(200, env)  # the queued rows go straight to the database
+    url = sa.engine.make_url(TEST_DB_URL)
+    proxy = TcpProxy(url.port or 5432).start()
+    # The worker (and its recorder) reach PostgreSQL only through the proxy the test controls.
+    worker_env = {"NETRAVEN_DATABASE_URL": url.set(port=proxy.port).render_as_string(hide_password=False)}
+    engine = sa.create_engine(TEST_DB_URL)
+    worker = None
+    try:
+        original = dict(TEST_ENV)
+        TEST_ENV.update(worker_env, NETRAVEN_BROKER_URL=SPARE_REDIS_URL)
+        try:
+            worker = start_worker("outage", tmp_path / "worker.log")
+        finally:
+            TEST_ENV.clear()
+            TEST_ENV.update(original)
+        assert wait_terminal(engine, 20, 60) >= 20
+        proxy.block()
+        time.sleep(30)
+        proxy.unblock()
+        assert wait_terminal(engine, 200, 90) == 200, "every run is recorded once the database is back"
+        with engine.connect() as connection:
+            attempts = connection.execute(sa.text("SELECT attempts, count(*) FROM job_logs GROUP BY 1")).all()
+        assert attempts == [(1, 200)], "no event written twice"
+    finally:
+        if worker is not None:
+            worker.process.send_signal(signal.SIGTERM)
+            worker.process.wait(60)
+        proxy.stop()
+        engine.dispose()
+
+
+def test_worker_stops_promptly_on_sigterm_after_a_flood(tmp_path: Path, settings, spare_redis):
+    env = {**os.environ, **TEST_ENV, "NETRAVEN_BROKER_URL": SPARE_REDIS_URL}
+    flood(2000, env)
+    engine = sa.create_engine(TEST_DB_URL)
+    original = dict(TEST_ENV)
+    TEST_ENV.update(NETRAVEN_BROKER_URL=SPARE_REDIS_URL)
+    try:
+        worker = start_worker("flood", tmp_path / "worker.log")
+    finally:
+        TEST_ENV.clear()
+        TEST_ENV.update(original)
+    try:
+        assert wait_terminal(engine, 2000, 85) == 2000
+        started = time.monotonic()
+        worker.process.send_signal(signal.SIGTERM)
+        worker.process.wait(60)
+        took = time.monotonic() - started
+    finally:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait()
+        engine.dispose()
+    assert took < 10, f"the idle worker took {took:.1f}s to stop after SIGTERM"
