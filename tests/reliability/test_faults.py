@@ -108,3 +108,55 @@ def test_worker_stops_promptly_on_sigterm_after_a_flood(tmp_path: Path, settings
             worker.process.wait()
         engine.dispose()
     assert took < 10, f"the idle worker took {took:.1f}s to stop after SIGTERM"
+
+
+def test_sigkill_a_child_20_times_under_200_jobs_loses_and_duplicates_nothing(
+    tmp_path: Path, settings, spare_redis
+):
+    import random
+
+    from netraven_tasks.notifications.models import OutboxMessage
+    from netraven_tasks.users import create_user
+
+    engine = sa.create_engine(TEST_DB_URL)
+    with sa.orm.Session(engine) as session, session.begin():
+        owner = create_user(session, "killed-jobs-owner", "owner@example.test").id
+    env = {**os.environ, **TEST_ENV, "NETRAVEN_BROKER_URL": SPARE_REDIS_URL}
+    code = (
+        "import netraven_tasks.celery_app\n"
+        "from netraven_tasks.jobs.launch import launch_job\n"
+        "from netraven_tasks.settings import get_settings\n"
+        f"for _ in range(200): launch_job(get_settings(), 'test_nap', {{'seconds': 0.2}}, {owner})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True)
+    original = dict(TEST_ENV)
+    TEST_ENV.update(NETRAVEN_BROKER_URL=SPARE_REDIS_URL)
+    try:
+        worker = start_worker("killed", tmp_path / "worker.log")
+    finally:
+        TEST_ENV.clear()
+        TEST_ENV.update(original)
+    kills = 0
+    try:
+        while kills < 20:
+            time.sleep(0.4)
+            children = [
+                pid
+                for pid in worker.child_pids()
+                if b"recorder" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ]
+            if children:
+                os.kill(random.choice(children), signal.SIGKILL)
+                kills += 1
+        assert wait_terminal(engine, 200, 85) == 200, "every job terminal, none lost"
+        with engine.connect() as connection:
+            jobs = connection.execute(sa.text("SELECT count(*) FROM job_logs")).scalar_one()
+            outbox = connection.execute(
+                sa.select(OutboxMessage.job_log_id, sa.func.count()).group_by(OutboxMessage.job_log_id)
+            ).all()
+    finally:
+        worker.process.send_signal(signal.SIGTERM)
+        worker.process.wait(60)
+        engine.dispose()
+    assert jobs == 200
+    assert len(outbox) == 200 and {n for _, n in outbox} == {1}, "one notification per job, none twice"

@@ -70,3 +70,15 @@ def odd_output(host: str, fail: bool = False) -> dict[str, Any]:
     for _ in range(2_000):
         deep = [deep]
     return {"text": text, "ratio": float("nan"), "deep": deep}
+
+
+class NapArguments(Schema):
+    host = fields.String(load_default="lab-sw-05")
+    seconds = fields.Float(load_default=0.2)
+
+
+@job_type("test_nap", arguments=NapArguments, policy=RetryPolicy(max_attempts=1), time_limit=30)
+def nap(host: str, seconds: float = 0.2) -> dict[str, Any]:
+    """Sleeps briefly, so a test can kill the child that runs it (reliability tests)."""
+    time.sleep(seconds)
+    return {"slept": seconds}
