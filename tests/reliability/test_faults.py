@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_DB_URL, TEST_ENV, start_worker
+from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_DB_URL, TEST_ENV, free_port, start_worker
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_db")]
@@ -160,3 +161,56 @@ def test_sigkill_a_child_20_times_under_200_jobs_loses_and_duplicates_nothing(
         engine.dispose()
     assert jobs == 200
     assert len(outbox) == 200 and {n for _, n in outbox} == {1}, "one notification per job, none twice"
+
+
+def _redis_server(port: int, directory: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+         "--appendonly", "yes", "--save", ""],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return process
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+def test_workers_reconnect_after_redis_restarts(tmp_path: Path, settings):
+    port = free_port()
+    server = _redis_server(port, tmp_path)
+    broker = f"redis://127.0.0.1:{port}/0"
+    env = {**os.environ, **TEST_ENV, "NETRAVEN_BROKER_URL": broker}
+    engine = sa.create_engine(TEST_DB_URL)
+    original = dict(TEST_ENV)
+    TEST_ENV.update(NETRAVEN_BROKER_URL=broker)
+    try:
+        worker = start_worker("restart", tmp_path / "worker.log")
+    finally:
+        TEST_ENV.clear()
+        TEST_ENV.update(original)
+    try:
+        flood(20, env)
+        assert wait_terminal(engine, 20, 30) == 20
+        server.terminate()  # appendonly: what was acknowledged survives the restart
+        server.wait(10)
+        time.sleep(2)
+        server = _redis_server(port, tmp_path)
+        restarted = time.monotonic()
+        flood(20, env)
+        assert wait_terminal(engine, 40, 30) == 40, "jobs queued after the restart run"
+        assert time.monotonic() - restarted < 30
+    finally:
+        worker.process.send_signal(signal.SIGTERM)
+        try:
+            worker.process.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+        server.terminate()
+        server.wait(10)
+        engine.dispose()
