@@ -7,14 +7,13 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from kombu.exceptions import OperationalError as BrokerError
 from marshmallow import INCLUDE, Schema, ValidationError, fields
 
 from api.context import current_settings
 from api.errors import describe_errors
 from api.security import current_caller, errors, protect
 from netraven_tasks.jobs.arguments import contains_nul
-from netraven_tasks.jobs.launch import UnknownJobType, launch_job
+from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.jobs.registry import JobType, all_job_types, get_job_type
 
@@ -114,10 +113,9 @@ class JobRuns(MethodView):
             abort(404, message=f"unknown job type {job_type[:100]!r}; known: {known}")
         except ValidationError as error:
             abort(422, errors={"json": error.messages}, message=describe_errors(error.messages))
-        except (BrokerError, ConnectionError, OSError) as error:
-            abort(
-                503, message=f"the job could not be queued, the broker is unreachable: {type(error).__name__}"
-            )
+        except LaunchUnavailable as error:
+            # The launcher left no phantom: nothing published, or its row already says failed.
+            abort(503, message=str(error), headers={"Retry-After": str(error.retry_after)})
         location = url_for("job_logs.JobLogDetail", job_log_id=launched.job_log_id)
         body = {"job_log_id": launched.job_log_id, "task_id": launched.task_id, "status": launched.status}
         return body, 202, {"Location": location}

@@ -33,11 +33,11 @@ PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-def _env(db_url: str, tracking: str, var_dir: Path) -> dict[str, str]:
+def _env(db_url: str, tracking: str, var_dir: Path, redis_url: str = REDIS_URL) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETRAVEN_")}
     env.update(
         NETRAVEN_DATABASE_URL=db_url,
-        NETRAVEN_BROKER_URL=REDIS_URL,
+        NETRAVEN_BROKER_URL=redis_url,
         NETRAVEN_TRACKING=tracking,
         NETRAVEN_VAR_DIR=str(var_dir),
         NETRAVEN_SECRET_KEY="benchmark-secret-key-0123456789",  # noqa: S106 - scratch setup
@@ -84,14 +84,16 @@ for _ in range({total}):
     subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
 
 
-def _run_mode(db_url: str, mode: Mode, total: int, var_dir: Path) -> tuple[float, float | None]:
+def _run_mode(
+    db_url: str, mode: Mode, total: int, var_dir: Path, redis_url: str = REDIS_URL
+) -> tuple[float, float | None]:
     """(tasks per second, seconds from the last task until every row is completed or None)."""
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url)
     client.flushdb()
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:
         connection.execute(sa.text("TRUNCATE job_logs, job_log_entries RESTART IDENTITY CASCADE"))
-    env = _env(db_url, mode.tracking, var_dir)
+    env = _env(db_url, mode.tracking, var_dir, redis_url)
     env["NETRAVEN_RECORDER_IN_WORKER"] = "0" if mode.separate_recorder else "1"
     _publish(env, mode, total)
     var_dir.mkdir(parents=True, exist_ok=True)

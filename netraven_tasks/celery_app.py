@@ -14,7 +14,7 @@ import redis
 from celery import Celery, signals
 from celery.schedules import crontab
 
-from netraven_tasks import logging_setup
+from netraven_tasks import logging_setup, pool_shutdown
 from netraven_tasks.db import dispose_engines, session_factory
 from netraven_tasks.jobs import BUILTIN_JOB_MODULES
 from netraven_tasks.jobs.registry import load_job_modules
@@ -22,9 +22,10 @@ from netraven_tasks.notifications import tasks as notification_tasks
 from netraven_tasks.schedules import models as _schedule_models  # noqa: F401 - their tables
 from netraven_tasks.settings import Settings, get_settings
 from netraven_tasks.tracking import signals as tracking_signals
+from netraven_tasks.tracking.dead_letters import dead_letters_for
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHook
-from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder
+from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder, partition_stream
 
 INTERNAL_TASK_MODULES = ("netraven_tasks.tracking.tasks", "netraven_tasks.notifications.tasks")
 # Queries at scale: rollups and retention.
@@ -34,8 +35,9 @@ log = logging.getLogger(__name__)
 
 REDELIVERY_SECONDS = 3600
 
-# Hooks run once a job reaches its final status (notifications register one).
-TERMINAL_HOOKS: list[TerminalHook] = [notification_tasks.publish_job_outcome]
+# Hooks run after the commit for each job that reached its final status. Notifications are not
+# one of them: the recorder plans them in its own transaction (notification_tasks.notification_planner).
+TERMINAL_HOOKS: list[TerminalHook] = []
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -86,25 +88,54 @@ def create_celery_app(settings: Settings) -> Celery:
 
 
 @lru_cache(maxsize=1)
+def redis_client() -> redis.Redis | None:
+    """This process's client of the broker's Redis (None on other brokers)."""
+    settings = get_settings()
+    return redis.Redis.from_url(settings.broker_url) if settings.broker_is_redis else None
+
+
+@lru_cache(maxsize=1)
+def current_live_feed() -> LiveFeed | None:
+    client = redis_client()
+    return LiveFeed(client) if client is not None else None
+
+
+@lru_cache(maxsize=1)
 def current_recorder() -> Recorder:
     settings = get_settings()
-    client = redis.Redis.from_url(settings.broker_url) if settings.broker_is_redis else None
-    live = LiveFeed(client) if client is not None else None
-    sync = SyncRecorder(session_factory(settings), on_terminal=TERMINAL_HOOKS, live=live)
+    client = redis_client()
+    sync = SyncRecorder(
+        session_factory(settings),
+        on_terminal=TERMINAL_HOOKS,
+        live=current_live_feed(),
+        dead_letters=dead_letters_for(settings, client),
+        planner=notification_tasks.notification_planner(),
+    )
     if client is None or not settings.tracking_via_stream:
         return sync
-    return SplitRecorder(sync, StreamRecorder(client))
+    return SplitRecorder(sync, StreamRecorder(client, partitions=settings.tracking_partitions))
 
 
 @signals.worker_process_init.connect(weak=False)
 def _after_fork(**_: Any) -> None:
     dispose_engines()
-    current_recorder.cache_clear()  # no Redis connection shared across fork
+    # No Redis connection shared across fork.
+    for cached in (current_recorder, current_live_feed, redis_client):
+        cached.cache_clear()
 
 
-def recorder_consumer(settings: Settings, name: str) -> RecorderConsumer:
+def recorder_consumer(settings: Settings, name: str, partition: int = 0) -> RecorderConsumer:
+    """The consumer of one tracking partition (its own Redis connection: one thread each)."""
     client = redis.Redis.from_url(settings.broker_url)
-    return RecorderConsumer(client, session_factory(settings), name, TERMINAL_HOOKS, live=LiveFeed(client))
+    return RecorderConsumer(
+        client,
+        session_factory(settings),
+        name,
+        TERMINAL_HOOKS,
+        stream=partition_stream(partition),
+        live=LiveFeed(client),
+        planner=notification_tasks.notification_planner(),
+    )
 
 
 class RecorderSupervisor:
@@ -184,6 +215,7 @@ def _stop_schedule_watch(**_: Any) -> None:
 
 
 tracking_signals.install(current_recorder)
+pool_shutdown.install()  # SIGTERM to the whole process group must not hang the worker
 logging_setup.install_celery_hooks(get_settings)  # operations: log format and job context
 
 app = create_celery_app(get_settings())

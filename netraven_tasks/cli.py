@@ -122,7 +122,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     from netraven_tasks.celery_app import app  # noqa: F401 - registers the job types
     from netraven_tasks.db import session_factory
-    from netraven_tasks.jobs.launch import UnknownJobType, launch_job
+    from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
     from netraven_tasks.jobs.launch_roles import LaunchForbidden
     from netraven_tasks.jobs.registry import all_job_types, get_job_type
     from netraven_tasks.users import find_user
@@ -148,6 +148,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(f"unknown job type {args.job_type!r}; known: {known}") from None
     except ValidationError as error:
         raise CommandError(f"invalid arguments: {json.dumps(error.messages)}") from None
+    except LaunchUnavailable as error:
+        raise CommandError(f"{error}; try again in {error.retry_after}s") from None
     print(f"job log {launched.job_log_id} {launched.status} (task {launched.task_id})")
     if args.wait:
         status = _wait_for(settings, launched.job_log_id, args.wait)
@@ -210,11 +212,77 @@ def cmd_recorder(settings: Settings, args: argparse.Namespace) -> None:
     if args.parent_pid:
         threading.Thread(target=_stop_when_gone, args=(args.parent_pid, stop), daemon=True).start()
     name = args.name or f"recorder@{socket.gethostname()}:{os.getpid()}"
-    print(f"{name} consuming tracking events (Ctrl-C stops)", flush=True)
+    partitions = _partitions(args.partitions, settings.tracking_partitions)
+    print(f"{name} consuming tracking events of partition(s) {partitions} (Ctrl-C stops)", flush=True)
     from netraven_tasks.schedules.watch import start_watch
 
     start_watch(settings, stop)  # schedules: the missed-run check lives beside every recorder
-    recorder_consumer(settings, name).run(stop)
+    threads = [
+        threading.Thread(target=recorder_consumer(settings, name, p).run, args=(stop,), name=f"partition-{p}")
+        for p in partitions
+    ]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        stop.wait(0.5)  # the main thread stays free for the signal handlers
+    for thread in threads:
+        thread.join()
+
+
+def _partitions(raw: str | None, count: int) -> list[int]:
+    """``--partitions 0,2`` (default: every partition of NETRAVEN_TRACKING_PARTITIONS)."""
+    if not raw:
+        return list(range(count))
+    try:
+        chosen = sorted({int(part) for part in raw.split(",") if part.strip()})
+    except ValueError:
+        raise CommandError(f"--partitions takes comma-separated numbers, got {raw!r}") from None
+    if not chosen or not all(0 <= p < count for p in chosen):
+        raise CommandError(f"--partitions must name partitions 0..{count - 1} (NETRAVEN_TRACKING_PARTITIONS)")
+    return chosen
+
+
+# --- tracking: dead letters (events the database refused) ---
+
+
+def cmd_tracking_dead_letters(settings: Settings, args: argparse.Namespace) -> None:
+    from netraven_tasks.celery_app import TERMINAL_HOOKS
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.notifications.tasks import notification_planner
+    from netraven_tasks.tracking.dead_letters import dead_letters_for
+    from netraven_tasks.tracking.replay import UnreplayableLetter, replay_dead_letter
+
+    letters = dead_letters_for(settings)
+    if args.drop:
+        if not letters.remove(args.drop):
+            raise CommandError(f"no dead letter {args.drop!r}")
+        print(f"dropped dead letter {args.drop}")
+    elif args.replay:
+        try:
+            outcomes = replay_dead_letter(
+                letters,
+                session_factory(settings),
+                args.replay,
+                hooks=TERMINAL_HOOKS,
+                planner=notification_planner(),
+            )
+        except UnreplayableLetter as error:
+            raise CommandError(f"{error}; drop it with --drop {args.replay}") from None
+        except Exception as error:
+            raise CommandError(f"replay of {args.replay} failed again, it is kept: {error}") from None
+        if outcomes is None:
+            raise CommandError(f"no dead letter {args.replay!r}")
+        statuses = ", ".join(f"job log {o.job_log_id} is {o.status.value}" for o in outcomes)
+        print(f"replayed dead letter {args.replay}: {statuses}")
+    else:
+        shown = letters.list(args.limit)
+        for letter in shown:
+            fields = letter.fields()
+            print(
+                f"{letter.id}  {letter.at}  {fields.get('kind', '?')} of task {fields.get('task_id', '?')}"
+                f" ({fields.get('job_type', '?')}): {letter.error}"
+            )
+        print(f"{letters.count()} dead letter(s)" + (f", {len(shown)} shown" if shown else ""))
 
 
 def _stop_when_gone(parent_pid: int, stop: threading.Event) -> None:
@@ -328,7 +396,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recorder.add_argument("--name", help="consumer name in the Redis group (default recorder@host:pid)")
     recorder.add_argument("--parent-pid", type=int, help="stop when this process (a worker) is gone")
+    recorder.add_argument("--partitions", help="comma-separated tracking partitions to serve (default all)")
     recorder.set_defaults(func=cmd_recorder)
+
+    tracking = commands.add_parser("tracking", help="tracking events the database refused")
+    tracking_commands = tracking.add_subparsers(dest="tracking_command", required=True)
+    dead = tracking_commands.add_parser("dead-letters", help="list dead letters, or replay or drop one")
+    dead_action = dead.add_mutually_exclusive_group()
+    dead_action.add_argument("--replay", metavar="ID", help="write the event again (after fixing the cause)")
+    dead_action.add_argument("--drop", metavar="ID", help="forget the event")
+    dead.add_argument("--limit", type=int, default=100, help="how many to list (oldest first)")
+    dead.set_defaults(func=cmd_tracking_dead_letters)
 
     flower = commands.add_parser("flower", help="run Flower")
     flower.add_argument("--host", default="127.0.0.1")

@@ -30,24 +30,31 @@ CELERY_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.wor
 JobLogIdResolver = Callable[[str, str | None], int | None]
 
 
-def _task_of(record: logging.LogRecord) -> tuple[str | None, str | None]:
+def _task_of(record: logging.LogRecord) -> tuple[str | None, str | None, int | None]:
+    """(task id, task name, job-log id if the message headers carry it) of the record's task."""
     args = record.args
     if isinstance(args, Mapping) and record.name.startswith(CELERY_TASK_LOGGERS) and args.get("id"):
-        return str(args["id"]), (str(args["name"]) if args.get("name") else None)
+        return str(args["id"]), (str(args["name"]) if args.get("name") else None), None
     from celery._state import get_current_task
 
+    from netraven_tasks.tracking.headers import job_log_id_of
+
     task = get_current_task()
-    request_id = getattr(getattr(task, "request", None), "id", None) if task is not None else None
+    request = getattr(task, "request", None) if task is not None else None
+    request_id = getattr(request, "id", None)
     if not request_id:
-        return None, None
-    return str(request_id), getattr(task, "name", None)
+        return None, None, None
+    # launch_job put the row's id in the headers: no query for the lines a job writes.
+    return str(request_id), getattr(task, "name", None), job_log_id_of(request)
 
 
 class JobLogIds:
     """task id -> job-log id, looked up once per task and process, only when a line is written.
 
-    The job-log row exists before the message is published (the queued event is recorded
-    synchronously), so one indexed SELECT finds it. Tasks that are not job types are skipped.
+    Only for lines that cannot read the id from the task's message headers (Celery's own
+    lines in the main process, runs published without ``launch_job``). The job-log row exists
+    before the message is published, so one indexed SELECT finds it. Tasks that are not job
+    types are skipped.
     """
 
     def __init__(self, settings_provider: Callable[[], Settings], capacity: int = 4096):
@@ -98,8 +105,13 @@ class JobContextFilter(logging.Filter):
         task_id = task_name = None
         job_log_id = None
         try:
-            task_id, task_name = _task_of(record)
-            if task_id and self._resolve is not None and not getattr(self._busy, "active", False):
+            task_id, task_name, job_log_id = _task_of(record)
+            if (
+                task_id
+                and job_log_id is None
+                and self._resolve is not None
+                and not getattr(self._busy, "active", False)
+            ):
                 self._busy.active = True
                 try:
                     job_log_id = self._resolve(task_id, task_name)

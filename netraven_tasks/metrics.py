@@ -195,6 +195,20 @@ def recorder_families(client: redis.Redis) -> Iterator[Metric]:
     yield from (events, lag)
 
 
+# --- tracking: dead letters (events the database refused; tracking/dead_letters.py) ---
+
+
+def dead_letter_families(settings: Settings, client: redis.Redis | None) -> Iterator[Metric]:
+    """How many dead letters wait for an operator (``netraven-tasks tracking dead-letters``)."""
+    from netraven_tasks.tracking.dead_letters import dead_letters_for
+
+    gauge = GaugeMetricFamily(
+        "netraven_tracking_dead_letters", "Tracking events the database refused, kept for replay or drop"
+    )
+    gauge.add_metric([], dead_letters_for(settings, client).count())
+    yield gauge
+
+
 class NetravenCollector(Collector):
     """Reads the numbers at every scrape; a source that fails is reported down, not raised."""
 
@@ -250,6 +264,11 @@ class NetravenCollector(Collector):
             except Exception as error:
                 log.warning("metrics: could not read the tracking stream: %s", _first_line(error))
                 up.add_metric(["tracking_stream"], 0)
+        try:  # tracking: dead letters
+            redis_client = self._stream_client() if self._settings.broker_is_redis else None
+            families.extend(dead_letter_families(self._settings, redis_client))
+        except Exception as error:
+            log.warning("metrics: could not count the dead letters: %s", _first_line(error))
         yield from families
         yield up
         took = GaugeMetricFamily(

@@ -133,3 +133,17 @@ class JobLogEntry(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     job_log: Mapped[JobLog] = relationship(back_populates="entries")
+
+
+# --- tracking: leadership fences (tracking/fencing.py) ---
+
+
+class TrackingFence(Base):
+    """The newest leader's token of one tracking stream and the last entry it committed."""
+
+    __tablename__ = "tracking_fences"
+
+    stream: Mapped[str] = mapped_column(String(200), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)
+    last_entry: Mapped[str | None] = mapped_column(String(48))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -137,6 +137,7 @@ class Settings:
     sms_account_sid: str | None = None
     sms_auth_token: str | None = field(default=None, repr=False)
     sms_from: str | None = None
+    tracking_partitions: int = 1  # tracking: stream partitions, each with its own leader
 
     @property
     def broker_is_redis(self) -> bool:
@@ -228,6 +229,7 @@ class Settings:
             rollup_retention_days=get("ROLLUP_RETENTION_DAYS", _int_parser(1, 100 * 365), 730),
             rollup_lateness_seconds=get("ROLLUP_LATENESS_SECONDS", _int_parser(0, 30 * 86400), 3600),
             **_schedule_settings(get),
+            tracking_partitions=get("TRACKING_PARTITIONS", _int_parser(1, 64), 1),
         )
 
 

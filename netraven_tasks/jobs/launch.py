@@ -1,25 +1,46 @@
-"""Launching a job run: validate its arguments, publish it, and hand back its job-log row."""
+"""Launching a job run: validate its arguments, write its queued row, then publish it.
+
+The launcher owns its row. One short transaction writes the ``queued`` row; only then is the
+message published, with the row's id in its headers. If the database fails, nothing is
+published; if the broker fails, the row is marked ``failed`` (through the database, not the
+broker that just refused). Either way the caller gets ``LaunchUnavailable`` (the API answers
+503 with Retry-After) and no row is left claiming a job that will never run.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.registry import get_job_type
-from netraven_tasks.models import JobLog
-from netraven_tasks.schedules.runs import insert_scheduled_row
+from netraven_tasks.schedules.runs import SlotTaken, insert_scheduled_row
 from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
-from netraven_tasks.tracking.signals import OWNER_HEADER
+from netraven_tasks.tracking.headers import JOB_LOG_HEADER, OWNER_HEADER
+from netraven_tasks.tracking.recorder import after_commit
+from netraven_tasks.tracking.transitions import Outcome, apply_event
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+PUBLISH_ERROR_TYPE = "PublishError"
 
 
 class UnknownJobType(LookupError):
     pass
+
+
+class LaunchUnavailable(RuntimeError):
+    """The run could not be queued now (database or broker away); try again after a while."""
+
+    def __init__(self, message: str, retry_after: int = RETRY_AFTER_SECONDS, job_log_id: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.job_log_id = job_log_id
 
 
 @dataclass(frozen=True)
@@ -27,6 +48,27 @@ class LaunchedJob:
     job_log_id: int
     task_id: str
     status: str
+
+
+def _write(settings: Settings, event: TrackingEvent, slot: tuple[int, datetime] | None = None) -> Outcome:
+    """Apply ``event`` in one transaction; with a (schedule id, slot), the row is that slot's run."""
+    from netraven_tasks.celery_app import current_live_feed
+
+    with session_factory(settings).begin() as session:
+        if slot is not None:
+            insert_scheduled_row(
+                session,
+                task_id=event.task_id,
+                job_type=event.job_type,
+                device=event.device,
+                owner_id=event.owner_id,
+                args=event.args or {},
+                schedule_id=slot[0],
+                slot=slot[1],
+            )
+        outcome = apply_event(session, event)
+    after_commit(current_live_feed(), (), [outcome])
+    return outcome
 
 
 def launch_job(
@@ -38,49 +80,59 @@ def launch_job(
     schedule_id: int | None = None,
     slot: datetime | None = None,
 ) -> LaunchedJob:
-    """Publish a run of ``job_type``; raises UnknownJobType or marshmallow.ValidationError.
+    """Queue a run; raises UnknownJobType, marshmallow.ValidationError or LaunchUnavailable.
 
-    A scheduled run (``schedule_id`` and ``slot``) gets its queued row first, keyed by the slot:
-    SlotTaken if that run was launched before, and then nothing is published."""
-    from netraven_tasks.celery_app import app, current_recorder
+    A scheduled run (``schedule_id`` and ``slot``) is keyed by its slot: SlotTaken if that run
+    was launched before, and then nothing is published.
+    """
+    from netraven_tasks.celery_app import app
 
     declared = get_job_type(job_type)
     if declared is None:
         raise UnknownJobType(job_type)
     kwargs = declared.validate(arguments)
-    task_id = str(uuid.uuid4())
-    if schedule_id is not None and slot is not None:
-        with session_factory(settings).begin() as session:
-            insert_scheduled_row(
-                session,
-                task_id=task_id,
-                job_type=declared.name,
-                device=declared.device_of(kwargs),
-                owner_id=owner_id,
-                args=kwargs,
-                schedule_id=schedule_id,
-                slot=slot,
-            )
-    headers = {OWNER_HEADER: owner_id} if owner_id is not None else {}
+    queued = TrackingEvent(
+        kind=EventKind.QUEUED,
+        task_id=str(uuid.uuid4()),
+        job_type=declared.name,
+        device=declared.device_of(kwargs),
+        owner_id=owner_id,
+        args=kwargs,
+    )
+    scheduled = (schedule_id, slot) if schedule_id is not None and slot is not None else None
     try:
-        app.send_task(declared.task_name, kwargs=kwargs, task_id=task_id, headers=headers)
-    except Exception as error:
-        # The queued row may exist already: settle it so no phantom job stays queued.
-        current_recorder().record(
-            TrackingEvent(
-                kind=EventKind.FAILED,
-                task_id=task_id,
-                job_type=declared.name,
-                device=declared.device_of(kwargs),
-                owner_id=owner_id,
-                args=kwargs,
-                error_type="PublishError",
-                error_message=f"could not publish to the broker: {error}",
-            )
-        )
+        row = _write(settings, queued, scheduled)
+    except SlotTaken:
         raise
-    with session_factory(settings)() as session:
-        row = session.execute(select(JobLog.id, JobLog.status).where(JobLog.task_id == task_id)).one_or_none()
-    if row is None:
-        raise RuntimeError(f"job {task_id} was published but its job-log row was not recorded")
-    return LaunchedJob(job_log_id=row.id, task_id=task_id, status=row.status)
+    except Exception as error:
+        log.warning("could not write the queued row of a %s run: %s", declared.name, error)
+        raise LaunchUnavailable(
+            f"the job could not be queued, the database is unavailable: {type(error).__name__}"
+        ) from error
+    headers: dict[str, Any] = {JOB_LOG_HEADER: row.job_log_id}
+    if owner_id is not None:
+        headers[OWNER_HEADER] = owner_id
+    try:
+        app.send_task(declared.task_name, kwargs=kwargs, task_id=queued.task_id, headers=headers)
+    except Exception as error:
+        _settle_unpublished(settings, queued, error)
+        raise LaunchUnavailable(
+            f"the job could not be queued, the broker is unavailable: {type(error).__name__}",
+            job_log_id=row.job_log_id,
+        ) from error
+    return LaunchedJob(job_log_id=row.job_log_id, task_id=queued.task_id, status=row.status.value)
+
+
+def _settle_unpublished(settings: Settings, queued: TrackingEvent, error: Exception) -> None:
+    """The message never left: the row says so at once (the reaper would only settle it later)."""
+    failed = TrackingEvent(
+        kind=EventKind.FAILED,
+        task_id=queued.task_id,
+        job_type=queued.job_type,
+        error_type=PUBLISH_ERROR_TYPE,
+        error_message=f"could not publish to the broker: {type(error).__name__}: {error}",
+    )
+    try:
+        _write(settings, failed)
+    except Exception:
+        log.exception("could not mark the unpublished run %s failed; the reaper will", queued.task_id)

@@ -1,9 +1,9 @@
 """Internal Celery tasks of notifications (not job types, so they are not tracked).
 
-- ``notify_job_outcome``: runs once per job reaching its final status (published by the terminal
-  hook ``publish_job_outcome``); enqueues and sends at once what is immediate.
+- ``notify_job_outcome``: the fallback for a job whose notifications the recorder could not plan
+  in its batch (``batch_planning.py``); enqueues and sends at once what is immediate.
 - ``deliver_outbox``: sends every due outbox row (beat runs it every 30 s: retries after backoff,
-  rows whose sender died).
+  rows whose sender died); the recorder wakes it once per batch with the rows it just planned.
 - ``send_hourly_digest`` / ``send_daily_digest``: beat at minute 0 and at NETRAVEN_DIGEST_HOUR.
 Each task takes an optional ISO ``now`` so a test (or an operator catching up) can fix the clock.
 """
@@ -16,6 +16,7 @@ from functools import lru_cache
 from celery import shared_task
 
 from netraven_tasks.db import session_factory
+from netraven_tasks.notifications.batch_planning import NotificationPlanner
 from netraven_tasks.notifications.channels import build_channels
 from netraven_tasks.notifications.digests import make_digests
 from netraven_tasks.notifications.models import DigestPeriod
@@ -23,7 +24,6 @@ from netraven_tasks.notifications.outbox import deliver_due
 from netraven_tasks.notifications.planning import plan_job_notifications
 from netraven_tasks.notifications.rendering import Renderer
 from netraven_tasks.settings import get_settings
-from netraven_tasks.tracking.transitions import Outcome
 
 NOTIFY_TASK = "netraven.notifications.notify_job_outcome"
 DELIVER_TASK = "netraven.notifications.deliver_outbox"
@@ -43,13 +43,6 @@ def parse_now(now: str | datetime | None) -> datetime | None:
         return None
     value = now if isinstance(now, datetime) else datetime.fromisoformat(now)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def publish_job_outcome(outcome: Outcome) -> None:
-    """Terminal hook: ask a worker to notify about this job (once; the recorder calls it once)."""
-    from netraven_tasks.celery_app import app
-
-    app.send_task(NOTIFY_TASK, args=[outcome.job_log_id])
 
 
 def _deliver(ids: list[int] | None = None, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
@@ -75,9 +68,17 @@ def notify_job_outcome(job_log_id: int) -> dict[str, int]:
 
 
 @shared_task(name=DELIVER_TASK, ignore_result=True)
-def deliver_outbox(now: str | None = None, limit: int = 200) -> dict[str, int]:
-    """Send every due outbox row: first tries, retries after backoff, rows whose sender died."""
-    return _deliver(now=parse_now(now), limit=limit)
+def deliver_outbox(now: str | None = None, limit: int = 200, ids: list[int] | None = None) -> dict[str, int]:
+    """Send every due outbox row (or only ``ids``, which the recorder just planned): first tries,
+    retries after backoff, rows whose sender died."""
+    return _deliver(ids=ids, now=parse_now(now), limit=max(limit, len(ids or ())))
+
+
+def notification_planner() -> NotificationPlanner:
+    """The recorder's batch planner (``notifications/batch_planning.py``)."""
+    from netraven_tasks.celery_app import app
+
+    return NotificationPlanner(renderer, get_settings().mail_from, app.send_task, DELIVER_TASK, NOTIFY_TASK)
 
 
 def _digest(period: DigestPeriod, now: str | None) -> dict[str, int]:

@@ -18,6 +18,7 @@ class EventKind(StrEnum):
     FAILED = "failed"
     REVOKED = "revoked"
     REAPED = "reaped"
+    REJECTED = "rejected"  # the database refused an event of this run: it failed, not stuck
 
 
 @dataclass(frozen=True)

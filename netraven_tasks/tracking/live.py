@@ -25,8 +25,9 @@ LIVE_STREAM = "netraven:live"
 LIVE_MAXLEN = 10_000  # enough for a dashboard to resume after a short drop
 
 
-def job_row(job: JobLog) -> dict[str, Any]:
-    """The row as JSON-ready values, every column (new columns join the feed by themselves)."""
+def job_row(job: Any) -> dict[str, Any]:
+    """The row (a JobLog or any object with its columns as attributes) as JSON-ready values,
+    every column (new columns join the feed by themselves)."""
     row: dict[str, Any] = {}
     for column in JobLog.__table__.columns:
         value = getattr(job, column.key)

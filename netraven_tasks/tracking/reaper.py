@@ -1,7 +1,8 @@
 """The reaper: settles job runs whose worker vanished, so no row stays active forever.
 
 A running attempt cannot outlive its job type's hard time limit; a row still ``running`` well
-after that (or ``retrying`` well after its retry was due) lost its worker.
+after that (or ``retrying`` well after its retry was due) lost its worker. A row still ``queued``
+after the grace period whose message no broker holds lost its message.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from netraven_tasks.jobs.registry import get_job_type
 from netraven_tasks.models import JobLog
 from netraven_tasks.statuses import JobStatus
+from netraven_tasks.tracking.broker_inventory import BrokerInventory
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 
 DEFAULT_TIME_LIMIT = 300.0
@@ -55,3 +57,40 @@ def vanished_events(session: Session, now: datetime, grace_seconds: float) -> li
                 )
             )
     return events
+
+
+def lost_message_events(
+    session: Session, now: datetime, horizon_seconds: float, inventory: BrokerInventory, limit: int = 1000
+) -> list[TrackingEvent]:
+    """REAPED events for rows ``queued`` longer than the horizon whose message nothing holds.
+
+    Such a row was written by the launcher but its message was lost (published to a broker
+    that then lost it, or the launcher died between the two steps).
+    """
+    candidates = {
+        task_id: job_type
+        for task_id, job_type in session.execute(
+            select(JobLog.task_id, JobLog.job_type)
+            .where(
+                JobLog.status == JobStatus.QUEUED.value,
+                JobLog.updated_at < now - timedelta(seconds=horizon_seconds),
+            )
+            .order_by(JobLog.updated_at)
+            .limit(limit)
+        )
+    }
+    if not candidates:
+        return []
+    held = inventory.held(set(candidates))
+    return [
+        TrackingEvent(
+            kind=EventKind.REAPED,
+            task_id=task_id,
+            job_type=job_type,
+            at=now,
+            error_type="MessageLost",
+            error_message=f"queued for more than {horizon_seconds:g}s and no broker holds its message",
+        )
+        for task_id, job_type in sorted(candidates.items())
+        if task_id not in held
+    ]

@@ -12,9 +12,11 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks.tracking.dead_letters import DeadLetters
 from netraven_tasks.tracking.events import TrackingEvent
+from netraven_tasks.tracking.isolation import BatchPlanner, IsolatingWriter, PendingEvent
 from netraven_tasks.tracking.live import LiveFeed
-from netraven_tasks.tracking.transitions import Outcome, apply_event
+from netraven_tasks.tracking.transitions import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +28,28 @@ class Recorder(Protocol):
 
 
 class SyncRecorder:
-    """Writes every event at once, in its own transaction, then runs the terminal hooks."""
+    """Writes every event at once, in its own transaction, then runs the terminal hooks.
+
+    An event the database refuses is dead-lettered and its run failed (``tracking.isolation``),
+    exactly as on the stream path.
+    """
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
         on_terminal: Sequence[TerminalHook] = (),
         live: LiveFeed | None = None,
+        dead_letters: DeadLetters | None = None,
+        planner: BatchPlanner | None = None,
     ):
         self._sessions = sessions
         self._on_terminal = list(on_terminal)
         self._live = live
+        self.writer = IsolatingWriter(sessions, dead_letters, source="sync", planner=planner)
 
     def record(self, event: TrackingEvent) -> None:
-        with self._sessions.begin() as session:
-            outcome = apply_event(session, event)
-        after_commit(self._live, self._on_terminal, [outcome])
+        outcomes = self.writer.write([PendingEvent(event)])
+        after_commit(self._live, self._on_terminal, outcomes)
 
 
 def after_commit(live: LiveFeed | None, hooks: Sequence[TerminalHook], outcomes: Sequence[Outcome]) -> None:

@@ -16,11 +16,10 @@ from celery import signals
 from netraven_tasks.jobs.registry import JobType, job_type_for_task
 from netraven_tasks.models import utcnow
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
+from netraven_tasks.tracking.headers import JOB_LOG_HEADER, OWNER_HEADER
 from netraven_tasks.tracking.recorder import Recorder
 
 log = logging.getLogger(__name__)
-
-OWNER_HEADER = "netraven_owner_id"
 
 _recorder_provider: Callable[[], Recorder] | None = None
 
@@ -57,8 +56,10 @@ def on_publish(
     sender: str | None = None, headers: dict[str, Any] | None = None, body: Any = None, **_: Any
 ) -> None:
     declared = job_type_for_task(sender)
-    if declared is None or not headers or headers.get("retries"):
-        return  # a retry's own publish is recorded by on_retry
+    if declared is None or not headers or headers.get("retries") or JOB_LOG_HEADER in headers:
+        # A retry's own publish is recorded by on_retry; launch_job wrote its queued row itself.
+        # What remains are runs published by other means (e.g. ``app.send_task`` in a script).
+        return
     kwargs = body[1] if isinstance(body, (tuple, list)) and len(body) > 1 else {}
     owner = headers.get(OWNER_HEADER)
     _record(

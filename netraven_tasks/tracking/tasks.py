@@ -10,12 +10,27 @@ from celery import shared_task
 from netraven_tasks.db import session_factory
 from netraven_tasks.models import utcnow
 from netraven_tasks.settings import get_settings
-from netraven_tasks.tracking.reaper import vanished_events
-from netraven_tasks.tracking.stream import backlog
+from netraven_tasks.tracking.broker_inventory import BrokerInventory, EverythingHeld, RedisInventory
+from netraven_tasks.tracking.reaper import lost_message_events, vanished_events
+from netraven_tasks.tracking.stream import partition_streams, total_backlog
 
 log = logging.getLogger(__name__)
 
 BACKLOG_TOLERANCE_SECONDS = 30.0
+
+
+def tracking_streams() -> list[str]:
+    return partition_streams(get_settings().tracking_partitions)
+
+
+def _inventory() -> BrokerInventory:
+    from netraven_tasks.celery_app import app, redis_client
+
+    client = redis_client()
+    if client is None:
+        return EverythingHeld()
+    queues = {app.conf.task_default_queue, *(app.amqp.queues or {})}
+    return RedisInventory(client, sorted(queues), tracking_streams())
 
 
 @shared_task(name="netraven.reap_vanished_jobs", ignore_result=True)
@@ -26,13 +41,15 @@ def reap_vanished_jobs() -> int:
     settings = get_settings()
     if settings.tracking_via_stream:
         with redis.Redis.from_url(settings.broker_url) as client:
-            entries, age = backlog(client)
+            entries, age = total_backlog(client, tracking_streams())
         if age > BACKLOG_TOLERANCE_SECONDS:
             # The rows are stale because the recorder is behind, not because workers vanished.
             log.warning("reaper skipped: %d tracking events wait since %.0fs", entries, age)
             return 0
     with session_factory(settings)() as session:
-        events = vanished_events(session, utcnow(), settings.reaper_grace_seconds)
+        now = utcnow()
+        events = vanished_events(session, now, settings.reaper_grace_seconds)
+        events += lost_message_events(session, now, settings.reaper_grace_seconds, _inventory())
     recorder = current_recorder()
     for event in events:
         recorder.record(event)

@@ -53,3 +53,32 @@ def slow_once(host: str, marker: str, seconds: float = 30) -> dict[str, Any]:
         time.sleep(seconds)
         return {"run": "first"}
     return {"run": "again"}
+
+
+class OddOutputArguments(Schema):
+    host = fields.String(load_default="lab-sw-04")
+    fail = fields.Boolean(load_default=False)
+
+
+@job_type("test_odd_output", arguments=OddOutputArguments, policy=RetryPolicy(max_attempts=1), time_limit=30)
+def odd_output(host: str, fail: bool = False) -> dict[str, Any]:
+    """Answers like a broken device: NUL, a lone surrogate, NaN and deep nesting (tracking tests)."""
+    text = f"{host} said \x00 and \ud800"
+    if fail:
+        raise ValueError(text)
+    deep: Any = {"leaf": text}
+    for _ in range(2_000):
+        deep = [deep]
+    return {"text": text, "ratio": float("nan"), "deep": deep}
+
+
+class NapArguments(Schema):
+    host = fields.String(load_default="lab-sw-05")
+    seconds = fields.Float(load_default=0.2)
+
+
+@job_type("test_nap", arguments=NapArguments, policy=RetryPolicy(max_attempts=1), time_limit=30)
+def nap(host: str, seconds: float = 0.2) -> dict[str, Any]:
+    """Sleeps briefly, so a test can kill the child that runs it (reliability tests)."""
+    time.sleep(seconds)
+    return {"slept": seconds}

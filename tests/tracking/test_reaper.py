@@ -57,14 +57,11 @@ def test_reaper_task_marks_rows_failed_through_the_recorder(db_session, settings
 
 
 def test_reaper_waits_while_the_recorder_is_behind(db_session, settings, redis_client, monkeypatch):
-    from functools import partial
-
     from netraven_tasks.tracking import tasks
-    from netraven_tasks.tracking.stream import backlog
 
     # A private stream: the session worker's consumer must not drain it under the test.
     stream = "test:reaper:backlog"
-    monkeypatch.setattr(tasks, "backlog", partial(backlog, stream=stream))
+    monkeypatch.setattr(tasks, "tracking_streams", lambda: [stream])
     _row(db_session, "maybe-done", "running", updated_ago=10_000)
     old_id = f"{int((utcnow().timestamp() - 120) * 1000)}-0"
     redis_client.xadd(stream, {"event": "{}"}, id=old_id)  # an event waiting for two minutes
@@ -73,3 +70,32 @@ def test_reaper_waits_while_the_recorder_is_behind(db_session, settings, redis_c
     finally:
         redis_client.delete(stream)
     assert tasks.reap_vanished_jobs() == 1
+
+
+def test_queued_row_is_settled_only_when_no_broker_holds_its_message(db_session):
+    import json
+    import uuid
+
+    import redis
+
+    from netraven_tasks.tracking.broker_inventory import EverythingHeld, RedisInventory
+    from netraven_tasks.tracking.reaper import lost_message_events
+    from tests.conftest import SPARE_REDIS_URL
+
+    client = redis.Redis.from_url(SPARE_REDIS_URL)
+    ids = {name: str(uuid.uuid4()) for name in ("in_queue", "unacked", "event_waiting", "lost", "young")}
+    queue, stream = f"test-queue-{uuid.uuid4().hex[:6]}", f"test-stream-{uuid.uuid4().hex[:6]}"
+    try:
+        client.rpush(queue, json.dumps({"headers": {"id": ids["in_queue"]}, "body": "..."}))
+        client.hset("unacked", "tag-1", json.dumps([{"headers": {"id": ids["unacked"]}}, "", queue]))
+        client.xadd(stream, {"event": json.dumps({"kind": "started", "task_id": ids["event_waiting"]})})
+        for name, task_id in ids.items():
+            _row(db_session, task_id, "queued", updated_ago=10 if name == "young" else 1_000)
+        inventory = RedisInventory(client, [queue], [stream])
+        events = lost_message_events(db_session, utcnow(), 300, inventory)
+        assert [(e.task_id, e.error_type) for e in events] == [(ids["lost"], "MessageLost")]
+        assert lost_message_events(db_session, utcnow(), 300, EverythingHeld()) == []
+    finally:
+        client.delete(queue, stream)
+        client.hdel("unacked", "tag-1")
+        client.close()

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from netraven_tasks.models import JobLog, utcnow
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.recorder import SyncRecorder
-from netraven_tasks.tracking.transitions import RESULT_LIMIT, Outcome, result_summary
+from netraven_tasks.tracking.storable import JSON_LIMIT as RESULT_LIMIT
+from netraven_tasks.tracking.transitions import Outcome, result_summary
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
