@@ -109,7 +109,7 @@ class JobLog(Base):
     canceled_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", name="fk_job_logs_canceled_by")
     )
-    # Schedules: the run's identity is (schedule_id, scheduled_for), unique (migration 0007).
+    # Schedules: the run's identity is (schedule_id, scheduled_for), unique (migration 0006).
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

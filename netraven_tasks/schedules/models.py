@@ -1,4 +1,4 @@
-"""Tables of schedules, state-change streaks and the in-app inbox (made by migration ``0007``)."""
+"""Tables of schedules, state-change streaks and the in-app inbox (made by migration ``0006``)."""
 
 from __future__ import annotations
 

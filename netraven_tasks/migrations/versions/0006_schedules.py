@@ -1,7 +1,7 @@
 """Schedules, their runs' slots, state-change streaks, the in-app inbox and alert keys in the outbox.
 
-Revision ID: 0007
-Revises: 0002
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-29
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0007"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """Tracking: one fence row per tracking stream (partition), so two recorders never both write.
 
-Revision ID: 0004
-Revises: 0002
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-29
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0007"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
