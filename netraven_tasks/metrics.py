@@ -180,7 +180,7 @@ def notification_families(session: Session) -> Iterator[Metric]:
 
 
 def recorder_families(client: redis.Redis) -> Iterator[Metric]:
-    """How far the recorder is behind the tracking stream (DESIGN.md §3)."""
+    """How far the recorder is behind the tracking stream (docs/tracking.md)."""
     from netraven_tasks.tracking.stream import backlog
 
     count, age = backlog(client)

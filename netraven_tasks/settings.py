@@ -145,7 +145,7 @@ class Settings:
 
     @property
     def tracking_via_stream(self) -> bool:
-        """Worker events go through the Redis Stream (DESIGN.md §3) unless told otherwise."""
+        """Worker events go through the Redis Stream (docs/tracking.md) unless told otherwise."""
         if self.tracking == "auto":
             return self.broker_is_redis
         return self.tracking == "stream"

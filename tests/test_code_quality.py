@@ -1,4 +1,4 @@
-"""The code base stays as STYLE.md asks: ruff-clean, ruff-formatted, and mypy-clean."""
+"""The code base stays ruff-clean, ruff-formatted and mypy-clean (CONTRIBUTING.md: checks)."""
 
 from __future__ import annotations
 
