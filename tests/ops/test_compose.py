@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -218,9 +219,17 @@ def test_dependency_layer_installs_what_setup_cfg_lists(tmp_path):
 def test_package_installs_with_migrations_and_templates_then_migrates(tmp_path, database_url):
     """``pip install --no-deps .`` as the image does; its ``netraven-tasks db upgrade`` works."""
     target = tmp_path / "site"
+    # From a copy of the tracked files: a stale build/ in the working tree (left by an earlier
+    # install of another checkout) would otherwise ship files that are gone.
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT)],
+         "--target", str(target), str(source)],
         check=True, env=_env(PIP_DISABLE_PIP_VERSION_CHECK="1"),
     )  # fmt: skip
     for shipped in (
