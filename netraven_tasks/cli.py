@@ -152,13 +152,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(f"{error}; try again in {error.retry_after}s") from None
     print(f"job log {launched.job_log_id} {launched.status} (task {launched.task_id})")
     if args.wait:
-        status = _wait_for(settings, launched.job_log_id, args.wait)
-        print(f"job log {launched.job_log_id} {status}")
+        status, error = _wait_for(settings, launched.job_log_id, args.wait)
+        print(f"job log {launched.job_log_id} {status}" + (f": {error}" if error else ""))
         if status != "completed":
             raise SystemExit(1)
 
 
-def _wait_for(settings: Settings, job_log_id: int, timeout: float) -> str:
+def _wait_for(settings: Settings, job_log_id: int, timeout: float) -> tuple[str, str | None]:
+    """The run's status once it is final (or at the timeout), with "ErrorType: message" if it failed."""
     from netraven_tasks.db import session_factory
     from netraven_tasks.models import JobLog
     from netraven_tasks.statuses import TERMINAL_STATUSES
@@ -169,8 +170,9 @@ def _wait_for(settings: Settings, job_log_id: int, timeout: float) -> str:
         with sessions() as session:
             job = session.get(JobLog, job_log_id)
             status = job.status if job else "missing"
+            error = f"{job.error_type}: {job.error_message}" if job and job.error_type else None
         if status in TERMINAL_STATUSES or time.monotonic() > deadline:
-            return status
+            return status, error
         time.sleep(0.5)
 
 

@@ -56,7 +56,10 @@ def test_embedded_default_runs_jobs_end_to_end(embedded_env, tmp_path):
         refused = cli(embedded_env, "run", "reachability_check", "--arg", "host=127.0.0.1",
                       "--arg", "port=1", "--wait", "60")  # fmt: skip
         assert refused.returncode == 1
-        assert refused.stdout.splitlines()[-1].endswith("failed")
+        # The final line says why: the error type and message of the failed run.
+        assert refused.stdout.splitlines()[-1].endswith(
+            "failed: ConnectionRefusedError: 127.0.0.1:1 refused the connection"
+        ), refused.stdout
     finally:
         listener.close()
         stop_process(worker)
