@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from marshmallow import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from netraven_tasks.settings import Settings, SettingsError, get_settings
 
@@ -453,6 +455,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (CommandError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except DBAPIError as error:
+        if not _missing_tables(error):
+            raise
+        print(f"error: {missing_tables_message(get_settings())}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _missing_tables(error: DBAPIError) -> bool:
+    text = str(error.orig)
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+def missing_tables_message(settings: Settings) -> str:
+    """Name the database that has no tables, and the two ways out."""
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    return (
+        f"the database {url} has no NetRaven Tasks tables. Create them with "
+        "`netraven-tasks db upgrade`, or point NETRAVEN_VAR_DIR (or NETRAVEN_DATABASE_URL) at the "
+        "system you meant: `scripts/up` prints the export line"
+    )
 
 
 if __name__ == "__main__":

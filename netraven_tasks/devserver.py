@@ -124,6 +124,8 @@ def run_everything(
     if password:
         print(f"  admin password: {password}  (kept in {settings.var_dir / 'admin-password'})")
     print(f"  token:   export TOKEN={token}")
+    # The CLI finds this system's data from any folder once this is exported.
+    print(f"  CLI:     export NETRAVEN_VAR_DIR={settings.var_dir}")
     print(
         f'  try:     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:{api_port}/job-logs\n',
         flush=True,

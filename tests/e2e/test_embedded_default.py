@@ -80,3 +80,12 @@ def test_cli_explains_bad_job_arguments(embedded_env):
     assert '"port"' in bad.stderr and "Traceback" not in bad.stderr
     duplicate = cli(embedded_env, "users", "create", "x", "--email", "not-an-address")
     assert duplicate.returncode == 2 and "not a valid address" in duplicate.stderr
+
+
+def test_cli_without_tables_names_the_database_and_the_fix(embedded_env, tmp_path):
+    """Run from a folder whose var/ has no database: a clear error, not a SQLAlchemy traceback."""
+    users = cli(embedded_env, "users", "list")
+    assert users.returncode == 2, users.stdout + users.stderr
+    assert "Traceback" not in users.stderr
+    assert str(tmp_path / "var" / "netraven.db") in users.stderr
+    assert "netraven-tasks db upgrade" in users.stderr and "NETRAVEN_VAR_DIR" in users.stderr

@@ -65,6 +65,8 @@ def test_up_runs_api_worker_beat_and_demo_jobs_then_stops_on_ctrl_c(tmp_path):
         assert "admin password:" in output
         token = output.split("export TOKEN=", 1)[1].split()[0]
         assert token.count(".") == 2
+        var_dir = output.split("export NETRAVEN_VAR_DIR=", 1)[1].split()[0]
+        assert var_dir == str(tmp_path / "var")  # the CLI finds this system from any folder
 
         def healthy() -> dict | None:
             try:
