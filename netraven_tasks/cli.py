@@ -154,8 +154,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(f"{error}; try again in {error.retry_after}s") from None
     print(f"job log {launched.job_log_id} {launched.status} (task {launched.task_id})")
     if args.wait:
-        status, error = _wait_for(settings, launched.job_log_id, args.wait)
-        print(f"job log {launched.job_log_id} {status}" + (f": {error}" if error else ""))
+        status, failure = _wait_for(settings, launched.job_log_id, args.wait)
+        print(f"job log {launched.job_log_id} {status}" + (f": {failure}" if failure else ""))
         if status != "completed":
             raise SystemExit(1)
 
