@@ -15,15 +15,18 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import TextClause
 
 from netraven_tasks.preferences import DEFAULT_PREFERENCES
 
@@ -60,8 +63,20 @@ class Base(DeclarativeBase):
     pass
 
 
+def partial(where: TextClause) -> dict[str, Any]:
+    """The options of a partial index, the same on PostgreSQL and SQLite."""
+    return {"postgresql_where": where, "sqlite_where": where}
+
+
+# Rows the active list and the reaper read: a partial index keeps them small at any history size.
+ACTIVE = text("status IN ('queued', 'running', 'retrying')")
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        Index("ix_users_notification_preferences", "notification_preferences", postgresql_using="gin"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
@@ -81,6 +96,18 @@ class JobLog(Base):
     """One job run: the logical job across all its attempts."""
 
     __tablename__ = "job_logs"
+    __table_args__ = (
+        Index("ix_job_logs_queued_at", "queued_at"),
+        Index("ix_job_logs_owner_queued_at", "owner_id", "queued_at"),
+        Index("ix_job_logs_job_type_queued_at", "job_type", "queued_at"),
+        Index("ix_job_logs_device_queued_at", "device", "queued_at"),
+        Index("ix_job_logs_updated_at", "updated_at"),  # rollups find changed hours through it
+        Index("ix_job_logs_active", "status", "queued_at", postgresql_where=ACTIVE, sqlite_where=ACTIVE),
+        Index(
+            "ix_job_logs_active_queued_at", "queued_at", "id", postgresql_where=ACTIVE, sqlite_where=ACTIVE
+        ),
+        Index("uq_job_logs_schedule_slot", "schedule_id", "scheduled_for", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     task_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -123,6 +150,7 @@ class JobLogEntry(Base):
     """One thing that happened to a job run: a transition, an attempt, an error."""
 
     __tablename__ = "job_log_entries"
+    __table_args__ = (Index("ix_job_log_entries_job_log_id", "job_log_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     job_log_id: Mapped[int] = mapped_column(ForeignKey("job_logs.id", ondelete="CASCADE"))

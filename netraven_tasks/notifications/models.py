@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from netraven_tasks.models import Base, BigId, JSONType, UTCDateTime, utcnow
+from netraven_tasks.models import Base, BigId, JSONType, UTCDateTime, partial, utcnow
 
 
 class OutboxState(StrEnum):
@@ -35,6 +35,8 @@ class DigestPeriod(StrEnum):
 IS_JOB = text("kind = 'job'")
 IS_DIGEST = text("kind = 'digest'")
 IS_DUE = text("state IN ('pending', 'sending')")
+HAS_JOB_LOG = text("job_log_id IS NOT NULL")
+HAS_ALERT_KEY = text("alert_key IS NOT NULL")
 IS_PENDING_ITEM = text("outbox_id IS NULL")
 
 
@@ -71,6 +73,21 @@ class OutboxMessage(Base):
             sqlite_where=IS_DUE,
         ),
         Index("ix_notification_outbox_user_created", "user_id", "created_at"),
+        Index(
+            "ix_notification_outbox_job_log_id",
+            "job_log_id",
+            postgresql_where=HAS_JOB_LOG,
+            sqlite_where=HAS_JOB_LOG,
+        ),
+        # State-change and missed-run alerts: one per (recipient, channel, incident).
+        Index(
+            "uq_notification_outbox_alert",
+            "user_id",
+            "channel",
+            "alert_key",
+            unique=True,
+            **partial(HAS_ALERT_KEY),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -106,6 +123,7 @@ class DigestItem(Base):
     __tablename__ = "notification_digest_items"
     __table_args__ = (
         Index("uq_notification_digest_items", "user_id", "job_log_id", "event", unique=True),
+        Index("ix_notification_digest_items_job_log_id", "job_log_id"),  # purges cascade through it
         Index(
             "ix_notification_digest_items_pending",
             "period",

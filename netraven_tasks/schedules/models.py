@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from netraven_tasks.models import Base, BigId, JSONType, UTCDateTime, utcnow
@@ -24,6 +24,12 @@ class Schedule(Base):
     """A job type with arguments, launched at every slot of an interval or a cron expression."""
 
     __tablename__ = "schedules"
+    __table_args__ = (
+        Index("ix_schedules_owner", "owner_id"),
+        Index(
+            "ix_schedules_due", "next_run_at", postgresql_where=text("enabled"), sqlite_where=text("enabled")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -62,6 +68,7 @@ class InboxItem(Base):
     """One in-app notification of one user; ``message_id`` is its outbox message's (sent once)."""
 
     __tablename__ = "inbox_items"
+    __table_args__ = (Index("ix_inbox_items_user", "user_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
