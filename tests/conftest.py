@@ -74,6 +74,25 @@ TEST_ENV = {
 os.environ.update(TEST_ENV)
 
 
+# Fixtures that need a server (PostgreSQL, Redis) or start processes; a test using none of them,
+# outside the folders that start processes, is a `unit` test: `scripts/test --fast` runs those.
+SERVER_FIXTURES = frozenset(
+    {
+        *("database_url", "redis_client", "settings", "db_session", "clean_db"),
+        *("worker", "smtp_server", "mail", "empty_postgres", "empty_database"),
+    }
+)
+PROCESS_FOLDERS = frozenset({"e2e", "reliability", "ops", "ui"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(str(item.path)).relative_to(ROOT / "tests").parts[0]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        unit = not (fixtures & SERVER_FIXTURES) and folder not in PROCESS_FOLDERS
+        item.add_marker(pytest.mark.unit if unit else pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this session, migrated to head with Alembic."""

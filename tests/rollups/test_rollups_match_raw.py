@@ -187,6 +187,7 @@ def test_rollups_match_raw_rows_on_postgresql(postgres_engine, case):
     check_history(postgres_engine, case)
 
 
+@pytest.mark.slow  # a property run of a few hundred histories: the full suite runs it
 @SETTINGS
 @given(case=history)
 def test_rollups_match_raw_rows_on_sqlite(sqlite_engine, case):
