@@ -37,9 +37,14 @@ class Flower:
         return requests.get(self.url + path, auth=auth, timeout=10)
 
 
-@pytest.fixture
-def flower(worker, tmp_path) -> Iterator[Flower]:  # type: ignore[no-untyped-def]
-    """``netraven-tasks flower`` on a free loopback port, with the options compose.yaml gives it."""
+@pytest.fixture(scope="module")
+def flower(worker, tmp_path_factory) -> Iterator[Flower]:  # type: ignore[no-untyped-def]
+    """``netraven-tasks flower`` on a free loopback port, with the options compose.yaml gives it.
+
+    One per module: it takes seconds to start and to hear the worker. The test that stops it
+    comes last in this file.
+    """
+    tmp_path = tmp_path_factory.mktemp("flower")
     port = free_port()
     state_path = tmp_path / "flower.db"
     cli = str(Path(sys.executable).with_name("netraven-tasks"))
@@ -141,14 +146,14 @@ def test_flower_dashboard_works_offline_from_its_own_assets(flower):
         assert flower.get(asset).status_code == 200, asset
 
 
-def test_flower_keeps_its_state_across_restarts(flower):
-    stop_process(flower.process)
-    assert flower.process.returncode is not None
-    assert list(flower.state_path.parent.glob(flower.state_path.name + "*")), flower.log()[-2000:]
-
-
 def test_compose_healthcheck_of_flower_passes(flower):
     argv = healthcheck_argv(load_compose()["services"]["flower"])
     port = flower.url.rsplit(":", 1)[1]
     argv = [sys.executable if part == "python" else part.replace(":5555/", f":{port}/") for part in argv]
     assert subprocess.run(argv, check=False, timeout=30).returncode == 0
+
+
+def test_flower_keeps_its_state_across_restarts(flower):
+    stop_process(flower.process)
+    assert flower.process.returncode is not None
+    assert list(flower.state_path.parent.glob(flower.state_path.name + "*")), flower.log()[-2000:]
