@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +42,13 @@ class Outcome:
     job_log_id: int
     status: JobStatus
     became_terminal: bool
-    row: dict[str, Any] | None = None  # the row as committed by this batch (for the live feed)
+    state: RunRow | None = field(default=None, repr=False, compare=False)  # the row as committed
+
+    @property
+    def row(self) -> dict[str, Any] | None:
+        """The row as committed by this batch, JSON-ready (for the live feed); built on demand:
+        a recorder without a live feed never pays for it."""
+        return None if self.state is None else job_row(self.state)
 
 
 def trim(text: str | None, limit: int) -> str | None:
@@ -267,8 +273,8 @@ def apply_events(
         jobs = _locked_rows(session, list({events[i].task_id for i in todo}))
         fresh: dict[str, RunRow] = {}
         for i in todo:
-            if events[i].task_id not in jobs:
-                fresh.setdefault(events[i].task_id, _new_row(events[i]))
+            if events[i].task_id not in jobs and events[i].task_id not in fresh:
+                fresh[events[i].task_id] = _new_row(events[i])
         jobs.update(fresh)
         applied: Entries = []
         for i in todo:
@@ -287,14 +293,11 @@ def apply_events(
         write_updates(session, updates)
     if entries:
         _write_entries(session, entries)
-    rows: dict[int, dict[str, Any]] = {}
     outcomes = []
     for result in results:
         assert result is not None  # every event was applied once
         job, status, terminal = result
-        if job.id not in rows:
-            rows[job.id] = job_row(job)
-        outcomes.append(Outcome(job.id, status, terminal, rows[job.id]))
+        outcomes.append(Outcome(job.id, status, terminal, job))
     return outcomes
 
 
