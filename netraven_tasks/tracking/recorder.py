@@ -55,8 +55,9 @@ class SyncRecorder:
 def after_commit(live: LiveFeed | None, hooks: Sequence[TerminalHook], outcomes: Sequence[Outcome]) -> None:
     """What follows a committed batch: the live feed sees every changed row, then the hooks run."""
     if live is not None:
-        latest = {outcome.job_log_id: outcome.row for outcome in outcomes if outcome.row is not None}
-        live.publish(latest.values())
+        latest = {outcome.job_log_id: outcome for outcome in outcomes}  # one row per job, its last state
+        rows = (outcome.row for outcome in latest.values())
+        live.publish(row for row in rows if row is not None)
     run_terminal_hooks(hooks, outcomes)
 
 

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from psycopg2.extras import execute_values
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from netraven_tasks.models import JobLog, JobLogEntry
 from netraven_tasks.statuses import TERMINAL_STATUSES, JobStatus
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.live import job_row
+from netraven_tasks.tracking.pg_bulk import copy_rows, insert_unnest
 from netraven_tasks.tracking.storable import MESSAGE_LIMIT, TRACEBACK_LIMIT, storable_event, storable_object
 
 # The error type of a run failed because the database refused one of its tracking events.
@@ -41,7 +42,13 @@ class Outcome:
     job_log_id: int
     status: JobStatus
     became_terminal: bool
-    row: dict[str, Any] | None = None  # the row as committed by this batch (for the live feed)
+    state: RunRow | None = field(default=None, repr=False, compare=False)  # the row as committed
+
+    @property
+    def row(self) -> dict[str, Any] | None:
+        """The row as committed by this batch, JSON-ready (for the live feed); built on demand:
+        a recorder without a live feed never pays for it."""
+        return None if self.state is None else job_row(self.state)
 
 
 def trim(text: str | None, limit: int) -> str | None:
@@ -85,8 +92,9 @@ class RunRow:
     worker: str | None
     updated_at: datetime
 
-    def __init__(self, values: dict[str, Any]):
+    def __init__(self, values: dict[str, Any], unwritten: bool = False):
         self.__dict__.update(values)
+        self.unwritten = unwritten  # created by this batch, no event applied yet
         self.original = {key: values[key] for key in MUTABLE_COLUMNS}
 
     def changes(self) -> dict[str, Any] | None:
@@ -142,45 +150,85 @@ def write_updates(session: Session, updates: list[dict[str, Any]]) -> None:
         cursor.close()
 
 
-def _insert_missing(session: Session, events: Sequence[TrackingEvent]) -> set[str]:
-    """Insert a queued row for every task not seen before; returns the task ids inserted now."""
-    first: dict[str, TrackingEvent] = {}
-    for event in events:
-        first.setdefault(event.task_id, event)
-    rows = [
-        {
-            "task_id": e.task_id,
-            "job_type": e.job_type,
-            "device": e.device,
-            "owner_id": e.owner_id,
-            "args": e.args,
-            "status": JobStatus.QUEUED.value,
-            "attempts": 0,
-            "celery_retries": 0,
-            "queued_at": e.at,
-            "updated_at": e.at,
-        }
-        for _, e in sorted(first.items())  # one order everywhere: no deadlock between batches
-    ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(_TABLE).on_conflict_do_nothing(index_elements=["task_id"]).returning(_TABLE.c.task_id)
-    # executemany with RETURNING: one compiled statement, sent as multi-row VALUES pages.
-    return set(session.scalars(statement, rows))
+Entries = list[tuple[RunRow, dict[str, Any]]]  # the row an entry belongs to (its id may come later)
+# The columns of a row the recorder creates, with their PostgreSQL types (for the unnest arrays).
+_PG_FRESH_COLUMNS = (
+    ("task_id", "varchar"), ("job_type", "varchar"), ("device", "varchar"), ("owner_id", "int"),
+    ("args", "jsonb"), ("queued_at", "timestamptz"), ("status", "varchar"), ("attempts", "int"),
+    ("celery_retries", "int"), ("started_at", "timestamptz"), ("finished_at", "timestamptz"),
+    ("next_retry_at", "timestamptz"), ("duration_seconds", "float8"), ("result", "jsonb"),
+    ("error_type", "varchar"), ("error_message", "text"), ("worker", "varchar"),
+    ("updated_at", "timestamptz"),
+)  # fmt: skip
+_ENTRY_COLUMNS = ("job_log_id", "at", "level", "event", "message", "details")
+
+
+def _new_row(event: TrackingEvent) -> RunRow:
+    """A row not in the database yet, queued by its first event; inserted once the batch is applied."""
+    values: dict[str, Any] = dict.fromkeys(_TABLE.c.keys())
+    values.update(
+        task_id=event.task_id,
+        job_type=event.job_type,
+        device=event.device,
+        owner_id=event.owner_id,
+        args=event.args,
+        status=JobStatus.QUEUED.value,
+        attempts=0,
+        celery_retries=0,
+        queued_at=event.at,
+        updated_at=event.at,
+    )
+    return RunRow(values, unwritten=True)
+
+
+def _insert_fresh(session: Session, fresh: Sequence[RunRow]) -> set[str]:
+    """Insert new rows in the state the batch left them; returns the task ids inserted (a row
+    another transaction created meanwhile is skipped: the caller applies its events again)."""
+    if session.get_bind().dialect.name == "postgresql":
+        rows = [[getattr(job, name) for name, _ in _PG_FRESH_COLUMNS] for job in fresh]
+        returned = insert_unnest(session, "job_logs", _PG_FRESH_COLUMNS, rows, "task_id", ("id", "task_id"))
+    else:
+        statement = (
+            sqlite.insert(_TABLE)
+            .on_conflict_do_nothing(index_elements=["task_id"])
+            .returning(_TABLE.c.id, _TABLE.c.task_id)
+        )
+        values = [{name: getattr(job, name) for name, _ in _PG_FRESH_COLUMNS} for job in fresh]
+        returned = [tuple(row) for row in session.execute(statement, values)]
+    ids = {task_id: row_id for row_id, task_id in returned}
+    for job in fresh:
+        if job.task_id in ids:
+            job.id = ids[job.task_id]
+    return set(ids)
+
+
+def _write_entries(session: Session, entries: Entries) -> None:
+    """Append the batch's log entries: one COPY on PostgreSQL, one executemany elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        copy_rows(
+            session,
+            "job_log_entries",
+            _ENTRY_COLUMNS,
+            ((job.id, *(entry[key] for key in _ENTRY_COLUMNS[1:])) for job, entry in entries),
+        )
+        return
+    session.execute(_INSERT_ENTRIES, [{"job_log_id": job.id, **entry} for job, entry in entries])
 
 
 def _entry(
-    entries: list[dict[str, Any]], job: RunRow, event: TrackingEvent, level: str, message: str, **details: Any
+    entries: Entries, job: RunRow, event: TrackingEvent, level: str, message: str, **details: Any
 ) -> None:
     entries.append(
-        {
-            "job_log_id": job.id,
-            "at": event.at,
-            "level": level,
-            "event": event.kind.value,
-            "message": message,
-            "details": {k: v for k, v in details.items() if v is not None} or None,
-        }
+        (
+            job,
+            {
+                "at": event.at,
+                "level": level,
+                "event": event.kind.value,
+                "message": message,
+                "details": {k: v for k, v in details.items() if v is not None} or None,
+            },
+        )
     )
 
 
@@ -197,11 +245,18 @@ def _set_error(job: RunRow, event: TrackingEvent) -> None:
     job.error_message = trim(event.error_message, MESSAGE_LIMIT)
 
 
+def _locked_rows(session: Session, task_ids: Sequence[str]) -> dict[str, RunRow]:
+    """The existing rows of ``task_ids``, locked until the commit (in one order: no deadlock)."""
+    query = select(_TABLE).where(_TABLE.c.task_id.in_(sorted(task_ids))).order_by(_TABLE.c.task_id)
+    return {row.task_id: RunRow(dict(row._mapping)) for row in session.execute(query.with_for_update())}
+
+
 def apply_events(
     session: Session, events: Sequence[TrackingEvent], *, reopen_rejected: bool = False
 ) -> list[Outcome]:
-    """Apply events in order inside the caller's transaction, set-based: one INSERT of new
-    rows, one SELECT … FOR UPDATE, one executemany UPDATE, one INSERT of entries.
+    """Apply events in order inside the caller's transaction, set-based: one SELECT … FOR UPDATE
+    of the rows that exist, the state machine in Python, one INSERT of new rows (in their final
+    state), one UPDATE of changed rows, one COPY (PostgreSQL) of the entries.
 
     ``reopen_rejected``: a run failed only because one of its events was rejected takes this
     final event as if it were still active (an operator replays the dead letter after a fix); a
@@ -210,36 +265,54 @@ def apply_events(
     if not events:
         return []
     events = [storable_event(event) for event in events]
-    fresh = _insert_missing(session, events)
-    task_ids = sorted({event.task_id for event in events})
-    jobs = {
-        row.task_id: RunRow(dict(row._mapping))
-        for row in session.execute(
-            select(_TABLE).where(_TABLE.c.task_id.in_(task_ids)).order_by(_TABLE.c.task_id).with_for_update()
-        )
-    }
-    entries: list[dict[str, Any]] = []
-    changes = []
-    for event in events:
-        job = jobs[event.task_id]
-        was_terminal = job.status in TERMINAL_STATUSES and not (
-            reopen_rejected and job.error_type == REJECTED_ERROR_TYPE and event.kind in _FINAL
-        )
-        _apply(entries, job, event, created=event.task_id in fresh, was_terminal=was_terminal)
-        fresh.discard(event.task_id)
-        status = JobStatus(job.status)
-        changes.append((job, status, status.is_terminal and not was_terminal))
-    updates = []
-    for job in jobs.values():
-        changed = job.changes()
-        if changed is not None:
-            updates.append({"row_id": job.id, **changed})
+    results: list[tuple[RunRow, JobStatus, bool] | None] = [None] * len(events)
+    entries: Entries = []
+    updated: dict[int, RunRow] = {}
+    todo = list(range(len(events)))
+    while todo:
+        jobs = _locked_rows(session, list({events[i].task_id for i in todo}))
+        fresh: dict[str, RunRow] = {}
+        for i in todo:
+            if events[i].task_id not in jobs and events[i].task_id not in fresh:
+                fresh[events[i].task_id] = _new_row(events[i])
+        jobs.update(fresh)
+        applied: Entries = []
+        for i in todo:
+            results[i] = _step(applied, jobs[events[i].task_id], events[i], reopen_rejected)
+        inserted = _insert_fresh(session, list(fresh.values())) if fresh else set()
+        # A row another transaction created between our SELECT and our INSERT (a launcher writing
+        # that task's queued row): its events are applied again, on the row as it was written.
+        raced = set(fresh) - inserted
+        entries.extend(entry for entry in applied if entry[0].task_id not in raced)
+        updated.update({job.id: job for job in jobs.values() if job.task_id not in fresh})
+        todo = [i for i in todo if events[i].task_id in raced]
+    updates = [
+        {"row_id": job.id, **changed} for job in updated.values() if (changed := job.changes()) is not None
+    ]
     if updates:
         write_updates(session, updates)
     if entries:
-        session.execute(_INSERT_ENTRIES, entries)
-    rows = {job.id: job_row(job) for job in jobs.values()}
-    return [Outcome(job.id, status, terminal, rows[job.id]) for job, status, terminal in changes]
+        _write_entries(session, entries)
+    outcomes = []
+    for result in results:
+        assert result is not None  # every event was applied once
+        job, status, terminal = result
+        outcomes.append(Outcome(job.id, status, terminal, job))
+    return outcomes
+
+
+def _step(
+    entries: Entries, job: RunRow, event: TrackingEvent, reopen_rejected: bool
+) -> tuple[RunRow, JobStatus, bool]:
+    """Apply one event to its row: (the row, its status now, whether it just became terminal)."""
+    was_terminal = job.status in TERMINAL_STATUSES and not (
+        reopen_rejected and job.error_type == REJECTED_ERROR_TYPE and event.kind in _FINAL
+    )
+    # The first event of a row this batch creates says so; later ones see it as existing.
+    created, job.unwritten = job.unwritten, False
+    _apply(entries, job, event, created=created, was_terminal=was_terminal)
+    status = JobStatus(job.status)
+    return job, status, status.is_terminal and not was_terminal
 
 
 def apply_event(session: Session, event: TrackingEvent) -> Outcome:
@@ -247,9 +320,7 @@ def apply_event(session: Session, event: TrackingEvent) -> Outcome:
     return apply_events(session, [event])[0]
 
 
-def _apply(
-    entries: list[dict[str, Any]], job: RunRow, event: TrackingEvent, created: bool, was_terminal: bool
-) -> None:
+def _apply(entries: Entries, job: RunRow, event: TrackingEvent, created: bool, was_terminal: bool) -> None:
     kind = event.kind
     stale = kind in _PER_ATTEMPT and event.retries < job.celery_retries
     job.updated_at = event.at

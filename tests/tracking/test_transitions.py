@@ -142,3 +142,49 @@ def test_a_failing_terminal_hook_does_not_lose_the_row(settings, db_session):
 def test_event_round_trips_through_a_dict():
     original = event(EventKind.RETRY_SCHEDULED, 2, 3, next_retry_at=T0, error_type="E")
     assert TrackingEvent.from_dict(original.to_dict()) == original
+
+
+def test_copy_keeps_tabs_backslashes_and_newlines_as_data(recorder, db_session):
+    """Entries go to PostgreSQL by COPY: its text format's special characters stay text."""
+    hostile = "a\tb\\N\nc\r\\.\n\\x41 'quoted'; DROP TABLE job_logs; --"
+    recorder.record(event(EventKind.STARTED, 0, 1, worker="w\t1"))
+    recorder.record(event(EventKind.FAILED, 0, 2, error_type="Boom", error_message=hostile))
+    row = job(db_session)
+    assert (row.status, row.worker, row.error_message) == ("failed", "w\t1", hostile)
+    messages = [entry.message for entry in row.entries]
+    assert messages[-1] == f"failed after 1 attempt(s): Boom: {hostile}"
+    assert row.entries[1].details == {"worker": "w\t1"}
+
+
+def test_a_row_created_while_a_batch_runs_gets_the_batch_applied_once(settings, db_session):
+    """The batch saw no row, then another transaction committed one before its INSERT: the
+    batch's events are applied to that row (not dropped, not applied twice)."""
+    import threading
+
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.tracking.transitions import apply_events
+
+    sessions = session_factory(settings)
+    launcher = sessions()
+    launcher.add(
+        JobLog(task_id="task-1", job_type="reachability_check", status="queued", attempts=0,
+               celery_retries=0, queued_at=T0, updated_at=T0)
+    )  # fmt: skip
+    launcher.flush()  # inserted, not committed: the batch's SELECT cannot see it, its INSERT waits
+    done: list[Outcome] = []
+
+    def batch() -> None:
+        with sessions.begin() as session:
+            done.extend(apply_events(session, [event(EventKind.STARTED, 0, 1, worker="w1")]))
+
+    writer = threading.Thread(target=batch)
+    writer.start()
+    writer.join(1.0)
+    assert writer.is_alive(), "the batch's INSERT should wait for the uncommitted row"
+    launcher.commit()
+    writer.join(30)
+    launcher.close()
+    row = job(db_session)
+    assert (row.status, row.attempts, row.worker) == ("running", 1, "w1")
+    assert [entry.message for entry in row.entries] == ["attempt 1 started"]
+    assert [outcome.job_log_id for outcome in done] == [row.id]
