@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -151,6 +152,13 @@ def enqueue_digest_message(session: Session, **values: Any) -> int | None:
     return enqueue(session, **digest_message_row(**values))
 
 
+def _message_columns() -> list[Any]:
+    """The outbox columns of an ``OutgoingMessage``, labelled as its fields."""
+    row = OutboxMessage
+    return [row.channel, row.address, row.subject, row.body_text.label("text"),
+            row.body_html.label("html"), row.payload, row.message_id, row.user_id]  # fmt: skip
+
+
 def _claimable(now: datetime) -> Any:
     return or_(
         and_(OutboxMessage.state == OutboxState.PENDING.value, OutboxMessage.next_attempt_at <= now),
@@ -168,10 +176,13 @@ def due_ids(
     return list(session.scalars(query.order_by(OutboxMessage.id).limit(limit)))
 
 
-def claim(session: Session, message_id: int, now: datetime, lease: timedelta = CLAIM_LEASE) -> str | None:
-    """Take the row for sending (compare-and-set); returns the claim token, or None if not ours."""
+def claim_message(
+    session: Session, message_id: int, now: datetime, lease: timedelta = CLAIM_LEASE
+) -> tuple[str, OutgoingMessage] | None:
+    """Take the row for sending (compare-and-set) and read what to send in the same statement;
+    returns the claim token and the message, or None if the row is not ours to send."""
     token = str(uuid.uuid4())
-    result = session.execute(
+    row = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, _claimable(now), OutboxMessage.attempts < MAX_ATTEMPTS)
         .values(
@@ -180,9 +191,16 @@ def claim(session: Session, message_id: int, now: datetime, lease: timedelta = C
             claimed_until=now + lease,
             attempts=OutboxMessage.attempts + 1,
         )
+        .returning(*_message_columns())
         .execution_options(synchronize_session=False)
-    )
-    return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
+    ).one_or_none()
+    return None if row is None else (token, OutgoingMessage(**row._asdict()))
+
+
+def claim(session: Session, message_id: int, now: datetime, lease: timedelta = CLAIM_LEASE) -> str | None:
+    """Take the row for sending (compare-and-set); returns the claim token, or None if not ours."""
+    claimed = claim_message(session, message_id, now, lease)
+    return None if claimed is None else claimed[0]
 
 
 def mark_sent(session: Session, message_id: int, token: str, provider_message_id: str, now: datetime) -> bool:
@@ -261,19 +279,6 @@ def sent_to(
     return list(session.scalars(query)), total
 
 
-def outgoing(row: OutboxMessage) -> OutgoingMessage:
-    return OutgoingMessage(
-        channel=row.channel,
-        address=row.address,
-        subject=row.subject,
-        text=row.body_text,
-        html=row.body_html,
-        payload=row.payload,
-        message_id=row.message_id,
-        user_id=row.user_id,
-    )
-
-
 @dataclass
 class DeliveryReport:
     sent: list[int] = field(default_factory=list)
@@ -293,12 +298,12 @@ def _clock(now: datetime | None) -> Callable[[], datetime]:
     return lambda: now + timedelta(seconds=time.monotonic() - start)
 
 
-def _write(sessions: sessionmaker[Session], what: Callable[[Session], Any], attempts: int = 5) -> Any:
+def _write(session: Session, what: Callable[[Session], Any], attempts: int = 5) -> Any:
     """Run a small bookkeeping transaction, retrying a short database hiccup: losing the record
     of a sent message would send it again once its claim expires."""
     for attempt in range(attempts):
         try:
-            with sessions.begin() as session:
+            with session.begin():
                 return what(session)
         except Exception:
             if attempt == attempts - 1:
@@ -306,6 +311,37 @@ def _write(sessions: sessionmaker[Session], what: Callable[[Session], Any], atte
             log.warning("outbox bookkeeping failed, retrying", exc_info=True)
             time.sleep(0.5 * 2**attempt)
     return None
+
+
+@dataclass
+class _Outcome:
+    """How one send went, to be recorded on its row (with the next row's claim, in one transaction)."""
+
+    message_id: int
+    token: str
+    channel: str
+    provider_id: str = ""
+    failure: TransportError | None = None
+
+    def record(self, session: Session, now: datetime) -> bool | str | None:
+        if self.failure is None:
+            return mark_sent(session, self.message_id, self.token, self.provider_id, now)
+        failure = self.failure
+        return mark_failed(
+            session, self.message_id, self.token, failure.message, permanent=failure.permanent, now=now
+        )
+
+    def report(self, recorded: bool | str | None, report: DeliveryReport) -> None:
+        if self.failure is None:
+            if not recorded:
+                log.error(
+                    "outbox %s was sent but its claim had expired; it may be sent twice", self.message_id
+                )
+            report.sent.append(self.message_id)
+            return
+        log.warning("outbox %s via %s failed (%s): %s", self.message_id, self.channel, recorded,
+                    self.failure.message)  # fmt: skip
+        (report.failed if recorded == OutboxState.FAILED.value else report.retrying).append(self.message_id)
 
 
 def deliver_due(
@@ -317,59 +353,90 @@ def deliver_due(
     only: Sequence[int] | None = None,
     lease: timedelta = CLAIM_LEASE,
 ) -> DeliveryReport:
-    """Send every due row (or the due ones among ``only``), one claim at a time, one batch per channel."""
+    """Send every due row (or the due ones among ``only``), one claim at a time, one batch per channel.
+
+    One database connection serves the run, and one transaction per message records how the
+    previous send went and claims the next row: a sent message is marked before the next one is
+    claimed, so a sender killed at any point leaves at most one row in ``sending``."""
     clock = _clock(now)
     report = DeliveryReport()
-    with sessions.begin() as session:
-        give_up_abandoned(session, clock())
-        ids = due_ids(session, clock(), limit, only)
-    try:
-        for message_id in ids:
-            _deliver_one(sessions, channels, message_id, clock, lease, report)
-    finally:
-        for channel in channels.values():
-            try:
-                channel.close()
-            except Exception:
-                log.warning("closing channel %s failed", channel.name, exc_info=True)
+    with _sender_session(sessions) as session:
+        with session.begin():
+            give_up_abandoned(session, clock())
+            ids = due_ids(session, clock(), limit, only)
+        try:
+            outcome: _Outcome | None = None
+            for message_id in ids:
+                outcome = _deliver_next(session, channels, outcome, message_id, clock, lease, report)
+            if outcome is not None:
+                last = outcome
+                last.report(_write(session, lambda s: last.record(s, clock())), report)
+        finally:
+            for channel in channels.values():
+                try:
+                    channel.close()
+                except Exception:
+                    log.warning("closing channel %s failed", channel.name, exc_info=True)
     return report
 
 
-def _deliver_one(
-    sessions: sessionmaker[Session],
+@contextmanager
+def _sender_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session on one connection for the whole run, whose commits do not wait for the WAL flush
+    on PostgreSQL (``synchronous_commit = off``): a killed sender loses nothing, since the server
+    has the commit; only a database crash could lose the last fraction of a second of records
+    (those messages would be sent again), the same window a crash between send and record has."""
+    engine = sessions.kw["bind"]
+    with engine.connect() as connection:
+        fast = connection.dialect.name == "postgresql"
+        if fast:
+            connection.exec_driver_sql("SET synchronous_commit = off")
+            connection.commit()
+        try:
+            with sessions(bind=connection) as session:
+                yield session
+        finally:
+            if fast:
+                try:  # the connection goes back to the pool: the next user gets durable commits
+                    connection.rollback()
+                    connection.exec_driver_sql("RESET synchronous_commit")
+                    connection.commit()
+                except Exception:
+                    connection.invalidate()
+                    log.warning("could not reset synchronous_commit; connection discarded", exc_info=True)
+
+
+def _deliver_next(
+    session: Session,
     channels: Mapping[str, Channel],
+    previous: _Outcome | None,
     message_id: int,
     clock: Callable[[], datetime],
     lease: timedelta,
     report: DeliveryReport,
-) -> None:
-    with sessions.begin() as session:
-        token = claim(session, message_id, clock(), lease)
-        row = session.get(OutboxMessage, message_id) if token else None
-        message = outgoing(row) if row is not None else None
-    if token is None or message is None:
+) -> _Outcome | None:
+    """Record ``previous`` and claim ``message_id`` in one transaction, then send it."""
+
+    def record_and_claim(s: Session) -> tuple[Any, tuple[str, OutgoingMessage] | None]:
+        recorded = previous.record(s, clock()) if previous is not None else None
+        return recorded, claim_message(s, message_id, clock(), lease)
+
+    recorded, claimed = _write(session, record_and_claim)
+    if previous is not None:
+        previous.report(recorded, report)
+    if claimed is None:
         report.skipped.append(message_id)
-        return
+        return None
+    token, message = claimed
     channel = channels.get(message.channel)
-    failure: TransportError | None = None
+    outcome = _Outcome(message_id, token, message.channel)
     try:
         if channel is None:
             raise TransportError(f"no channel {message.channel!r} is configured", permanent=True)
-        result = channel.send(message)
+        outcome.provider_id = channel.send(message).provider_message_id
     except TransportError as error:
-        failure = error
+        outcome.failure = error
     except Exception as error:  # a bug or an unexpected library error: keep the message, retry it
         log.exception("outbox %s via %s raised", message_id, message.channel)
-        failure = TransportError(f"{type(error).__name__}: {error}", permanent=False)
-    if failure is not None:
-        text, permanent = failure.message, failure.permanent
-        state = _write(
-            sessions, lambda s: mark_failed(s, message_id, token, text, permanent=permanent, now=clock())
-        )
-        log.warning("outbox %s via %s failed (%s): %s", message_id, message.channel, state, text)
-        (report.failed if state == OutboxState.FAILED.value else report.retrying).append(message_id)
-        return
-    provider_id = result.provider_message_id
-    if not _write(sessions, lambda s: mark_sent(s, message_id, token, provider_id, clock())):
-        log.error("outbox %s was sent but its claim had expired; it may be sent twice", message_id)
-    report.sent.append(message_id)
+        outcome.failure = TransportError(f"{type(error).__name__}: {error}", permanent=False)
+    return outcome

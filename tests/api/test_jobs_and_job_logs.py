@@ -226,3 +226,61 @@ def test_missing_or_malformed_ids_are_404(client, users, path):
 def test_active_and_statistics_are_never_taken_for_an_id(client, users):
     assert isinstance(client.get("/job-logs/active", headers=users.alice.headers).get_json(), list)
     assert "total_jobs" in client.get("/job-logs/statistics", headers=users.alice.headers).get_json()
+
+
+def _dumped(settings, schema, ids):  # type: ignore[no-untyped-def]
+    """What marshmallow makes of these runs: the contract the lean list rows must equal."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.models import JobLog
+
+    with session_factory(settings)() as session:
+        query = select(JobLog).where(JobLog.id.in_(ids)).options(selectinload(JobLog.owner))
+        return {row["id"]: row for row in schema.dump(list(session.scalars(query)))}
+
+
+def test_list_rows_equal_the_schemas_dump(client, users, many_rows, settings):
+    from api.job_logs import ActiveJobLogSchema, JobLogSchema
+
+    listed = client.get("/job-logs?page_size=100", headers=users.admin.headers).get_json()
+    assert len(listed) == 45
+    assert {row["id"]: row for row in listed} == _dumped(
+        settings, JobLogSchema(many=True), [r["id"] for r in listed]
+    )
+    active = client.get("/job-logs/active", headers=users.admin.headers).get_json()
+    assert {row["status"] for row in active} == {"running"} and len(active) == 15
+    expected = _dumped(settings, ActiveJobLogSchema(many=True), [row["id"] for row in active])
+    for row in active:
+        assert row.pop("elapsed_seconds") > 0 and row.pop("running_seconds") is None  # no started_at
+        assert {k: v for k, v in row.items()} == {
+            k: v for k, v in expected[row["id"]].items() if k not in {"elapsed_seconds", "running_seconds"}
+        }
+    assert [row["queued_at"] for row in active] == sorted(row["queued_at"] for row in active)
+
+
+def test_unfiltered_total_of_a_big_table_is_the_estimate_and_says_so(
+    client, users, many_rows, settings, monkeypatch
+):
+    from sqlalchemy import text
+
+    from api import job_log_queries
+    from netraven_tasks.db import get_engine
+
+    exact = client.get("/job-logs", headers=users.admin.headers)
+    assert json.loads(exact.headers["X-Pagination"])["total"] == 45
+    assert "X-Total-Estimated" not in exact.headers
+    with get_engine(settings).connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE job_logs"))
+        estimate = connection.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'job_logs'"))
+    monkeypatch.setattr(job_log_queries, "ESTIMATE_ABOVE", 10)
+    estimated = client.get("/job-logs", headers=users.admin.headers)
+    meta = json.loads(estimated.headers["X-Pagination"])
+    assert estimated.headers["X-Total-Estimated"] == "true" and meta["total"] == int(estimate)
+    assert set(meta) >= {"total", "total_pages", "first_page", "last_page", "page"}
+    filtered = client.get("/job-logs?status=failed", headers=users.admin.headers)
+    assert json.loads(filtered.headers["X-Pagination"])["total"] == 15
+    assert "X-Total-Estimated" not in filtered.headers
+    mine = client.get("/job-logs", headers=users.alice.headers)  # an owner filter: counted exactly
+    assert json.loads(mine.headers["X-Pagination"])["total"] == 22 and "X-Total-Estimated" not in mine.headers
