@@ -107,6 +107,8 @@ class JobLog(Base):
             "ix_job_logs_active_queued_at", "queued_at", "id", postgresql_where=ACTIVE, sqlite_where=ACTIVE
         ),
         Index("uq_job_logs_schedule_slot", "schedule_id", "scheduled_for", unique=True),
+        # Deleting a job log sets its re-runs' rerun_of to NULL: found through this, not a scan.
+        Index("ix_job_logs_rerun_of", "rerun_of", **partial(text("rerun_of IS NOT NULL"))),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
