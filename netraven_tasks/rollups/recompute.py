@@ -54,17 +54,18 @@ def read_watermark(session: Session) -> datetime | None:
     return session.scalar(select(rollup_state.c.watermark).where(rollup_state.c.name == STATE_NAME))
 
 
-def changed_hours(session: Session, changed_after: datetime | None, *, since: datetime | None = None,
-                  until: datetime | None = None) -> list[int]:  # fmt: skip
-    """The hours (epoch seconds) holding a job log changed after ``changed_after`` (None: every hour)."""
+def changed_hours(session: Session, changed_after: datetime | None) -> list[int]:
+    """The hours (epoch seconds) holding a job log changed after ``changed_after`` (None: every hour).
+
+    Read from the ``updated_at`` index alone: the rows changed since the last rollup run (a
+    minute's writes) are few, while a ``queued_at`` range beside it made PostgreSQL AND both
+    indexes, reading a whole day of ``queued_at`` entries (~160,000 at 10M rows, ~20 ms) to find
+    them. Callers that want a window filter the hours.
+    """
     hour = epoch_bucket(session.get_bind().dialect.name, JobLog.queued_at, HOUR)
     query = select(hour).distinct()
     if changed_after is not None:
         query = query.where(JobLog.updated_at > changed_after)
-    if since is not None:
-        query = query.where(JobLog.queued_at >= since)
-    if until is not None:
-        query = query.where(JobLog.queued_at < until)
     return sorted(int(h) for h in session.scalars(query))
 
 

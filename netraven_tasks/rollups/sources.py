@@ -86,7 +86,7 @@ def plan_sources(session: Session, where: WindowFilter, bucket_seconds: int) -> 
     first, last = hour_ceil(where.since), hour_floor(where.until)
     if watermark is None or first >= last:
         return all_raw
-    dirty = set(changed_hours(session, watermark, since=at(first), until=at(last)))
+    dirty = {hour for hour in changed_hours(session, watermark) if first <= hour < last}
     rolled = list(hour_ranges((h for h in range(first, last, HOUR) if h not in dirty), NO_LIMIT))
     if not rolled:
         return all_raw
