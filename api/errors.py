@@ -53,9 +53,15 @@ def cap_errors(errors: Any) -> Any:
 
 
 def fail(code: int, message: str, **extra: Any) -> NoReturn:
-    """Abort the request with a JSON error (``abort`` typed as never returning)."""
+    """Abort the request with a JSON error (``abort`` typed as never returning); ``extra`` may
+    carry ``errors`` (field -> messages) and ``headers`` (e.g. WWW-Authenticate, Retry-After)."""
     abort(code, message=message, **extra)
     raise AssertionError("abort() returned")
+
+
+def fail_invalid(messages: Any, location: str = "json") -> NoReturn:
+    """422 for a marshmallow ``ValidationError.messages`` found after webargs' own checks."""
+    fail(422, describe_errors(messages), errors={location: messages})
 
 
 class NetRavenApi(Api):  # type: ignore[misc]

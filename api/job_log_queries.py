@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from api.job_log_rows import list_select
+from api.pagination import page_window
 from netraven_tasks.models import JobLog
 from netraven_tasks.statuses import ACTIVE_STATUSES
 
@@ -85,10 +86,11 @@ def list_page(
     session: Session, where: JobLogFilter, page: int, page_size: int, *, oldest_first: bool = False
 ) -> list[Any]:
     """One page of lean list rows (``api.job_log_rows``), newest first (or oldest first)."""
-    if (page - 1) * page_size > MAX_ID:  # past the last page however many rows there are
+    window = page_window(page, page_size)
+    if window is None:
         return []
     query = where.apply(list_select()).order_by(*_newest_first(oldest_first))
-    return list(session.execute(query.limit(page_size).offset((page - 1) * page_size)))
+    return list(session.execute(query.limit(window[0]).offset(window[1])))
 
 
 def active_filter(owner_id: int | None) -> JobLogFilter:
@@ -101,16 +103,13 @@ def page_of_job_logs(
 ) -> tuple[list[JobLog], int]:
     """One page of job logs, newest first (or oldest first), and how many match in all."""
     total = _count(session, where)
-    query = (
-        where.apply(select(JobLog))
-        .options(selectinload(JobLog.owner))
-        .order_by(*_newest_first(oldest_first))
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    )
-    if (page - 1) * page_size > MAX_ID:  # past the last page however many rows there are
+    window = page_window(page, page_size)
+    if window is None:
         return [], total
-    return list(session.scalars(query)), total
+    query = (
+        where.apply(select(JobLog)).options(selectinload(JobLog.owner)).order_by(*_newest_first(oldest_first))
+    )
+    return list(session.scalars(query.limit(window[0]).offset(window[1]))), total
 
 
 def job_log_with_entries(session: Session, job_log_id: int) -> JobLog | None:
@@ -128,15 +127,4 @@ def active_job_logs(
     session: Session, owner_id: int | None, page: int, page_size: int
 ) -> tuple[list[JobLog], int]:
     """Queued, running and retrying runs, oldest first (the ones waiting longest lead)."""
-    where = active_filter(owner_id)
-    total = _count(session, where)
-    query = (
-        where.apply(select(JobLog))
-        .options(selectinload(JobLog.owner))
-        .order_by(*_newest_first(oldest_first=True))
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    )
-    if (page - 1) * page_size > MAX_ID:  # past the last page however many rows there are
-        return [], total
-    return list(session.scalars(query)), total
+    return page_of_job_logs(session, active_filter(owner_id), page, page_size, oldest_first=True)

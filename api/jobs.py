@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, ValidationError, fields
 
 from api.context import current_settings
-from api.errors import describe_errors
+from api.errors import fail, fail_invalid
 from api.security import current_caller, errors, protect
 from netraven_tasks.jobs.arguments import contains_nul
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
@@ -99,7 +99,7 @@ class JobRuns(MethodView):
     def post(self, arguments: dict[str, Any], job_type: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Launch a run of a job type, owned by the caller; follow the Location header to watch it."""
         if contains_nul(arguments):
-            abort(422, message="arguments must not contain NUL characters")
+            fail(422, "arguments must not contain NUL characters")
         caller = current_caller()
         try:
             declared = get_job_type(job_type)
@@ -107,15 +107,15 @@ class JobRuns(MethodView):
                 declared.authorize(arguments, caller.is_admin, current_settings())
             launched = launch_job(current_settings(), job_type, arguments, caller.id)
         except LaunchForbidden as error:
-            abort(403, message=str(error))
+            fail(403, str(error))
         except UnknownJobType:
             known = ", ".join(declared.name for declared in all_job_types())
-            abort(404, message=f"unknown job type {job_type[:100]!r}; known: {known}")
+            fail(404, f"unknown job type {job_type[:100]!r}; known: {known}")
         except ValidationError as error:
-            abort(422, errors={"json": error.messages}, message=describe_errors(error.messages))
+            fail_invalid(error.messages)
         except LaunchUnavailable as error:
             # The launcher left no phantom: nothing published, or its row already says failed.
-            abort(503, message=str(error), headers={"Retry-After": str(error.retry_after)})
+            fail(503, str(error), headers={"Retry-After": str(error.retry_after)})
         location = url_for("job_logs.JobLogDetail", job_log_id=launched.job_log_id)
         body = {"job_log_id": launched.job_log_id, "task_id": launched.task_id, "status": launched.status}
         return body, 202, {"Location": location}

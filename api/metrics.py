@@ -10,10 +10,11 @@ import hmac
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from api.errors import fail
 from netraven_tasks.db import session_factory
 from netraven_tasks.metrics import build_registry
 from netraven_tasks.settings import Settings
@@ -54,5 +55,5 @@ class Metrics(MethodView):
     def get(self) -> Response:
         settings: Settings = current_app.extensions["netraven_settings"]
         if not _authorised(settings):
-            abort(401, message="send Authorization: Bearer <NETRAVEN_METRICS_TOKEN> to read /metrics")
+            fail(401, "send Authorization: Bearer <NETRAVEN_METRICS_TOKEN> to read /metrics")
         return Response(generate_latest(_registry(settings)), mimetype=None, content_type=CONTENT_TYPE_LATEST)

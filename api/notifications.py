@@ -9,7 +9,7 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields
 
 from api.context import db_session
-from api.pagination import PaginatedBlueprint
+from api.pagination import PaginatedBlueprint, requested_window
 from api.security import errors, protect, target_user
 from netraven_tasks.notifications.outbox import sent_to
 
@@ -41,7 +41,7 @@ class SentNotifications(MethodView):
     def get(self, user_id: str, pagination_parameters: PaginationParameters) -> list[Any]:
         """Messages sent to the user: one per job outcome or digest and channel."""
         user = target_user(user_id, "notifications")
-        page, size = pagination_parameters.page, pagination_parameters.page_size
-        rows, total = sent_to(db_session(), user.id, limit=size, offset=(page - 1) * size)
+        limit, offset = requested_window(pagination_parameters) or (0, 0)  # past the end: no rows
+        rows, total = sent_to(db_session(), user.id, limit=limit, offset=offset)
         pagination_parameters.item_count = total
         return rows

@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import select
 
 from api.context import current_settings, db_session
-from api.errors import describe_errors, fail
+from api.errors import fail, fail_invalid
 from api.security import current_caller, errors, may_see_owner, protect
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.models import utcnow
@@ -68,10 +68,6 @@ class ScheduleSchema(Schema):
     updated_at = fields.DateTime(required=True)
 
 
-def _invalid(error: ValidationError) -> None:
-    fail(422, describe_errors(error.messages), errors={"json": error.messages})
-
-
 def _own_schedule(schedule_id: int) -> Schedule:
     schedule = db_session().get(Schedule, schedule_id) if 0 < schedule_id <= MAX_ID else None
     if schedule is None or not may_see_owner(current_caller(), schedule.owner_id):
@@ -100,7 +96,7 @@ class Schedules(MethodView):
         try:
             values = load_new(body, current_settings(), current_caller().is_admin)
         except ValidationError as error:
-            _invalid(error)
+            fail_invalid(error.messages)
         except LaunchForbidden as error:
             fail(403, str(error))
         session = db_session()
@@ -127,7 +123,7 @@ class ScheduleDetail(MethodView):
         try:
             values = load_changes(schedule, body, current_settings(), owner_is_admin(db_session(), schedule))
         except ValidationError as error:
-            _invalid(error)
+            fail_invalid(error.messages)
         except LaunchForbidden as error:
             fail(403, str(error))
         session = db_session()

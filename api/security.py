@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 from flask import g, request
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from api.context import current_settings, db_session
 from api.errors import fail
@@ -36,8 +36,7 @@ class Caller:
 
 
 def _unauthorized(message: str) -> NoReturn:
-    abort(401, message=message, headers=WWW_AUTHENTICATE)
-    raise AssertionError("abort() returned")
+    fail(401, message, headers=WWW_AUTHENTICATE)
 
 
 def authenticate() -> Caller:
@@ -83,7 +82,7 @@ def visible_owner(caller: Caller, requested_owner: int | None) -> int | None:
     if caller.is_admin:
         return requested_owner
     if requested_owner is not None and requested_owner != caller.id:
-        abort(403, message="only admins may look at other users' jobs")
+        fail(403, "only admins may look at other users' jobs")
     return caller.id
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.context import db_session
+from api.errors import fail
 from api.schemas import Text, UTCDateTime
 from api.security import current_caller, errors, protect, visible_owner
 from netraven_tasks.models import utcnow
@@ -103,5 +104,5 @@ class Statistics(MethodView):
                 owner_id=visible_owner(current_caller(), query.get("owner")),
             )
         except StatisticsError as error:
-            abort(422, message=str(error), errors={"query": {error.field: [error.message]}})
+            fail(422, str(error), errors={"query": {error.field: [error.message]}})
         return compute_statistics(db_session(), window)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.private_files import ensure_private_sqlite
@@ -62,3 +64,12 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose(close=False)
     _engines.clear()
+
+
+def insert(where: Session | Connection, table: Table | type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT in the dialect of ``where``'s database, so ``on_conflict_do_*`` is available:
+    PostgreSQL's on PostgreSQL, SQLite's otherwise (the two databases this code runs on)."""
+    bind = where.get_bind() if isinstance(where, Session) else where
+    if bind.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 
 from api.context import db_session
 from api.errors import fail
+from api.pagination import page_window
 from api.ui import blp
 from api.ui.session import (
     CSRF_FIELD,
@@ -128,9 +129,8 @@ def notifications() -> Any:
             pages=None,
         ), 400
     number = int(page)
-    rows, total = sent_to(
-        db_session(), caller().id, limit=HISTORY_PAGE_SIZE, offset=(number - 1) * HISTORY_PAGE_SIZE
-    )
+    limit, offset = page_window(number, HISTORY_PAGE_SIZE) or (0, 0)
+    rows, total = sent_to(db_session(), caller().id, limit=limit, offset=offset)
     last = max(1, -(-total // HISTORY_PAGE_SIZE))
     pages = {
         "number": number,

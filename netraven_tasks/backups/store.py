@@ -8,10 +8,10 @@ import zlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from netraven_tasks.backups.models import ConfigBackup, ConfigBlob
+from netraven_tasks.db import insert
 from netraven_tasks.models import User
 
 MAX_DIFF_LINES = 20_000
@@ -45,10 +45,10 @@ def _in_namespace(device: str, namespace_owner_id: int | None):  # type: ignore[
 
 def _insert_blob(session: Session, digest: str, content: bytes) -> None:
     values = {"sha256": digest, "size_bytes": len(content), "compressed": zlib.compress(content, 6)}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # Two workers storing the same content at once: the second insert is a no-op, not an error.
-    session.execute(insert(ConfigBlob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
+    session.execute(
+        insert(session, ConfigBlob).values(**values).on_conflict_do_nothing(index_elements=["sha256"])
+    )
 
 
 def store_backup(

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from netraven_tasks import db
 from netraven_tasks.models import JobLog
 from netraven_tasks.rollups.histogram import bucket_expression, merge_counts
 from netraven_tasks.rollups.measures import Measures, raw_measure_columns, summed_measure_columns
@@ -275,9 +275,9 @@ def _resum_days(session: Session, start: int, end: int) -> None:
 
 def _lock_state(session: Session) -> datetime | None:
     """Make sure the state row exists, then hold it: two rollup runs never interleave."""
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(make(rollup_state).values(name=STATE_NAME, watermark=None).on_conflict_do_nothing())
+    session.execute(
+        db.insert(session, rollup_state).values(name=STATE_NAME, watermark=None).on_conflict_do_nothing()
+    )
     return session.scalar(
         select(rollup_state.c.watermark).where(rollup_state.c.name == STATE_NAME).with_for_update()
     )

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from netraven_tasks.db import insert
 from netraven_tasks.models import JobLog
 from netraven_tasks.schedules.models import AlertStreak
 from netraven_tasks.statuses import JobStatus
@@ -64,9 +64,8 @@ class StreakChange:
 def advance_streak(session: Session, job: JobLog, repeat_after: timedelta) -> StreakChange:
     """Count ``job`` in its scope's streak (once) and say which alert it raises; inside a transaction."""
     scope = scope_of(job)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
-        insert(AlertStreak).values(scope=scope, status="none", failures=0).on_conflict_do_nothing()
+        insert(session, AlertStreak).values(scope=scope, status="none", failures=0).on_conflict_do_nothing()
     )
     row = session.scalars(select(AlertStreak).where(AlertStreak.scope == scope).with_for_update()).one()
     previous = (

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from netraven_tasks.db import insert
 from netraven_tasks.models import JobLog, JobLogEntry, utcnow
 from netraven_tasks.statuses import JobStatus
 
@@ -33,9 +33,8 @@ def insert_scheduled_row(
 ) -> int:
     """Insert the queued row of (schedule, slot); raises SlotTaken if it is there already."""
     now = utcnow()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(JobLog)
+        insert(session, JobLog)
         .values(
             task_id=task_id,
             job_type=job_type,

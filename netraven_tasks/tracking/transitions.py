@@ -14,9 +14,9 @@ from typing import Any
 
 from psycopg2.extras import execute_values
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from netraven_tasks.db import insert
 from netraven_tasks.models import JobLog, JobLogEntry
 from netraven_tasks.statuses import TERMINAL_STATUSES, JobStatus
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
@@ -189,7 +189,7 @@ def _insert_fresh(session: Session, fresh: Sequence[RunRow]) -> set[str]:
         returned = insert_unnest(session, "job_logs", _PG_FRESH_COLUMNS, rows, "task_id", ("id", "task_id"))
     else:
         statement = (
-            sqlite.insert(_TABLE)
+            insert(session, _TABLE)
             .on_conflict_do_nothing(index_elements=["task_id"])
             .returning(_TABLE.c.id, _TABLE.c.task_id)
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from flask_smorest import abort
 from sqlalchemy import update
@@ -121,7 +119,7 @@ def test_healthz_is_public_and_checks_database_and_broker(client, settings):
 def test_healthz_is_503_when_the_broker_is_unreachable(settings):
     from api import create_app
 
-    broken = dataclasses.replace(settings, broker_url="redis://127.0.0.1:1/0")
+    broken = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
     response = create_app(broken).test_client().get("/healthz")
     assert response.status_code == 503
     body = response.get_json()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from netraven_tasks.preferences import DEFAULT_PREFERENCES
@@ -117,7 +115,7 @@ def test_a_body_that_is_not_an_object_is_422(client, users, body):
 def test_private_webhook_addresses_are_refused_unless_allowed(settings, users):
     from api import create_app
 
-    strict = create_app(dataclasses.replace(settings, allow_private_webhooks=False)).test_client()
+    strict = create_app(settings.model_copy(update={"allow_private_webhooks": False})).test_client()
     for url in (
         "http://127.0.0.1:8080/hook",
         "http://10.1.2.3/hook",

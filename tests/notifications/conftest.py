@@ -33,6 +33,25 @@ def make_user(settings, clean_db) -> Callable[..., int]:  # type: ignore[no-unty
     return make
 
 
+SENTINEL = "sentinel@example.test"
+
+
+@pytest.fixture
+def settled_mail(settings, mail, make_user, wait_for_job) -> Callable[[], list[Any]]:  # type: ignore[no-untyped-def]
+    """All mail but a sentinel's, once the sentinel job's failure mail arrived: it goes through the
+    same worker, notify task, outbox and SMTP server as the test's jobs, so a duplicate or stray
+    message of theirs has had as long to arrive as a real one takes (negative checks wait on it)."""
+    from netraven_tasks.jobs.launch import launch_job
+
+    def settle() -> list[Any]:
+        sentinel = make_user(SENTINEL.split("@")[0])
+        wait_for_job(launch_job(settings, "test_broken", {"host": "sentinel"}, sentinel).job_log_id)
+        mail.wait_for(1, address=SENTINEL)
+        return [m for m in mail.received if SENTINEL not in m.rcpt_tos]
+
+    return settle
+
+
 @pytest.fixture
 def set_preferences(settings) -> Callable[..., None]:  # type: ignore[no-untyped-def]
     from netraven_tasks.db import session_factory

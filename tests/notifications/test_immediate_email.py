@@ -12,14 +12,15 @@ pytestmark = pytest.mark.usefixtures("clean_db", "worker")
 
 
 def test_failed_job_mails_its_owner_once_with_text_and_html_parts(
-    settings, wait_for_job, mail, make_user, outbox
+    settings, wait_for_job, mail, make_user, outbox, settled_mail
 ):
     alice = make_user("alice")
     launched = launch_job(settings, "test_broken", {"host": "core-sw-01"}, alice)
     job = wait_for_job(launched.job_log_id)
     assert job.status == "failed"
 
-    [received] = mail.wait_for(1)
+    mail.wait_for(1)
+    [received] = settled_mail()  # once: no second message by the time a later job's arrived
     assert received.rcpt_tos == ("alice@example.test",)
     assert received.subject == "NetRaven job failed: test_broken on core-sw-01"
     text, html = received.part("plain"), received.part("html")
@@ -37,20 +38,23 @@ def test_failed_job_mails_its_owner_once_with_text_and_html_parts(
     assert row.attempts == 1
 
 
-def test_completed_job_after_retries_mails_once_with_the_attempts(settings, wait_for_job, mail, make_user):
+def test_completed_job_after_retries_mails_once_with_the_attempts(
+    settings, wait_for_job, mail, make_user, settled_mail
+):
     bob = make_user("bob")
     launched = launch_job(settings, "test_flaky", {"host": "edge-rtr-02", "succeed_on_attempt": 2}, bob)
     job = wait_for_job(launched.job_log_id)
     assert job.status == "completed" and job.attempts == 2
 
-    [received] = mail.wait_for(1)
+    mail.wait_for(1)
+    [received] = settled_mail()  # once, not once per attempt
     assert received.subject == "NetRaven job completed: test_flaky on edge-rtr-02"
     assert "Attempts:  2" in received.part("plain")
     assert '"attempt": 2' in received.part("plain")
 
 
 def test_preferences_filter_outcomes_and_ownerless_jobs_go_to_active_admins(
-    settings, wait_for_job, mail, make_user, count_rows
+    settings, wait_for_job, mail, make_user, count_rows, settled_mail
 ):
     quiet = make_user("quiet", email_on_job_failure=False)
     make_user("admin1", admin=True)
@@ -63,21 +67,23 @@ def test_preferences_filter_outcomes_and_ownerless_jobs_go_to_active_admins(
     wait_for_job(mine.job_log_id)
     wait_for_job(ownerless.job_log_id)
 
-    received = mail.wait_for(2)
+    mail.wait_for(2)
+    received = settled_mail()  # and no third: not the opted-out owner, not the inactive admin
     assert sorted(r for m in received for r in m.rcpt_tos) == ["admin1@example.test", "admin2@example.test"]
     assert all("sw-b" in m.subject for m in received)
-    assert count_rows(OutboxMessage) == 2  # nothing queued for the user who opted out
+    assert count_rows(OutboxMessage) == 2 + 1  # and the sentinel's: nothing for the user who opted out
 
 
 def test_header_injection_in_job_data_gives_one_recipient_and_no_extra_header(
-    settings, wait_for_job, mail, make_user
+    settings, wait_for_job, mail, make_user, settled_mail
 ):
     owner = make_user("carol")
     host = "core-sw-01\r\nBcc: victim@evil.test\r\nX-Injected: yes\nTo: other@evil.test<script>x</script>"
     launched = launch_job(settings, "test_broken", {"host": host}, owner)
     wait_for_job(launched.job_log_id)
 
-    [received] = mail.wait_for(1)
+    mail.wait_for(1)
+    [received] = settled_mail()  # one message: no Bcc or To smuggled in made a second
     assert received.rcpt_tos == ("carol@example.test",)
     headers = [name.lower() for name in received.message]
     assert "bcc" not in headers and "x-injected" not in headers

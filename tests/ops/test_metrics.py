@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import uuid
 from datetime import timedelta
@@ -179,7 +178,7 @@ def test_notifications_sent_failed_and_waiting_are_counted_by_channel(client, se
 def test_metrics_token_is_required_when_configured(settings, database_url):
     from api import create_app
 
-    client = create_app(dataclasses.replace(settings, metrics_token="scrape-secret-123")).test_client()
+    client = create_app(settings.model_copy(update={"metrics_token": "scrape-secret-123"})).test_client()
 
     refused = client.get("/metrics")
     assert refused.status_code == 401
@@ -193,7 +192,7 @@ def test_unreachable_database_is_reported_down_not_an_error(settings):
     from api import create_app
 
     nowhere = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
-    client = create_app(dataclasses.replace(settings, database_url=nowhere)).test_client()
+    client = create_app(settings.model_copy(update={"database_url": nowhere})).test_client()
 
     samples = scrape(client)
 

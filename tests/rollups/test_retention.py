@@ -3,7 +3,6 @@ statistics of a year stay as they were: the purged hours are still in the rollup
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -19,7 +18,7 @@ from netraven_tasks.statistics import compute_statistics, make_window
 def test_purge_deletes_exactly_the_expired_rows_and_statistics_keep_them(settings, clean_db):
     from netraven_tasks.db import get_engine, session_factory
 
-    settings = dataclasses.replace(settings, retention_days=90, rollup_retention_days=730)
+    settings = settings.model_copy(update={"retention_days": 90, "rollup_retention_days": 730})
     now = utcnow()
     sessions = session_factory(settings)
     ages = {  # task id -> (age, status)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import time
@@ -111,8 +110,8 @@ def tight_limit_client(settings):  # type: ignore[no-untyped-def]
     """An app whose sign-in limit is 3 failures per 2 seconds, its own client address."""
     from api import create_app
 
-    tight = dataclasses.replace(
-        settings, login_rate_limit="3 per 2 second", login_address_rate_limit="6 per 2 second"
+    tight = settings.model_copy(
+        update={"login_rate_limit": "3 per 2 second", "login_address_rate_limit": "6 per 2 second"}
     )
     app = create_app(tight)
     app.testing = True

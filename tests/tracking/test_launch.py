@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -80,8 +79,8 @@ def test_broker_down_fails_the_row_and_raises_unavailable(settings, db_session, 
 
 
 def test_database_down_publishes_nothing(settings, db_session, published):
-    down = dataclasses.replace(
-        settings, database_url=f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/x"
+    down = settings.model_copy(
+        update={"database_url": f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/x"}
     )
     with pytest.raises(LaunchUnavailable) as raised:
         launch_job(down, "reachability_check", {"host": "127.0.0.1"}, None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from netraven_tasks.models import JobLog, utcnow
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.recorder import SyncRecorder
 from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -106,12 +106,10 @@ def test_new_leader_adopts_what_a_dead_leader_left_unacknowledged(redis_client, 
     assert len(first._read(">", 10)) == 2  # read, then the process dies before writing
     second = consumer(redis_client, sessions, stream, "second", ttl=0.5)
     assert not second.lead(), "one leader at a time"
-    time.sleep(0.7)  # the dead leader's lock expires
-    assert second.lead()
-    # Idle 0.7 s: the old leader could still be inside a batch (adoption waits 2 x ttl = 1 s).
+    eventually(second.lead, timeout=5, message="the dead leader's lock (ttl 0.5 s) to expire")
+    # Idle about 0.5 s: the old leader could still be inside a batch (adoption waits 2 x ttl = 1 s).
     assert drain(second) == 0
-    time.sleep(0.6)
-    assert drain(second) == 2
+    assert eventually(lambda: drain(second), timeout=5, message="the orphans to be adopted") == 2
     assert statuses(sessions) == {"orphan": ("completed", 1)}
 
 
@@ -155,10 +153,7 @@ def test_the_session_worker_hosts_the_leading_consumer(worker, redis_client):
         except redis.ResponseError:  # the recorder process has not made the group yet
             return []
 
-    deadline = time.monotonic() + 30
-    while not (redis_client.exists(f"{LEADER_LOCK}:{STREAM}") and consumers()):
-        assert time.monotonic() < deadline, "no recorder took the lead"
-        time.sleep(0.1)
+    eventually(lambda: redis_client.exists(f"{LEADER_LOCK}:{STREAM}") and consumers(), message="a leader")
     assert [name.split("@")[0] for name in consumers()] == ["test"]
     assert all(name.endswith(":recorder") for name in consumers())
 
