@@ -165,16 +165,40 @@ def clean_db(database_url: str, settings) -> None:  # type: ignore[no-untyped-de
             time.sleep(0.2 * (attempt + 1))
 
 
-def eventually(check: Callable[[], Any], timeout: float = 30.0, message: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; return that."""
+def eventually(
+    check: Callable[[], Any],
+    timeout: float = 30.0,
+    message: str | Callable[[], str] = "condition",
+    interval: float = 0.05,
+) -> Any:
+    """Poll ``check`` until it returns something truthy; return that. The one polling loop of the
+    tests: ``message`` (or what it returns, e.g. a log's tail) says what never happened."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.05)
+            raise AssertionError(f"timed out waiting for {message() if callable(message) else message}")
+        time.sleep(interval)
+
+
+def until_ready(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], Any],
+    what: str,
+    log: Callable[[], str],
+    timeout: float = 60,
+) -> None:
+    """Wait until a started ``process`` is ``ready()``; fail at once, with its log's tail, if it exits
+    first. The caller stops the process if this raises."""
+
+    def check() -> Any:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log()[-3000:]}")
+        return ready()
+
+    eventually(check, timeout, lambda: f"{what} to be ready:\n{log()[-3000:]}", interval=0.2)
 
 
 class WorkerProcess:
@@ -200,20 +224,26 @@ def start_worker(name: str, log_path: Path, extra: list[str] | None = None) -> W
         "-n", f"{name}@%h", "-E", "--without-gossip", "--without-mingle",
         *(extra or []),
     ]  # fmt: skip
-    log_file = log_path.open("ab")
-    process = subprocess.Popen(
-        args, cwd=ROOT, env={**os.environ, **TEST_ENV}, stdout=log_file, stderr=subprocess.STDOUT
-    )
-    worker = WorkerProcess(process, log_path, args)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"worker exited with {process.returncode}:\n{worker.log()[-3000:]}")
-        if "ready." in worker.log():
-            return worker
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"worker did not become ready:\n{worker.log()[-3000:]}")
+    return WorkerProcess(start_process("worker", args, log_path, "ready."), log_path, args)
+
+
+def start_process(what: str, args: list[str], log_path: Path, ready_line: str) -> subprocess.Popen[bytes]:
+    """Start ``args`` with the test settings, output to ``log_path``; return once the log shows
+    ``ready_line`` (the process is stopped again if it never does)."""
+
+    def log() -> str:
+        return log_path.read_text(errors="replace")
+
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **TEST_ENV}, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    try:
+        until_ready(process, lambda: ready_line in log(), what, log)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
@@ -258,17 +288,21 @@ def wait_for_job(settings) -> Callable[..., object]:  # type: ignore[no-untyped-
 
     def wait(job_log_id: int, statuses=TERMINAL_STATUSES, timeout: float = 30.0):  # type: ignore[no-untyped-def]
         wanted = {str(s) for s in statuses}
-        deadline = time.monotonic() + timeout
-        while True:
+        seen = ["missing"]
+
+        def arrived() -> JobLog | None:
             with sessions() as session:
                 job = session.get(JobLog, job_log_id)
+                seen[0] = job.status if job else "missing"
                 if job is not None and job.status in wanted:
                     job.entries  # noqa: B018 - load them before the session closes
                     return job
-                seen = job.status if job else "missing"
-            if time.monotonic() > deadline:
-                raise AssertionError(f"job log {job_log_id} is {seen}, wanted one of {sorted(wanted)}")
-            time.sleep(0.1)
+                return None
+
+        def message() -> str:
+            return f"job log {job_log_id}: it is {seen[0]}, wanted one of {sorted(wanted)}"
+
+        return eventually(arrived, timeout, message, interval=0.1)
 
     return wait
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import REDIS_DB, ROOT
 
 
 @pytest.mark.slow
@@ -16,7 +16,7 @@ def test_the_fast_lane_runs_without_postgresql_or_redis():
     env = {
         "PATH": "/usr/bin:/bin",
         "NETRAVEN_TEST_PG_ADMIN_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/postgres",
-        "NETRAVEN_TEST_REDIS_DB": "15",
+        "NETRAVEN_TEST_REDIS_DB": str(REDIS_DB),  # the session's own db, should a unit test touch it
     }
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "unit and not slow", "-p", "no:cacheprovider", "-x"],

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -114,11 +113,12 @@ class SmtpServer:
 
     def wait_for(self, count: int, timeout: float = 30.0, address: str | None = None) -> list[ReceivedMail]:
         """Wait until at least ``count`` messages (to ``address``, if given) arrived; return them all."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.to(address) if address else self.received
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{len(found)} messages arrived, wanted {count}")
-            time.sleep(0.05)
+        from tests.conftest import eventually
+
+        def found() -> list[ReceivedMail]:
+            return self.to(address) if address else self.received
+
+        eventually(
+            lambda: len(found()) >= count, timeout, lambda: f"{count} messages, {len(found())} arrived"
+        )
+        return found()

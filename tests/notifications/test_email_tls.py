@@ -7,6 +7,7 @@ import ipaddress
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -95,16 +96,21 @@ def _message(subject: str) -> OutgoingMessage:
     )
 
 
+def _send(url: str, sender: str, *subjects: str) -> list[Any]:
+    """Send one message per subject over one channel (one connection), then close it."""
+    channel = SmtpChannel(SmtpConfig.from_url(url), sender)
+    try:
+        return [channel.send(_message(subject)) for subject in subjects]
+    finally:
+        channel.close()
+
+
 @pytest.mark.parametrize("tls_server", ["starttls"], indirect=True)
 def test_starttls_with_login_delivers_over_an_encrypted_session(tls_server, certificate):
     inbox, port = tls_server
     url = f"smtp://{USER}:{PASSWORD.replace(' ', '%20')}@127.0.0.1:{port}?starttls=1&cafile={certificate[0]}"
-    channel = SmtpChannel(SmtpConfig.from_url(url), "NetRaven <netraven@example.net>")
-    try:
-        result = channel.send(_message("first"))
-        channel.send(_message("second"))  # the same connection, still encrypted and logged in
-    finally:
-        channel.close()
+    # The second message goes over the same connection, still encrypted and logged in.
+    result, _ = _send(url, "NetRaven <netraven@example.net>", "first", "second")
     assert [rcpt for _, rcpt, _ in inbox.messages] == [["ops@example.net"], ["ops@example.net"]]
     assert inbox.logins == [USER], "one login for the whole batch"
     assert "tls-1" in result.provider_message_id
@@ -114,11 +120,7 @@ def test_starttls_with_login_delivers_over_an_encrypted_session(tls_server, cert
 def test_smtps_delivers_over_implicit_tls(tls_server, certificate):
     inbox, port = tls_server
     url = f"smtps://127.0.0.1:{port}?cafile={certificate[0]}"
-    channel = SmtpChannel(SmtpConfig.from_url(url), "netraven@example.net")
-    try:
-        channel.send(_message("over tls"))
-    finally:
-        channel.close()
+    _send(url, "netraven@example.net", "over tls")
     assert len(inbox.messages) == 1
     assert b"Subject: over tls" in inbox.messages[0][2]
 

@@ -22,6 +22,7 @@ from tests.conftest import (
     TEST_DB_URL,
     TEST_ENV,
     WorkerProcess,
+    eventually,
     free_port,
     start_worker,
 )
@@ -66,13 +67,16 @@ def worker_on(broker: str, name: str, tmp_path: Path, **extra: str) -> Iterator[
 
 
 def wait_terminal(engine: sa.Engine, count: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
+    """How many runs are finished, once at least ``count`` are."""
+
+    def done() -> int:
         with engine.connect() as connection:
-            done = int(connection.execute(TERMINAL).scalar_one())
-        if done >= count or time.monotonic() > deadline:
-            return done
-        time.sleep(0.2)
+            return int(connection.execute(TERMINAL).scalar_one())
+
+    eventually(
+        lambda: done() >= count, timeout, lambda: f"{count} finished runs, {done()} so far", interval=0.2
+    )
+    return done()
 
 
 @pytest.fixture
@@ -174,14 +178,15 @@ def _redis_server(port: int, directory: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
+
+    def answers() -> bool:
         try:
-            client.ping()
-            return process
+            return bool(client.ping())
         except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.1)
+            return False
+
+    eventually(answers, 10, "redis-server to start", interval=0.1)
+    return process
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")

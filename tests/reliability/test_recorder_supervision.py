@@ -6,13 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from netraven_tasks.jobs.launch import launch_job
-from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_ENV
+from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_ENV, eventually
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -30,19 +29,11 @@ def recorder_pids(worker) -> list[int]:  # type: ignore[no-untyped-def]
 
 
 def test_a_killed_recorder_is_started_again_and_tracking_goes_on(settings, worker, wait_for_job):
-    deadline = time.monotonic() + 20
-    while len(recorder_pids(worker)) != 1:  # e.g. still being restarted after an earlier test
-        assert time.monotonic() < deadline, "the worker has no recorder process"
-        time.sleep(0.2)
-    [first] = recorder_pids(worker)
+    # e.g. still being restarted after an earlier test
+    [first] = eventually(lambda: len(pids := recorder_pids(worker)) == 1 and pids, 20, "a recorder process")
     os.kill(first, signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        pids = recorder_pids(worker)
-        if pids and pids != [first]:
-            break
-        time.sleep(0.2)
-    assert pids and first not in pids, "the worker did not start its recorder again"
+    eventually(lambda: [p for p in recorder_pids(worker) if p != first], 20, "the recorder restarted")
+    assert first not in recorder_pids(worker)
     launched = launch_job(settings, "test_flaky", {"succeed_on_attempt": 1}, None)
     assert wait_for_job(launched.job_log_id, timeout=60).status == "completed"
 

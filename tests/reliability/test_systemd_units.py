@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_ENV, free_port
+from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_ENV, eventually, free_port, until_ready
 
 UNITS = ROOT / "deploy" / "systemd"
 VENV_BIN = Path(sys.executable).parent
@@ -54,12 +54,11 @@ def start(command: list[str], env: dict[str, str], ready: str, log: Path) -> sub
     # A session of its own, like a service's control group: killpg reaches every process of it.
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
                                start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while ready not in log.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError(f"{command} did not start:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.2)
+    try:
+        until_ready(process, lambda: ready in log.read_text(errors="replace"), str(command), log.read_text)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
     return process
 
 
@@ -142,11 +141,9 @@ def test_busy_embedded_worker_stops_when_the_whole_group_gets_sigterm(tmp_path, 
     command = [*exec_start("netraven-worker.service"), "--concurrency", "2", "-n", "busy@%h"]
     process = start(command, env, "ready.", tmp_path / "worker.log")
     engine = sa.create_engine(env["NETRAVEN_DATABASE_URL"])
-    deadline = time.monotonic() + 60
     with engine.connect() as connection:
-        while connection.scalar(sa.text("SELECT count(*) FROM job_logs WHERE status = 'failed'")) < 20:
-            assert time.monotonic() < deadline, "the worker ran nothing"
-            time.sleep(0.1)
+        failed = sa.text("SELECT count(*) FROM job_logs WHERE status = 'failed'")
+        eventually(lambda: connection.scalar(failed) >= 20, 60, "the worker to run the flood", interval=0.1)
     engine.dispose()
     took = stop_like_systemd(process, "control-group")
     assert took < BUSY_STOP_SECONDS, (took, (tmp_path / "worker.log").read_text(errors="replace")[-2000:])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
 from netraven_tasks.jobs.launch import launch_job
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -19,10 +19,7 @@ def test_sigkill_of_the_worker_child_mid_job_reruns_it_to_completion(
     marker = tmp_path / "first-run-started"
     launched = launch_job(settings, "test_slow_once", {"marker": str(marker), "seconds": 60}, None)
     wait_for_job(launched.job_log_id, statuses={"running"})
-    deadline = time.monotonic() + 10
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), "the first run never started"
+    eventually(marker.exists, 10, "the first run to start")
 
     children = worker.child_pids()
     assert children, "the prefork worker has no children"

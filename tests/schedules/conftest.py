@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import app, client, make_api_user, users  # noqa: F401 - shared fixtures
-from tests.conftest import ROOT, SMS_PORT, TEST_ENV, stop_process
+from tests.conftest import SMS_PORT, TEST_ENV, start_process, stop_process
 from tests.notifications.conftest import outbox, set_preferences  # noqa: F401
 from tests.schedules.sms_api import SmsApi
 
@@ -34,18 +32,7 @@ class BeatProcess:
 def start_beat(log_path: Path) -> BeatProcess:
     args = [sys.executable, "-m", "celery", "-A", "netraven_tasks", "beat", "--loglevel", "info",
             "--schedule", str(log_path.with_suffix(".schedule"))]  # fmt: skip
-    log_file = log_path.open("ab")
-    process = subprocess.Popen(
-        args, cwd=ROOT, env={**os.environ, **TEST_ENV}, stdout=log_file, stderr=subprocess.STDOUT
-    )
-    beat = BeatProcess(process, log_path)
-    deadline = time.monotonic() + 60
-    while "beat: Starting" not in beat.log():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_process(process)
-            raise RuntimeError(f"beat did not start:\n{beat.log()[-3000:]}")
-        time.sleep(0.2)
-    return beat
+    return BeatProcess(start_process("beat", args, log_path, "beat: Starting"), log_path)
 
 
 @pytest.fixture(scope="module")

@@ -22,15 +22,15 @@ INTERVAL, GRACE = 4, 1
 
 def states_seen(client, user, schedule_id: int, until: str, timeout: float) -> list[str]:  # type: ignore[no-untyped-def]
     seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def reached() -> bool:
         state = client.get(f"/schedules/{schedule_id}", headers=user.headers).get_json()["state"]
         if not seen or seen[-1] != state:
             seen.append(state)
-        if state == until:
-            return seen
-        time.sleep(0.1)
-    raise AssertionError(f"schedule never became {until}: {seen}")
+        return bool(state == until)
+
+    eventually(reached, timeout, lambda: f"schedule {schedule_id} to become {until}: {seen}", interval=0.1)
+    return seen
 
 
 def alert_rows(outbox, user_id: int) -> Counter[tuple[str, str]]:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from netraven_tasks.models import JobLog, JobLogEntry
 from netraven_tasks.tracking.fencing import FENCE_COUNTER
 from netraven_tasks.tracking.stream import GROUP, RecorderConsumer, StreamRecorder
+from tests.conftest import eventually
 from tests.tracking.test_stream import job_events
 
 pytestmark = pytest.mark.usefixtures("clean_db")
@@ -53,13 +54,13 @@ def test_a_deposed_slow_leader_never_writes_twice_and_nothing_is_lost(redis_clie
         time.sleep(0.05)  # the slow one leads first
     sessions = session_factory(settings)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def all_recorded() -> bool:
             with sessions() as session:
                 done = session.scalar(sa.select(sa.func.count()).where(JobLog.status == "completed"))
-            if done == JOBS and redis_client.xlen(stream) == 0:
-                break
-            time.sleep(0.2)
+            return done == JOBS and redis_client.xlen(stream) == 0
+
+        eventually(all_recorded, 60, "every job recorded", interval=0.2)
         time.sleep(1.5)  # a deposed leader still asleep gets its chance to (wrongly) commit
     finally:
         stop.set()

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import redis
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from netraven_tasks.models import JobLog
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.stream import StreamRecorder
-from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_ENV
+from tests.conftest import ROOT, SPARE_REDIS_URL, TEST_ENV, eventually
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -35,13 +34,13 @@ def test_recorder_process_writes_streamed_events_and_stops_on_sigterm(sessions_f
         recorder = StreamRecorder(client)
         recorder.record(TrackingEvent(EventKind.STARTED, "standalone", "reachability_check", worker="w"))
         recorder.record(TrackingEvent(EventKind.SUCCEEDED, "standalone", "reachability_check"))
-        deadline = time.monotonic() + 20
-        status = None
-        while time.monotonic() < deadline and status != "completed":
+
+        def completed() -> bool:
             with sessions_for_test() as session:
                 status = session.scalar(sa.select(JobLog.status).where(JobLog.task_id == "standalone"))
-            time.sleep(0.1)
-        assert status == "completed"
+            return status == "completed"
+
+        eventually(completed, 20, "the recorder to write the standalone job", interval=0.1)
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=20)[0]

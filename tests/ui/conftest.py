@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 import requests
 
 from tests.api.conftest import ApiUser, make_api_user, users  # noqa: F401 - alice, bob, an admin
-from tests.conftest import ROOT, TEST_ENV, free_port, stop_process
+from tests.conftest import ROOT, TEST_ENV, free_port, stop_process, until_ready
 
 ARTEFACTS = ROOT / "test-artefacts" / "ui"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
@@ -48,18 +47,13 @@ class Server:
 
 
 def _wait_until_it_answers(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the API server exited:\n{log_path.read_text()[-3000:]}")
+    def answers() -> bool:
         try:
-            if requests.get(f"{url}/healthz", timeout=5).status_code < 500:
-                return
+            return requests.get(f"{url}/healthz", timeout=5).status_code < 500
         except requests.RequestException:  # not listening yet, or busy starting
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the API server did not answer:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
+            return False
+
+    until_ready(process, answers, "the API server", log_path.read_text)
 
 
 @pytest.fixture(scope="session")
