@@ -90,3 +90,15 @@ rollup_state = Table(
     Column("name", String(32), primary_key=True),
     Column("watermark", UTCDateTime),
 )
+
+# Every table the rollups write, e.g. for a test that empties them.
+ROLLUP_TABLES = (
+    job_rollups,
+    job_rollups_daily,
+    job_rollup_durations,
+    job_rollup_device_failures,
+    job_rollup_durations_daily,
+    job_rollup_device_failures_daily,
+    job_rollup_totals,
+    rollup_state,
+)

@@ -21,16 +21,7 @@ from sqlalchemy.orm import Session
 
 from netraven_tasks.models import JobLog, User
 from netraven_tasks.rollups.recompute import roll_up
-from netraven_tasks.rollups.schema import (
-    job_rollup_device_failures,
-    job_rollup_device_failures_daily,
-    job_rollup_durations,
-    job_rollup_durations_daily,
-    job_rollup_totals,
-    job_rollups,
-    job_rollups_daily,
-    rollup_state,
-)
+from netraven_tasks.rollups.schema import ROLLUP_TABLES, job_rollups, job_rollups_daily
 from netraven_tasks.statistics import compute_statistics, make_window
 
 BASE = datetime(2025, 5, 1, tzinfo=UTC)
@@ -44,16 +35,6 @@ WINDOWS = [
     {"since": BASE + timedelta(minutes=30), "until": BASE + timedelta(hours=5, minutes=20), "owner_id": 1},
     {"since": BASE, "until": BASE + timedelta(hours=6), "job_type": "config_backup"},
     {"since": BASE - timedelta(days=2), "until": BASE + timedelta(days=3)},  # daily buckets
-]
-TABLES = [
-    job_rollups,
-    job_rollups_daily,
-    job_rollup_durations,
-    job_rollup_device_failures,
-    job_rollup_durations_daily,
-    job_rollup_device_failures_daily,
-    job_rollup_totals,
-    rollup_state,
 ]
 
 run_state = st.fixed_dictionaries(
@@ -129,7 +110,7 @@ def check_history(engine: sa.Engine, case: dict[str, Any]) -> bool:
     runs = case["runs"]
     with Session(engine) as session:
         session.execute(sa.delete(JobLog.__table__))
-        for table in TABLES:
+        for table in ROLLUP_TABLES:
             session.execute(sa.delete(table))
         _write(session, runs, 0, T0 + timedelta(minutes=1))
         session.commit()
