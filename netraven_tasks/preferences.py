@@ -161,17 +161,6 @@ def check_preference_urls(preferences: Mapping[str, Any], *, allow_private_webho
         raise ValidationError(problems)
 
 
-def validate_preferences(
-    data: Mapping[str, Any], *, allow_private_webhooks: bool, partial: bool = False
-) -> dict[str, Any]:
-    """The preferences (with ``partial``: the changes) in ``data``; ValidationError names bad fields."""
-    loaded: dict[str, Any] = PreferencesSchema(partial=partial).load(data)
-    if partial:  # load_default would otherwise add optional fields the caller did not name
-        loaded = {key: value for key, value in loaded.items() if key in data}
-    check_preference_urls(loaded, allow_private_webhooks=allow_private_webhooks)
-    return loaded
-
-
 def updated_preferences(stored: Mapping[str, Any] | None, changes: Mapping[str, Any]) -> dict[str, Any]:
     """A new dict: the effective preferences with ``changes`` applied (never mutated in place)."""
     return {**effective_preferences(stored), **changes}

@@ -23,6 +23,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks.backoff import delay as backoff_delay
 from netraven_tasks.models import utcnow
 from netraven_tasks.notifications.channels.base import Channel, OutgoingMessage, TransportError
 from netraven_tasks.notifications.models import MessageKind, OutboxMessage, OutboxState
@@ -34,12 +35,14 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 MAX_ATTEMPTS = 20  # about 15 hours of retries before a message is given up
 ERROR_LIMIT = 2_000
+WRITE_RETRY_BASE = 0.5  # seconds before retrying a failed bookkeeping transaction: 0.5, 1, 2, 4
+WRITE_RETRY_MAX = 4.0
 
 
 def backoff(attempts: int) -> timedelta:
     """How long to wait after the ``attempts``-th failed try: 30 s, 1 min, 2 min, … capped at 1 h."""
-    exponent = max(0, min(attempts - 1, 16))
-    return min(BACKOFF_BASE * (2**exponent), BACKOFF_MAX)
+    seconds = backoff_delay(attempts, BACKOFF_BASE.total_seconds(), BACKOFF_MAX.total_seconds())
+    return timedelta(seconds=seconds)
 
 
 def new_message_id(mail_from: str) -> str:
@@ -309,7 +312,7 @@ def _write(session: Session, what: Callable[[Session], Any], attempts: int = 5) 
             if attempt == attempts - 1:
                 raise
             log.warning("outbox bookkeeping failed, retrying", exc_info=True)
-            time.sleep(0.5 * 2**attempt)
+            time.sleep(backoff_delay(attempt + 1, WRITE_RETRY_BASE, WRITE_RETRY_MAX))
     return None
 
 

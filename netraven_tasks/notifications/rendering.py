@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from netraven_tasks.models import JobLog
+from netraven_tasks.text import truncate
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUBJECT_LIMIT = 200
@@ -78,19 +79,6 @@ def header_value(value: str, limit: int = SUBJECT_LIMIT) -> str:
     """One safe header line: control characters and line breaks become spaces, length is capped."""
     cleaned = _SPACES.sub(" ", _HEADER_BREAKS.sub(" ", value)).strip()
     return truncate(cleaned, limit)
-
-
-def truncate(text: str | None, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, saying how much was left out."""
-    if text is None:
-        return ""
-    if len(text) <= limit:
-        return text
-    keep = limit
-    for _ in range(3):  # the note's own length changes how much is kept, and so the count in it
-        note = f" … [{len(text) - keep} more characters]"
-        keep = max(0, limit - len(note))
-    return text[:keep] + f" … [{len(text) - keep} more characters]"
 
 
 def human_duration(seconds: float | None) -> str:

@@ -101,8 +101,6 @@ def build_email(message: OutgoingMessage, mail_from: str) -> EmailMessage:
     if message.message_id:
         email["Message-ID"] = header_value(message.message_id, 255)
     email["Auto-Submitted"] = "auto-generated"
-    for name, value in message.headers.items():
-        email[header_value(name, 60).replace(" ", "-")] = header_value(value, 500)
     email.set_content(message.text)
     if message.html:
         email.add_alternative(message.html, subtype="html")

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
-from typing import Any
 
 from netraven_tasks.notifications.channels.base import (
     Channel,
@@ -21,7 +18,13 @@ from netraven_tasks.notifications.channels.base import (
     OutgoingMessage,
     TransportError,
 )
-from netraven_tasks.notifications.channels.http import DEFAULT_TIMEOUT, RESPONSE_LIMIT, USER_AGENT
+from netraven_tasks.notifications.channels.http import (
+    DEFAULT_TIMEOUT,
+    HttpStatusError,
+    request,
+    retryable_status,
+)
+from netraven_tasks.notifications.url_safety import AddressPolicy
 
 BODY_LIMIT = 320
 
@@ -39,15 +42,6 @@ class SmsConfig:
         return f"{self.base_url.rstrip('/')}/Accounts/{sid}/Messages.json"
 
 
-# The operator's provider URL: no proxies from the environment, no redirects followed.
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-
-
 class SmsChannel(Channel):
     name = "sms"
 
@@ -61,27 +55,28 @@ class SmsChannel(Channel):
         credentials = base64.b64encode(
             f"{self.config.account_sid}:{self.config.auth_token}".encode()
         ).decode()
-        request = urllib.request.Request(  # noqa: S310 - the operator's http(s) URL (settings check it)
-            self.config.messages_url,
-            data=form.encode(),
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Authorization": f"Basic {credentials}",
-                "User-Agent": USER_AGENT,
-            },
-        )
         try:
-            with _opener.open(request, timeout=self.timeout) as response:
-                answer = response.read(RESPONSE_LIMIT).decode("utf-8", "replace")
-        except urllib.error.HTTPError as error:
-            detail = error.read(512).decode("utf-8", "replace").strip() if error.fp else ""
-            permanent = not (error.code in (408, 429) or error.code >= 500)
+            # The operator's provider URL (settings check it), not a user's: any address, no
+            # proxies from the environment, no redirects followed.
+            response = request(
+                self.config.messages_url,
+                policy=AddressPolicy(allow_private=True),
+                method="POST",
+                body=form.encode(),
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Authorization": f"Basic {credentials}",
+                },
+                timeout=self.timeout,
+                truncate=True,
+            )
+        except HttpStatusError as error:
             raise TransportError(
-                f"SMS API answered HTTP {error.code} {detail}".strip(), permanent=permanent
+                f"SMS API answered {error}", permanent=not retryable_status(error.status)
             ) from error
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            raise TransportError(f"cannot reach the SMS API: {getattr(error, 'reason', error)}") from error
+        except (OSError, ValueError) as error:
+            raise TransportError(f"cannot reach the SMS API: {error}") from error
+        answer = response.body.decode("utf-8", "replace")
         try:
             sid = str(json.loads(answer).get("sid") or "")
         except (ValueError, AttributeError):
