@@ -9,7 +9,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,12 +19,8 @@ import requests
 import sqlalchemy as sa
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
-# The benchmark is a tool beside the package, like tests/conftest.py: it reads its own two knobs.
-PG_ADMIN_URL = os.environ.get(
-    "NETRAVEN_BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_DB = os.environ.get("NETRAVEN_BENCH_REDIS_DB")  # default: the first empty db of 15, 14, 13, 12
+from benchmarks.scratch import ROOT, bench_redis_url, scratch_database, start_worker, stop
+
 CHUNK = 250_000
 DEVICES = 10_000
 JOB_OWNERS = 20  # schedules launch the checks: a handful of owners own most runs
@@ -101,22 +96,13 @@ class BenchDatabase:
 def bench_database() -> Iterator[BenchDatabase]:
     """A migrated scratch database, dropped afterwards whatever happens."""
     from netraven_tasks.db import make_engine
-    from netraven_tasks.migrate import upgrade
 
-    name = f"netraven_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    try:
-        upgrade(url)
-        yield BenchDatabase(url, engine)
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database() as url:
+        engine = make_engine(url)
+        try:
+            yield BenchDatabase(url, engine)
+        finally:
+            engine.dispose()
 
 
 def free_port() -> int:
@@ -137,32 +123,15 @@ class Services:
     var_dir: Path
 
     def start_worker(self) -> None:
-        args = [sys.executable, "-m", "celery", "-A", "netraven_tasks", "worker", "--loglevel", "warning",
-                "--pool", "prefork", "--concurrency", "2", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h",
-                "--without-gossip", "--without-mingle"]  # fmt: skip
         log = (self.var_dir / "worker.log").open("ab")
-        self.processes.append(
-            subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        )
+        self.processes.append(start_worker(self.env, log, "bench"))
         time.sleep(6)  # the worker and its recorder start; the visibility samples wait for "running" anyway
-
-
-def empty_redis_db() -> int:
-    """A Redis db nobody uses right now: the benchmark's queue and stream must not be shared (and
-    it empties the db when done, so it never takes one that holds something)."""
-    if REDIS_DB:
-        return int(REDIS_DB)
-    for db in (15, 14, 13, 12):
-        with redis.Redis(host="127.0.0.1", port=6379, db=db) as client:
-            if client.dbsize() == 0:
-                return db
-    raise RuntimeError("no empty Redis db among 12-15: set NETRAVEN_BENCH_REDIS_DB to one")
 
 
 @contextmanager
 def services(database_url: str, smtp_url: str | None = None) -> Iterator[Services]:
     var_dir = Path(tempfile.mkdtemp(prefix="netraven-bench-"))
-    broker = f"redis://127.0.0.1:6379/{empty_redis_db()}"
+    broker = bench_redis_url()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -193,12 +162,6 @@ def services(database_url: str, smtp_url: str | None = None) -> Iterator[Service
             time.sleep(0.2)
         yield running
     finally:
-        for process in running.processes:
-            process.terminate()
-        for process in running.processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(running.processes)
         redis.Redis.from_url(broker).flushdb()
         shutil.rmtree(var_dir, ignore_errors=True)

@@ -18,8 +18,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,31 +25,10 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
-from benchmarks.tracking_overhead import MODES, PG_ADMIN, ROOT, _env, _publish, _run_mode
+from benchmarks.scratch import ROOT, bench_redis_url, scratch_database, start_worker, stop
+from benchmarks.tracking_overhead import MODES, _env, _publish, _run_mode
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 COMPLETED = sa.text("SELECT count(*) FROM job_logs WHERE status = 'completed'")
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    from netraven_tasks.migrate import upgrade
-
-    name = f"netraven_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        from netraven_tasks.db import dispose_engines
-
-        dispose_engines()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _truncate(engine: sa.Engine) -> None:
@@ -67,7 +44,7 @@ def throughput(db_url: str, tasks: int, rounds: int, var_dir: Path) -> dict[str,
     rates: dict[str, list[float]] = {mode.name: [] for mode in chosen}
     for _ in range(rounds):  # interleaved: drift on a busy machine hits every mode alike
         for mode in chosen:
-            rates[mode.name].append(_run_mode(db_url, mode, tasks, var_dir, REDIS_URL)[0])
+            rates[mode.name].append(_run_mode(db_url, mode, tasks, var_dir, bench_redis_url())[0])
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
@@ -120,7 +97,7 @@ def recorder_rates(db_url: str, jobs: int) -> dict[str, float]:
     from netraven_tasks.tracking.recorder import SyncRecorder
     from netraven_tasks.tracking.stream import RecorderConsumer
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(bench_redis_url())
     client.flushdb()
     engine = sa.create_engine(db_url)
     _truncate(engine)
@@ -151,12 +128,12 @@ def recorder_rates(db_url: str, jobs: int) -> dict[str, float]:
 
 def partitioned_rate(db_url: str, jobs: int, partitions: int, var_dir: Path) -> float:
     """Events/s written by ``partitions`` recorder processes, one partition each."""
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(bench_redis_url())
     client.flushdb()
     engine = sa.create_engine(db_url)
     _truncate(engine)
     _fill(client, jobs, partitions)
-    env = _env(db_url, "stream", var_dir, REDIS_URL)
+    env = _env(db_url, "stream", var_dir, bench_redis_url())
     env["NETRAVEN_TRACKING_PARTITIONS"] = str(partitions)
     started = time.perf_counter()
     recorders = [
@@ -189,9 +166,7 @@ def partitioned_rate(db_url: str, jobs: int, partitions: int, var_dir: Path) -> 
             time.sleep(0.05)
         return 2 * jobs / (time.perf_counter() - started)
     finally:
-        for process in recorders:
-            process.terminate()
-            process.wait(30)
+        stop(recorders)
         client.flushdb()
         client.close()
         engine.dispose()
@@ -202,23 +177,18 @@ def events_lost_in_outage(db_url: str, jobs: int, outage_seconds: float, var_dir
     from benchmarks.tracking_overhead import Mode
     from tests.support.tcp_proxy import TcpProxy
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(bench_redis_url())
     client.flushdb()
     engine = sa.create_engine(db_url)
     _truncate(engine)
-    env = _env(db_url, "stream", var_dir, REDIS_URL)
+    env = _env(db_url, "stream", var_dir, bench_redis_url())
     _publish(env, Mode("stream", "job", "stream"), jobs)  # the launcher writes through the real port
     url = sa.engine.make_url(db_url)
     proxy = TcpProxy(url.port or 5432).start()
     env["NETRAVEN_DATABASE_URL"] = url.set(port=proxy.port).render_as_string(hide_password=False)
     var_dir.mkdir(parents=True, exist_ok=True)
     log = (var_dir / "outage.log").open("ab")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "netraven_tasks", "worker", "--pool", "prefork",
-         "--concurrency", "2", "--loglevel", "warning", "--without-gossip", "--without-mingle",
-         "-n", f"outage-{uuid.uuid4().hex[:6]}@%h"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    worker = start_worker(env, log, "outage")
     try:
         while int(client.get("bench:done") or 0) < jobs // 10:
             time.sleep(0.05)
@@ -239,12 +209,7 @@ def events_lost_in_outage(db_url: str, jobs: int, outage_seconds: float, var_dir
             "ran_during_outage": int(client.get("bench:done") or 0) - blocked_at,
         }
     finally:
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop([worker])
         proxy.stop()
         log.close()
         client.flushdb()

@@ -8,8 +8,8 @@ until every row is settled).
 
     .venv/bin/python benchmarks/tracking_overhead.py [--tasks 2000] [--rounds 2]
 
-Needs PostgreSQL and Redis on 127.0.0.1 (like scripts/test); uses Redis db 15 and a scratch
-database that it drops afterwards.
+Needs PostgreSQL and Redis on 127.0.0.1 (like scripts/test); uses an empty Redis db (15 to 12, or
+NETRAVEN_BENCH_REDIS_DB) and a scratch database that it drops afterwards.
 """
 
 from __future__ import annotations
@@ -21,19 +21,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from benchmarks.scratch import ROOT, bench_redis_url, scratch_database, start_worker, stop
 
 
-def _env(db_url: str, tracking: str, var_dir: Path, redis_url: str = REDIS_URL) -> dict[str, str]:
+def _env(db_url: str, tracking: str, var_dir: Path, redis_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETRAVEN_")}
     env.update(
         NETRAVEN_DATABASE_URL=db_url,
@@ -85,7 +82,7 @@ for _ in range({total}):
 
 
 def _run_mode(
-    db_url: str, mode: Mode, total: int, var_dir: Path, redis_url: str = REDIS_URL
+    db_url: str, mode: Mode, total: int, var_dir: Path, redis_url: str
 ) -> tuple[float, float | None]:
     """(tasks per second, seconds from the last task until every row is completed or None)."""
     client = redis.Redis.from_url(redis_url)
@@ -104,12 +101,7 @@ def _run_mode(
             [sys.executable, "-m", "netraven_tasks.cli", "recorder"],
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "netraven_tasks", "worker", "--pool", "prefork",
-         "--concurrency", "2", "--loglevel", "warning", "--without-gossip", "--without-mingle",
-         "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    worker = start_worker(env, log, "bench")
     try:
         deadline = time.monotonic() + 600
         while client.get("bench:last") is None:
@@ -130,15 +122,7 @@ def _run_mode(
             settled = max(0.0, time.time() - last)
         return (total - 1) / (last - first), settled
     finally:
-        for process in (worker, recorder):
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    print(f"{mode.name}: {process.args[2]} ignored SIGTERM for 30 s; killed", file=sys.stderr)
-                    process.kill()
-                    process.wait()
+        stop([worker, recorder])
         log.close()
         engine.dispose()
         client.close()
@@ -151,35 +135,23 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from netraven_tasks.migrate import upgrade
-
-    name = f"netraven_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    db_url = sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    var_dir = Path(tempfile.gettempdir()) / name
-    try:
-        upgrade(db_url)
+    with scratch_database() as db_url:
+        var_dir = Path(tempfile.gettempdir()) / sa.engine.make_url(db_url).database
         rates: dict[str, list[float]] = {m.name: [] for m in MODES}
         settle: dict[str, list[float]] = {m.name: [] for m in MODES}
         for _ in range(args.rounds):  # interleaved, so drift on a noisy machine hits every mode
             for mode in MODES:
-                rate, settled = _run_mode(db_url, mode, args.tasks, var_dir)
+                rate, settled = _run_mode(db_url, mode, args.tasks, var_dir, bench_redis_url())
                 rates[mode.name].append(rate)
                 if settled is not None:
                     settle[mode.name].append(settled)
-        baseline = statistics.median(rates["untracked"])
-        print(f"tracking overhead, {args.tasks} tasks x {args.rounds} rounds, prefork 2 children")
-        print(f"{'mode':<10} {'tasks/s':>9} {'vs untracked':>13} {'rows settled after last task':>30}")
-        for mode in MODES:
-            rate = statistics.median(rates[mode.name])
-            lag = f"{statistics.median(settle[mode.name]):.2f} s" if settle[mode.name] else "-"
-            print(f"{mode.name:<10} {rate:>9.0f} {rate / baseline:>12.2f}x {lag:>30}")
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    baseline = statistics.median(rates["untracked"])
+    print(f"tracking overhead, {args.tasks} tasks x {args.rounds} rounds, prefork 2 children")
+    print(f"{'mode':<10} {'tasks/s':>9} {'vs untracked':>13} {'rows settled after last task':>30}")
+    for mode in MODES:
+        rate = statistics.median(rates[mode.name])
+        lag = f"{statistics.median(settle[mode.name]):.2f} s" if settle[mode.name] else "-"
+        print(f"{mode.name:<10} {rate:>9.0f} {rate / baseline:>12.2f}x {lag:>30}")
 
 
 if __name__ == "__main__":

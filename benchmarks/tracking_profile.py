@@ -27,8 +27,8 @@ from pathlib import Path
 
 import redis
 
-from benchmarks.tracking import REDIS_URL, scratch_database
-from benchmarks.tracking_overhead import ROOT, Mode, _env, _publish
+from benchmarks.scratch import bench_redis_url, scratch_database, start_worker, stop
+from benchmarks.tracking_overhead import Mode, _env, _publish
 
 
 def shares(raw: str, top: int) -> list[tuple[float, str]]:
@@ -56,19 +56,14 @@ def main() -> None:
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
     var_dir = Path(tempfile.gettempdir()) / f"netraven-profile-{uuid.uuid4().hex[:6]}"
     var_dir.mkdir(parents=True)
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(bench_redis_url())
     with scratch_database() as db_url:
-        env = _env(db_url, "stream", var_dir, REDIS_URL)
+        env = _env(db_url, "stream", var_dir, bench_redis_url())
         env["NETRAVEN_RECORDER_IN_WORKER"] = "1"
         client.flushdb()
         _publish(env, Mode("stream", "job", "stream"), args.tasks)
         with (var_dir / "worker.log").open("wb") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "netraven_tasks", "worker", "--pool", "prefork",
-                 "--concurrency", "2", "--loglevel", "warning", "--without-gossip", "--without-mingle",
-                 "-n", f"profile-{uuid.uuid4().hex[:6]}@%h"],
-                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            worker = start_worker(env, log, "profile")
             try:
                 while int(client.get("bench:done") or 0) < min(300, args.tasks // 4):
                     if worker.poll() is not None:
@@ -100,8 +95,7 @@ def main() -> None:
                 for process in spies:
                     process.wait()
             finally:
-                worker.terminate()
-                worker.wait(30)
+                stop([worker])
                 client.flushdb()
     for pid, path in outputs.items():
         role = "worker main process" if pid == str(worker.pid) else "child"

@@ -219,5 +219,6 @@ pool_shutdown.install()  # SIGTERM to the whole process group must not hang the 
 logging_setup.install_celery_hooks(get_settings)  # operations: log format and job context
 
 app = create_celery_app(get_settings())
+app.set_default()  # every thread of this process, not only this one, publishes through this app
 # Every process that publishes (API, CLI, beat) needs the job types, not only the worker.
 load_job_modules(app.conf.include)

@@ -24,6 +24,7 @@ from netraven_tasks.rollups.schema import (
     job_rollup_durations,
     job_rollup_durations_daily,
     job_rollups,
+    job_rollups_daily,
 )
 from netraven_tasks.rollups.time_buckets import at, hour_ceil
 from netraven_tasks.settings import Settings
@@ -87,7 +88,7 @@ def purge_rollups(session: Session, cutoff: datetime) -> int:
         result = cast(CursorResult[Any], session.execute(delete(table).where(table.c.hour_start < boundary)))
         removed += result.rowcount or 0
     day_boundary = boundary // 86400 * 86400  # a day is dropped once it has no hour left
-    for table in (job_rollup_durations_daily, job_rollup_device_failures_daily):
+    for table in (job_rollups_daily, job_rollup_durations_daily, job_rollup_device_failures_daily):
         result = cast(
             CursorResult[Any], session.execute(delete(table).where(table.c.day_start < day_boundary))
         )

@@ -26,6 +26,7 @@ from netraven_tasks.rollups.schema import (
     job_rollup_durations,
     job_rollup_durations_daily,
     job_rollups,
+    job_rollups_daily,
 )
 from netraven_tasks.rollups.sources import WindowFilter, WindowSources, plan_sources
 from netraven_tasks.rollups.time_buckets import epoch_bucket, without_parallel_workers
@@ -130,12 +131,18 @@ def _rollup_filter(
     return conditions
 
 
+def _daily_and_hourly_parts(sources: WindowSources, daily: Any, hourly: Any) -> list[tuple[Any, Any]]:
+    """(table, its time condition) pairs covering the rolled hours: whole days from ``daily``,
+    the rest from ``hourly``."""
+    in_days, in_hours = sources.rollup_days_and_hours(daily.c.day_start, hourly.c.hour_start)
+    return [(daily, in_days), (hourly, in_hours)]
+
+
 def _daily_and_hourly(sources: WindowSources, daily: Any, hourly: Any, *columns: str) -> list[Any]:
     """SELECTs of ``columns`` over the rolled hours: whole days from ``daily``, the rest from ``hourly``."""
-    in_days, in_hours = sources.rollup_days_and_hours(daily.c.day_start, hourly.c.hour_start)
     return [
         select(*[table.c[name] for name in columns]).where(*_rollup_filter(table, sources, time))
-        for table, time in ((daily, in_days), (hourly, in_hours))
+        for table, time in _daily_and_hourly_parts(sources, daily, hourly)
     ]
 
 
@@ -148,12 +155,12 @@ def _measures_by_type_and_status(session: Session, sources: WindowSources) -> di
     ).mappings()
     rows = list(raw)
     if sources.uses_rollups:
-        c = job_rollups.c
-        rows += session.execute(
-            select(c.job_type, c.status, *summed_measure_columns(job_rollups, prometheus=False))
-            .where(*_rollup_filter(job_rollups, sources))
-            .group_by(c.job_type, c.status)
-        ).mappings()
+        for table, time in _daily_and_hourly_parts(sources, job_rollups_daily, job_rollups):
+            rows += session.execute(
+                select(table.c.job_type, table.c.status, *summed_measure_columns(table, prometheus=False))
+                .where(*_rollup_filter(table, sources, time))
+                .group_by(table.c.job_type, table.c.status)
+            ).mappings()
     for row in rows:
         groups.setdefault((row["job_type"], row["status"]), Measures()).add(Measures.from_row(row))
     return groups
@@ -227,13 +234,20 @@ def _series(session: Session, window: StatisticsWindow, sources: WindowSources) 
         ).all()
     )
     if sources.uses_rollups:
-        c = job_rollups.c
-        rolled_bucket = ((c.hour_start // width) * width).label("bucket")
-        rows += session.execute(
-            select(rolled_bucket, c.status, func.sum(c.jobs).label("n"))
-            .where(*_rollup_filter(job_rollups, sources))
-            .group_by(rolled_bucket, c.status)
-        ).all()
+        # Whole days from the daily table when a bucket is made of days; hours otherwise.
+        parts = (
+            _daily_and_hourly_parts(sources, job_rollups_daily, job_rollups)
+            if width % DAY == 0
+            else [(job_rollups, None)]
+        )
+        for table, time in parts:
+            start = table.c.day_start if table is job_rollups_daily else table.c.hour_start
+            rolled_bucket = ((start // width) * width).label("bucket")
+            rows += session.execute(
+                select(rolled_bucket, table.c.status, func.sum(table.c.jobs).label("n"))
+                .where(*_rollup_filter(table, sources, time))
+                .group_by(rolled_bucket, table.c.status)
+            ).all()
     counts: dict[int, dict[str, int]] = {}
     for start, status, n in rows:
         by_status = counts.setdefault(int(start), {})

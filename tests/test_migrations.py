@@ -84,3 +84,34 @@ def test_models_match_the_migrated_schema(database_url):
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_0009_sums_existing_hourly_rollups_into_days(empty_database):
+    """Upgrading a database that has hourly rollups fills the daily table from them: two hours of
+    one day become one row with summed counts and the min/max of their durations."""
+    upgrade(empty_database, "0008")
+    day = 20_000 * 86_400
+    engine = sa.create_engine(empty_database)
+    le = {f"le_{i}": i for i in range(14)}
+    rows = [
+        {"owner_key": -1, "hour_start": day + 3600, "job_type": "x", "status": "completed", "jobs": 2,
+         "retried": 1, "extra_attempts": 1, "timed": 2, "duration_sum": 3.0, "duration_min": 1.0,
+         "duration_max": 2.0, **le},
+        {"owner_key": -1, "hour_start": day + 7200, "job_type": "x", "status": "completed", "jobs": 3,
+         "retried": 0, "extra_attempts": 0, "timed": 3, "duration_sum": 6.0, "duration_min": 0.5,
+         "duration_max": 4.0, **le},
+    ]  # fmt: skip
+    columns = ", ".join(rows[0])
+    values = ", ".join(f":{name}" for name in rows[0])
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"INSERT INTO job_rollups ({columns}) VALUES ({values})"), rows)
+        upgrade(empty_database)
+        with engine.connect() as connection:
+            daily = connection.execute(sa.text("SELECT * FROM job_rollups_daily")).mappings().all()
+    finally:
+        engine.dispose()
+    assert len(daily) == 1
+    assert daily[0]["day_start"] == day and daily[0]["jobs"] == 5 and daily[0]["retried"] == 1
+    assert (daily[0]["duration_sum"], daily[0]["duration_min"], daily[0]["duration_max"]) == (9.0, 0.5, 4.0)
+    assert daily[0]["le_13"] == 26

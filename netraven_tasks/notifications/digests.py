@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -88,9 +88,7 @@ def make_digest_batch(
         by_user[item.user_id].append(item)
     users = {user.id: user for user in session.scalars(select(User).where(User.id.in_(list(by_user))))}
     job_ids = list({item.job_log_id for item in items})
-    jobs = {
-        job.id: JobSummary.of(job) for job in session.scalars(select(JobLog).where(JobLog.id.in_(job_ids)))
-    }
+    jobs = _job_summaries(session, job_ids)
     opted_out: list[int] = []
     rows: list[dict[str, Any]] = []
     for user_id, user_items in by_user.items():
@@ -131,6 +129,19 @@ def make_digest_batch(
     return list(made.values())
 
 
+def _job_summaries(session: Session, job_ids: list[int]) -> dict[int, JobSummary]:
+    """The summaries of these jobs, read as plain columns (no ORM objects: 200,000 of them per
+    10,000 digests cost more to build than the SQL does)."""
+    columns = [getattr(JobLog, name) for name in SUMMARY_COLUMNS]
+    rows = session.execute(select(JobLog.id, *columns).where(JobLog.id.in_(job_ids)))
+    return {row[0]: JobSummary(row[0], *row[1:]) for row in rows}
+
+
+# JobSummary's fields after job_log_id, in order, as JobLog attribute names.
+SUMMARY_COLUMNS = ("job_type", "device", "status", "attempts", "queued_at", "started_at", "finished_at",
+                   "duration_seconds", "result", "error_type", "error_message")  # fmt: skip
+
+
 def make_digests(
     sessions: sessionmaker[Session],
     period: DigestPeriod | str,
@@ -139,11 +150,14 @@ def make_digests(
     mail_from: str,
     digest_hour: int = 8,
     batch_size: int | None = None,
+    on_batch: Callable[[list[int]], None] | None = None,
 ) -> list[int]:
     """Every user's digest for the period that ended at ``now``; returns the new outbox ids.
 
     Users are taken ``batch_size`` at a time, each batch one transaction; a batch that races with
     another run is redone one user at a time, so the other users' digests are not held up.
+    ``on_batch`` gets each committed batch's outbox ids, so they can be sent while the next batch
+    is made.
     """
     period = DigestPeriod(period).value
     start, end = period_bounds(period, now, digest_hour)
@@ -157,7 +171,10 @@ def make_digests(
             try:
                 for users in group:
                     with sessions.begin() as session:
-                        made += make_digest_batch(session, users, period, start, end, renderer, mail_from)
+                        ids = make_digest_batch(session, users, period, start, end, renderer, mail_from)
+                    made += ids
+                    if ids and on_batch is not None:
+                        on_batch(ids)
                 break
             except DigestRace:
                 log.info("digests of %d users for %s %s raced with another run", len(batch), period, start)

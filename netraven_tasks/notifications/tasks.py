@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from netraven_tasks.db import session_factory
 from netraven_tasks.notifications.batch_planning import NotificationPlanner
@@ -81,24 +81,38 @@ def notification_planner() -> NotificationPlanner:
     return NotificationPlanner(renderer, get_settings().mail_from, app.send_task, DELIVER_TASK, NOTIFY_TASK)
 
 
-def _digest(period: DigestPeriod, now: str | None) -> dict[str, int]:
+def _digest(task: Task, period: DigestPeriod, now: str | None) -> dict[str, int]:
+    """Make the period's digests a batch (``USERS_PER_BATCH`` users) at a time, and hand each
+    committed batch to the pool as one ``deliver_outbox`` task: the worker's other processes (and
+    other workers) send while the next batch is made, each batch on one SMTP connection. A batch
+    whose task is lost is still due, so the 30-second outbox pass sends it."""
     settings = get_settings()
     clock = parse_now(now) or datetime.now(UTC)
+    deliveries: list[int] = []
+
+    def deliver(ids: list[int]) -> None:
+        task.app.send_task(DELIVER_TASK, kwargs={"ids": ids})
+        deliveries.append(len(ids))
+
     ids = make_digests(
-        session_factory(settings), period, clock, renderer(), settings.mail_from, settings.digest_hour
+        session_factory(settings),
+        period,
+        clock,
+        renderer(),
+        settings.mail_from,
+        settings.digest_hour,
+        on_batch=deliver,
     )
-    # Every digest now, on one connection per channel (not the 200 of a routine outbox pass).
-    report = _deliver(ids, limit=len(ids)) if ids else {}  # the fixed clock picks the period only
-    return {"digests": len(ids), **report}
+    return {"digests": len(ids), "deliveries": len(deliveries)}
 
 
-@shared_task(name=HOURLY_DIGEST_TASK, ignore_result=True)
-def send_hourly_digest(now: str | None = None) -> dict[str, int]:
+@shared_task(name=HOURLY_DIGEST_TASK, ignore_result=True, bind=True)
+def send_hourly_digest(self: Task, now: str | None = None) -> dict[str, int]:
     """One digest per hourly user with pending items, for the hour that ended at ``now``."""
-    return _digest(DigestPeriod.HOURLY, now)
+    return _digest(self, DigestPeriod.HOURLY, now)
 
 
-@shared_task(name=DAILY_DIGEST_TASK, ignore_result=True)
-def send_daily_digest(now: str | None = None) -> dict[str, int]:
+@shared_task(name=DAILY_DIGEST_TASK, ignore_result=True, bind=True)
+def send_daily_digest(self: Task, now: str | None = None) -> dict[str, int]:
     """One digest per daily user with pending items, for the day that ended at the digest hour."""
-    return _digest(DigestPeriod.DAILY, now)
+    return _digest(self, DigestPeriod.DAILY, now)

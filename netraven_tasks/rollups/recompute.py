@@ -31,6 +31,7 @@ from netraven_tasks.rollups.schema import (
     job_rollup_durations_daily,
     job_rollup_totals,
     job_rollups,
+    job_rollups_daily,
     rollup_state,
 )
 from netraven_tasks.rollups.time_buckets import DAY, HOUR, at, epoch_bucket
@@ -228,8 +229,21 @@ def recompute_range(session: Session, start: int, end: int) -> None:
 def _resum_days(session: Session, start: int, end: int) -> None:
     """Rebuild the daily tables of the days touching ``[start, end)`` from their hourly rows."""
     first_day, last_day = start // DAY * DAY, -(-end // DAY) * DAY
-    for daily in (job_rollup_durations_daily, job_rollup_device_failures_daily):
+    for daily in (job_rollups_daily, job_rollup_durations_daily, job_rollup_device_failures_daily):
         session.execute(delete(daily).where(daily.c.day_start >= first_day, daily.c.day_start < last_day))
+    rolled = job_rollups
+    day = ((rolled.c.hour_start // DAY) * DAY).label("day_start")
+    keys = [rolled.c.owner_key, rolled.c.job_type, rolled.c.status]
+    summed_measures = (
+        select(day, *keys, *summed_measure_columns(rolled))
+        .where(rolled.c.hour_start >= first_day, rolled.c.hour_start < last_day)
+        .group_by(day, *keys)
+    )
+    session.execute(
+        insert(job_rollups_daily).from_select(
+            [column.name for column in summed_measures.selected_columns], summed_measures
+        )
+    )
     failures = job_rollup_device_failures
     day = ((failures.c.hour_start // DAY) * DAY).label("day_start")
     keys = [failures.c.owner_key, failures.c.device, failures.c.job_type]

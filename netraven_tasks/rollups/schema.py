@@ -1,4 +1,4 @@
-"""The rollup tables (made by migration 0005), as SQLAlchemy Core tables on the models' metadata.
+"""The rollup tables (made by migrations 0005 and 0009), as SQLAlchemy Core tables on the models' metadata.
 
 Core, not ORM classes: rollup rows are written and read in bulk, never one object at a time.
 ``owner_key`` is -1 for "every owner", 0 for runs without an owner, else the owner's user id (no
@@ -7,6 +7,8 @@ seconds since the epoch, so series buckets are plain integer arithmetic on every
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Float, Integer, String, Table
 
@@ -33,39 +35,35 @@ def _measures() -> list[Column[object]]:
     ]
 
 
-job_rollups = Table(
-    "job_rollups",
-    Base.metadata,
-    Column("owner_key", Integer, primary_key=True),
-    Column("hour_start", BigInteger, primary_key=True),
-    Column("job_type", String(100), primary_key=True),
-    Column("status", String(16), primary_key=True),
-    *_measures(),
-)
+def _rollup_table(name: str, period_start: str, keys: dict[str, int], *values: Column[Any]) -> Table:
+    """A rollup table: its primary key is (owner, period start, ``keys`` as strings of those lengths)."""
+    return Table(
+        name,
+        Base.metadata,
+        Column("owner_key", Integer, primary_key=True),
+        Column(period_start, BigInteger, primary_key=True),
+        *[Column(key, String(length), primary_key=True) for key, length in keys.items()],
+        *values,
+    )
+
+
+def _job_rollups_table(name: str, period_start: str) -> Table:
+    return _rollup_table(name, period_start, {"job_type": 100, "status": 16}, *_measures())
 
 
 def _durations_table(name: str, period_start: str) -> Table:
-    return Table(
-        name,
-        Base.metadata,
-        Column("owner_key", Integer, primary_key=True),
-        Column(period_start, BigInteger, primary_key=True),
-        Column("job_type", String(100), primary_key=True),
-        Column("counts", JSONType, nullable=False),
-    )
+    return _rollup_table(name, period_start, {"job_type": 100}, Column("counts", JSONType, nullable=False))
 
 
 def _device_failures_table(name: str, period_start: str) -> Table:
-    return Table(
-        name,
-        Base.metadata,
-        Column("owner_key", Integer, primary_key=True),
-        Column(period_start, BigInteger, primary_key=True),
-        Column("device", String(255), primary_key=True),
-        Column("job_type", String(100), primary_key=True),
-        Column("failed", Integer, nullable=False),
+    return _rollup_table(
+        name, period_start, {"device": 255, "job_type": 100}, Column("failed", Integer, nullable=False)
     )
 
+
+job_rollups = _job_rollups_table("job_rollups", "hour_start")
+# The same summed per UTC day (``day_start``): long windows read whole days here (migration 0009).
+job_rollups_daily = _job_rollups_table("job_rollups_daily", "day_start")
 
 # Log-scale histogram of durations (netraven_tasks.rollups.histogram), one JSON object per row:
 # {"<bucket>": runs} for the non-empty buckets. One row per group, not per bucket: a group's

@@ -147,6 +147,6 @@ def test_concurrent_digest_runs_in_process_make_exactly_one_digest(
 
 def test_nothing_pending_sends_nothing(settings, mail, make_user, outbox):
     make_user("idle", notification_frequency="hourly")
-    assert tasks.send_hourly_digest(now=datetime.now(UTC).isoformat()) == {"digests": 0}
-    assert tasks.send_daily_digest() == {"digests": 0}
+    assert tasks.send_hourly_digest(now=datetime.now(UTC).isoformat()) == {"digests": 0, "deliveries": 0}
+    assert tasks.send_daily_digest() == {"digests": 0, "deliveries": 0}
     assert mail.received == [] and outbox() == []

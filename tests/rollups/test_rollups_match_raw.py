@@ -28,6 +28,7 @@ from netraven_tasks.rollups.schema import (
     job_rollup_durations_daily,
     job_rollup_totals,
     job_rollups,
+    job_rollups_daily,
     rollup_state,
 )
 from netraven_tasks.statistics import compute_statistics, make_window
@@ -46,6 +47,7 @@ WINDOWS = [
 ]
 TABLES = [
     job_rollups,
+    job_rollups_daily,
     job_rollup_durations,
     job_rollup_device_failures,
     job_rollup_durations_daily,
@@ -206,3 +208,27 @@ def test_a_rolled_window_is_read_from_rollups(sqlite_engine):
     with Session(sqlite_engine) as session:
         sources = plan_sources(session, WindowFilter(BASE, BASE + timedelta(hours=6)), 3600)
         assert sources.rolled == [(int(BASE.timestamp()), int(BASE.timestamp()) + 6 * 3600)]
+
+
+def test_whole_days_are_read_from_the_daily_table(sqlite_engine):
+    """The 5-day window reads the run's day from ``job_rollups_daily``: with the hourly rows of that
+    day gone, the totals and the daily series still count it (and the hour window no longer does)."""
+    case = {"runs": [{"queued_at": BASE + timedelta(hours=2, minutes=5), "job_type": "config_backup",
+                      "device": "sw-1", "owner_id": 1,
+                      "state": {"status": "completed", "attempts": 1, "duration_seconds": 3.0}}],
+            "late_runs": [], "changes": [], "late_changes": []}  # fmt: skip
+    assert check_history(sqlite_engine, case)
+    with Session(sqlite_engine) as session:
+        day = int(BASE.timestamp())
+        daily = session.execute(
+            sa.select(job_rollups_daily.c.jobs).where(
+                job_rollups_daily.c.day_start == day, job_rollups_daily.c.owner_key == -1
+            )
+        ).scalars()
+        assert list(daily) == [1]
+        session.execute(sa.delete(job_rollups))
+        days = compute_statistics(session, make_window(T0, None, **WINDOWS[4]))
+        hours = compute_statistics(session, make_window(T0, None, **WINDOWS[1]))
+    assert days["total_jobs"] == 1 and days["completed_jobs"] == 1
+    assert [bucket["completed"] for bucket in days["series"] if bucket["total"]] == [1]
+    assert hours["total_jobs"] == 0  # the hour window reads hourly rows: proof the day came from daily
