@@ -18,8 +18,8 @@ ITEMS_EACH = 4
 
 
 def test_many_digests_go_out_once_each_one_connection_per_batch_with_few_statements(
-    settings, mail, make_user, outbox, monkeypatch
-):
+    settings, worker, mail, make_user, outbox, monkeypatch
+):  # the worker delivers each batch: without the fixture the test passed only after one had started
     from netraven_tasks.db import get_engine, session_factory
     from netraven_tasks.notifications import digests
 

@@ -29,13 +29,19 @@ def _discovered() -> tuple[ChannelSpec, ...]:
     return tuple(found)
 
 
+@cache
+def _ordered(version: int) -> tuple[tuple[ChannelSpec, ...], dict[str, ChannelSpec]]:
+    ordered = tuple(sorted((*_discovered(), *_extra), key=lambda spec: (spec.position, spec.name)))
+    return ordered, {spec.name: spec for spec in ordered}
+
+
 def channels() -> tuple[ChannelSpec, ...]:
     """Every channel, in planning order (``position``, then name)."""
-    return tuple(sorted((*_discovered(), *_extra), key=lambda spec: (spec.position, spec.name)))
+    return _ordered(_version)[0]
 
 
 def channel(name: str) -> ChannelSpec | None:
-    return next((spec for spec in channels() if spec.name == name), None)
+    return _ordered(_version)[1].get(name)
 
 
 def version() -> int:
