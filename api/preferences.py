@@ -1,7 +1,8 @@
 """``GET|PUT|PATCH /users/{user_id}/notification-preferences`` (``me`` for the caller).
 
 A user reads and changes only their own preferences (another id: 403); an admin anyone's.
-The body is the preferences object itself; the schema lives in ``netraven_tasks.preferences``.
+The body is the preferences object itself; its schemas live in ``netraven_tasks.preferences``
+(each channel's fields come from the channel registry).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import ValidationError
 
 from api.context import current_settings, db_session
 from api.errors import describe_errors
@@ -18,28 +19,13 @@ from api.security import errors, protect, target_user
 from netraven_tasks.models import User
 from netraven_tasks.preferences import (
     PreferencesSchema,
+    StoredPreferencesSchema,
     check_preference_urls,
     effective_preferences,
     updated_preferences,
 )
 
 blp = protect(Blueprint("preferences", __name__, url_prefix="/users", description="Notification preferences"))
-
-
-class StoredPreferencesSchema(Schema):
-    email_notifications = fields.Boolean(required=True)
-    email_on_job_completion = fields.Boolean(required=True)
-    email_on_job_failure = fields.Boolean(required=True)
-    notification_frequency = fields.String(required=True)
-    slack_webhook_url = fields.String(allow_none=True, required=True)
-    webhook_url = fields.String(allow_none=True, required=True)
-    # Schedules and alerts (netraven_tasks.preferences.AlertPreferencesSchema describes them).
-    notify_on = fields.String(allow_none=True)
-    quiet_hours = fields.Dict(allow_none=True)
-    critical_job_types = fields.List(fields.String())
-    sms_number = fields.String(allow_none=True)
-    sms_on_job_failure = fields.Boolean()
-    inapp_notifications = fields.Boolean()
 
 
 class PreferenceChangesSchema(PreferencesSchema):

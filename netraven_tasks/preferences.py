@@ -2,51 +2,57 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-FREQUENCIES = ("immediate", "hourly", "daily")
-URL_FIELDS = ("slack_webhook_url", "webhook_url")
+from netraven_tasks.notifications.channels import registry
+from netraven_tasks.notifications.channels.email import FREQUENCIES
+from netraven_tasks.notifications.channels.spec import Preference, StrictBoolean
 
-DEFAULT_PREFERENCES: dict[str, Any] = {
-    "email_notifications": True,
-    "email_on_job_completion": True,
-    "email_on_job_failure": True,
-    "notification_frequency": "immediate",
-    # Optional extra channels (issue: notifications); None means the channel is off.
-    "slack_webhook_url": None,
-    "webhook_url": None,
-    # Schedules and alerts: how often to hear about runs, quiet hours, SMS and the in-app inbox.
+__all__ = ["FREQUENCIES", "StrictBoolean"]  # re-exported: the email channel and the spec own them
+
+NOTIFY_ON = ("every_outcome", "state_changes")
+# The preferences of no one channel (schedules and alerts); each channel declares its own.
+GENERAL_DEFAULTS: dict[str, Any] = {
     "notify_on": None,  # None: state_changes for scheduled runs, every_outcome for the others
     "quiet_hours": None,  # {"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}
     "critical_job_types": [],  # failures of these are sent even in quiet hours
-    "sms_number": None,  # E.164, e.g. +4915112345678
-    "sms_on_job_failure": False,
-    "inapp_notifications": False,  # the dashboard's inbox (GET /users/me/inbox)
 }
-NOTIFY_ON = ("every_outcome", "state_changes")
+
+
+def channel_preferences() -> list[Preference]:
+    """The preference fields of every registered channel, in the registry's order."""
+    return [preference for spec in registry.channels() for preference in spec.preferences]
+
+
+@cache
+def _defaults(version: int) -> dict[str, Any]:
+    return {**{p.name: p.default for p in channel_preferences()}, **GENERAL_DEFAULTS}
+
+
+def default_preferences() -> dict[str, Any]:
+    """A new dict: what a user who never changed anything has."""
+    return copy.deepcopy(_defaults(registry.version()))
+
+
+def url_fields() -> tuple[str, ...]:
+    """The preferences that are URLs we POST to (the SSRF guard checks them when they are saved)."""
+    return tuple(p.name for p in channel_preferences() if p.checked_url)
+
+
+DEFAULT_PREFERENCES: dict[str, Any] = default_preferences()  # the column default of new users
+URL_FIELDS = url_fields()
 
 
 def effective_preferences(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     """The stored preferences over the defaults (a user created before a field existed gets its default)."""
-    merged = dict(DEFAULT_PREFERENCES)
+    merged = dict(_defaults(registry.version()))
     merged.update(stored or {})
     return merged
-
-
-class StrictBoolean(fields.Boolean):
-    """Only JSON ``true``/``false``: ``"yes"``, ``1`` or ``"true"`` are wrong types, not booleans."""
-
-    default_error_messages = {"invalid": "must be true or false"}
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class QuietHoursSchema(Schema):
@@ -78,23 +84,39 @@ class QuietHoursSchema(Schema):
             raise ValidationError("must differ from start", field_name="end")
 
 
-def check_e164(value: str) -> None:
-    """An SMS number in E.164 form (``+`` and digits) that is a valid number (phonenumbers)."""
-    import phonenumbers
+class ChannelFieldsSchema(Schema):
+    """A schema of the declared fields plus every registered channel's preference fields (the
+    ``field`` or the ``stored`` form of each), rebuilt when the registry changes."""
 
-    hint = "must be an E.164 number such as +4915112345678"
-    if not value.startswith("+") or not value[1:].isdigit() or len(value) > 16:
-        raise ValidationError(hint)
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ValidationError(hint) from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(f"{hint} (this one is not a valid number)")
+    channel_form = "field"
+
+    def _init_fields(self) -> None:
+        self._registry_version = registry.version()
+        self.declared_fields = {
+            **copy.deepcopy(type(self)._declared_fields),
+            **{p.name: getattr(p, self.channel_form)() for p in channel_preferences()},
+        }
+        super()._init_fields()
+
+    def _current(self) -> None:
+        if self._registry_version != registry.version():
+            self._init_fields()
+
+    def load(self, data: Any, **kwargs: Any) -> Any:
+        self._current()
+        return super().load(data, **kwargs)
+
+    def dump(self, obj: Any, **kwargs: Any) -> Any:
+        self._current()
+        return super().dump(obj, **kwargs)
 
 
-class AlertPreferencesSchema(Schema):
-    """The preference fields of schedules and alerts, mixed into ``PreferencesSchema``."""
+class PreferencesSchema(ChannelFieldsSchema):
+    """The preferences object as the API takes it (``partial=True`` for PATCH): the schedule and
+    alert fields here, each channel's own from the registry."""
+
+    class Meta:
+        unknown = RAISE
 
     notify_on = fields.String(
         allow_none=True,
@@ -109,37 +131,16 @@ class AlertPreferencesSchema(Schema):
         validate=validate.Length(max=100),
         metadata={"description": "job types whose failures are sent even in quiet hours"},
     )
-    sms_number = fields.String(allow_none=True, load_default=None, validate=check_e164)
-    sms_on_job_failure = StrictBoolean(load_default=False)
-    inapp_notifications = StrictBoolean(load_default=False)
 
 
-class PreferencesSchema(AlertPreferencesSchema):
-    """The preferences object as the API takes it; ``partial=True`` for PATCH."""
+class StoredPreferencesSchema(ChannelFieldsSchema):
+    """The preferences object as the API returns it."""
 
-    class Meta:
-        unknown = RAISE
+    channel_form = "stored"
 
-    email_notifications = StrictBoolean(required=True, metadata={"description": "any mail at all"})
-    email_on_job_completion = StrictBoolean(required=True)
-    email_on_job_failure = StrictBoolean(required=True)
-    notification_frequency = fields.String(
-        required=True,
-        validate=validate.OneOf(FREQUENCIES, error=f"must be one of {', '.join(FREQUENCIES)}"),
-        metadata={"description": "immediate mails, or one hourly or daily digest"},
-    )
-    slack_webhook_url = fields.String(
-        allow_none=True,
-        load_default=None,
-        validate=[validate.Length(max=2048), validate.Regexp(r"^[^\x00]*$", error="must not contain NUL")],
-        metadata={"description": "Slack incoming-webhook URL, or null for none"},
-    )
-    webhook_url = fields.String(
-        allow_none=True,
-        load_default=None,
-        validate=[validate.Length(max=2048), validate.Regexp(r"^[^\x00]*$", error="must not contain NUL")],
-        metadata={"description": "URL that receives a JSON POST per notification, or null for none"},
-    )
+    notify_on = fields.String(allow_none=True)
+    quiet_hours = fields.Dict(allow_none=True)
+    critical_job_types = fields.List(fields.String())
 
 
 def check_preference_urls(preferences: Mapping[str, Any], *, allow_private_webhooks: bool) -> None:
@@ -147,7 +148,7 @@ def check_preference_urls(preferences: Mapping[str, Any], *, allow_private_webho
     from netraven_tasks.notifications.url_safety import UnsafeURL, check_webhook_url
 
     problems: dict[str, list[str]] = {}
-    for name in URL_FIELDS:
+    for name in url_fields():
         url = preferences.get(name)
         if url is None:
             continue
@@ -159,17 +160,6 @@ def check_preference_urls(preferences: Mapping[str, Any], *, allow_private_webho
             problems[name] = ["is not a valid URL"]
     if problems:
         raise ValidationError(problems)
-
-
-def validate_preferences(
-    data: Mapping[str, Any], *, allow_private_webhooks: bool, partial: bool = False
-) -> dict[str, Any]:
-    """The preferences (with ``partial``: the changes) in ``data``; ValidationError names bad fields."""
-    loaded: dict[str, Any] = PreferencesSchema(partial=partial).load(data)
-    if partial:  # load_default would otherwise add optional fields the caller did not name
-        loaded = {key: value for key, value in loaded.items() if key in data}
-    check_preference_urls(loaded, allow_private_webhooks=allow_private_webhooks)
-    return loaded
 
 
 def updated_preferences(stored: Mapping[str, Any] | None, changes: Mapping[str, Any]) -> dict[str, Any]:

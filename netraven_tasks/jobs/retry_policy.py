@@ -9,6 +9,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from netraven_tasks import backoff
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -38,11 +40,14 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after attempt number ``attempt`` (1 = first) failed."""
-        raw = min(self.backoff_max, self.backoff_base * self.backoff_factor ** (attempt - 1))
-        if self.jitter:
-            spread = raw * self.jitter
-            raw += (rng or random).uniform(-spread, spread)
-        return max(0.0, min(raw, self.backoff_max))
+        return backoff.delay(
+            attempt,
+            self.backoff_base,
+            self.backoff_max,
+            factor=self.backoff_factor,
+            jitter=self.jitter,
+            rng=rng,
+        )
 
     def describe(self) -> dict[str, Any]:
         return {

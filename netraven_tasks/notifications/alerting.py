@@ -14,14 +14,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from netraven_tasks.notifications.channels.registry import channel
+from netraven_tasks.notifications.channels.spec import MessageSource
 from netraven_tasks.notifications.models import MessageKind
 from netraven_tasks.notifications.outbox import enqueue, new_message_id
 from netraven_tasks.notifications.quiet_hours import hold_until
 from netraven_tasks.notifications.recipients import Delivery, Recipient, alert_deliveries
-from netraven_tasks.notifications.rendering import RenderedMessage, Renderer, header_value
+from netraven_tasks.notifications.rendering import RenderedMessage, Renderer
 from netraven_tasks.preferences import effective_preferences
 
-SMS_LIMIT = 300  # two or three SMS segments at most
 URGENT = frozenset({"failed", "still_failing", "missed"})
 
 
@@ -38,35 +39,20 @@ class Alert:
     payload: dict[str, Any] | None = None  # the webhook body (defaults to the alert's fields)
 
 
-def sms_text(subject: str) -> str:
-    return header_value(subject, SMS_LIMIT)
-
-
-def message_values(
-    delivery: Delivery,
-    rendered: RenderedMessage,
-    *,
-    payload: dict[str, Any] | None,
-    slack: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """The channel-specific parts of an outbox row: SMS gets one short line, email the HTML part,
-    the in-app inbox the webhook body (for its event and link)."""
-    return {
-        "user_id": delivery.user_id,
-        "channel": delivery.channel,
-        "address": delivery.address,
-        "subject": rendered.subject,
-        "body_text": sms_text(rendered.subject) if delivery.channel == "sms" else rendered.text,
-        "body_html": rendered.html if delivery.channel == "email" else None,
-        "payload": {"slack": slack, "webhook": payload, "inapp": payload}.get(delivery.channel),
-    }
+def message_values(delivery: Delivery, source: MessageSource) -> dict[str, Any]:
+    """The channel-specific parts of an outbox row, as the delivery's channel declares them."""
+    spec = channel(delivery.channel)
+    if spec is None:
+        raise LookupError(f"no channel {delivery.channel!r} is registered")
+    return spec.message_values(delivery, source)
 
 
 def email_hold(
     recipient: Recipient, delivery: Delivery, now: datetime, *, job_type: str | None, event: str
 ) -> datetime:
     """When the row is due: quiet hours hold immediate email only (not machines, SMS or the inbox)."""
-    if delivery.channel != "email":
+    spec = channel(delivery.channel)
+    if spec is None or not spec.held_in_quiet_hours:
         return now
     prefs = effective_preferences(recipient.preferences)
     return hold_until(prefs, now, job_type=job_type, urgent=event in URGENT) or now
@@ -84,7 +70,7 @@ def enqueue_alert(
         "url": alert.link,
         "job_log_id": alert.job_log_id,
     }
-    slack = {"text": rendered.subject.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")}
+    source = MessageSource(rendered, payload, public_url=renderer.public_url)
     ids = []
     for delivery in alert_deliveries(recipient, alert.event):
         outbox_id = enqueue(
@@ -95,7 +81,7 @@ def enqueue_alert(
             alert_key=alert.alert_key,
             message_id=new_message_id(mail_from),
             next_attempt_at=email_hold(recipient, delivery, now, job_type=alert.job_type, event=alert.event),
-            **message_values(delivery, rendered, payload=payload, slack=slack),
+            **message_values(delivery, source),
         )
         if outbox_id is not None:
             ids.append(outbox_id)

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from netraven_tasks.models import JobLog, User, utcnow
 from netraven_tasks.notifications.alerting import Alert, email_hold, enqueue_alert, message_values
+from netraven_tasks.notifications.channels.spec import MessageSource
+from netraven_tasks.notifications.channels.webhook import webhook_payload
 from netraven_tasks.notifications.models import DigestItem
 from netraven_tasks.notifications.outbox import enqueue_job_message, new_message_id
 from netraven_tasks.notifications.recipients import (
@@ -24,14 +26,7 @@ from netraven_tasks.notifications.recipients import (
     notify_on,
     recipients_for,
 )
-from netraven_tasks.notifications.rendering import (
-    JobSummary,
-    RenderedMessage,
-    Renderer,
-    job_link,
-    slack_payload,
-    webhook_payload,
-)
+from netraven_tasks.notifications.rendering import JobSummary, RenderedMessage, Renderer, job_link
 from netraven_tasks.schedules.alerts import FAILED, STILL_FAILING, StreakChange, advance_streak
 from netraven_tasks.statuses import JobStatus
 
@@ -78,24 +73,30 @@ def plan_job_notifications(
     summary = JobSummary.of(job)
     change = advance_streak(session, job, repeat_after)
     now = utcnow()
-    rendered = None
+    source: MessageSource | None = None  # rendered once, for the first message that needs it
     for recipient in recipients_for(owner, admins):
         every_outcome = notify_on(recipient.preferences, job.schedule_id is not None) == "every_outcome"
         for delivery in deliveries_for(recipient, job.status):
             if delivery.frequency != IMMEDIATE:
                 planned.digest_items += _add_digest_item(session, delivery, job)
             elif every_outcome:
-                rendered = rendered or renderer.job_outcome(summary)
-                outbox_id = _enqueue_outcome(
-                    session, recipient, delivery, job, summary, rendered, renderer, mail_from, now
-                )
+                source = source or outcome_source(summary, renderer)
+                outbox_id = _enqueue_outcome(session, recipient, delivery, job, source, mail_from, now)
                 if outbox_id is not None:
                     planned.outbox_ids.append(outbox_id)
         if not every_outcome and change.alert is not None:
-            rendered = rendered or renderer.job_outcome(summary)
-            alert = state_alert(job, summary, change, rendered, renderer.public_url)
+            source = source or outcome_source(summary, renderer)
+            alert = state_alert(job, summary, change, source.rendered, renderer.public_url)
             planned.outbox_ids += enqueue_alert(session, recipient, alert, renderer, mail_from, now)
     return planned
+
+
+def outcome_source(summary: JobSummary, renderer: Renderer) -> MessageSource:
+    """What every channel's message about one job outcome is made of."""
+    public_url = renderer.public_url
+    return MessageSource(
+        renderer.job_outcome(summary), webhook_payload(summary, public_url), summary, public_url
+    )
 
 
 def _enqueue_outcome(
@@ -103,21 +104,17 @@ def _enqueue_outcome(
     recipient: Recipient,
     delivery: Delivery,
     job: JobLog,
-    summary: JobSummary,
-    rendered: RenderedMessage,
-    renderer: Renderer,
+    source: MessageSource,
     mail_from: str,
     now: datetime,
 ) -> int | None:
-    slack = slack_payload(summary, renderer.public_url) if delivery.channel == "slack" else None
-    webhook = webhook_payload(summary, renderer.public_url) if delivery.channel == "webhook" else None
     return enqueue_job_message(
         session,
         job_log_id=job.id,
         event=job.status,
         message_id=new_message_id(mail_from),
         next_attempt_at=email_hold(recipient, delivery, now, job_type=job.job_type, event=job.status),
-        **message_values(delivery, rendered, payload=webhook, slack=slack),
+        **message_values(delivery, source),
     )
 
 

@@ -1,4 +1,4 @@
-"""Turning job outcomes into messages: subjects, Jinja2 text and HTML parts, Slack and webhook payloads.
+"""Turning job outcomes into messages: subjects, Jinja2 text and HTML parts (payloads: channels/*).
 
 Job data is only ever passed to templates as values, never used as template source; HTML parts are
 autoescaped; header values lose every line break; huge results and errors are cut short.
@@ -12,11 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from netraven_tasks.models import JobLog
+from netraven_tasks.text import truncate
+
+if TYPE_CHECKING:  # the channels import this module, and the models import the channels' defaults
+    from netraven_tasks.models import JobLog
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUBJECT_LIMIT = 200
@@ -78,19 +81,6 @@ def header_value(value: str, limit: int = SUBJECT_LIMIT) -> str:
     """One safe header line: control characters and line breaks become spaces, length is capped."""
     cleaned = _SPACES.sub(" ", _HEADER_BREAKS.sub(" ", value)).strip()
     return truncate(cleaned, limit)
-
-
-def truncate(text: str | None, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, saying how much was left out."""
-    if text is None:
-        return ""
-    if len(text) <= limit:
-        return text
-    keep = limit
-    for _ in range(3):  # the note's own length changes how much is kept, and so the count in it
-        note = f" … [{len(text) - keep} more characters]"
-        keep = max(0, limit - len(note))
-    return text[:keep] + f" … [{len(text) - keep} more characters]"
 
 
 def human_duration(seconds: float | None) -> str:
@@ -240,48 +230,3 @@ class Renderer:
             text=self._render("digest.txt", context),
             html=self._render("digest.html", context),
         )
-
-
-def _slack_escape(text: str) -> str:
-    # Slack's mrkdwn: only these three are special; user data must not form links or mentions.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_payload(job: JobSummary, public_url: str) -> dict[str, Any]:
-    """An incoming-webhook body: one line of text plus a section with the details."""
-    context = job_context(job, public_url)
-    icon = ":white_check_mark:" if context["succeeded"] else ":x:"
-    title = _slack_escape(job_subject(job))
-    lines = [
-        f"{icon} *{title}*",
-        f"Attempts: {job.attempts} · Duration: {context['duration']}",
-    ]
-    if job.error_type or job.error_message:
-        error = truncate(f"{job.error_type or 'Error'}: {job.error_message or ''}", 500)
-        fenced = _slack_escape(error).replace("```", "'''")  # user text cannot close the code block
-        lines.append(f"```{fenced}```")
-    lines.append(f"<{context['link']}|Open job {job.job_log_id}>")
-    return {
-        "text": title,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}],
-    }
-
-
-def webhook_payload(job: JobSummary, public_url: str) -> dict[str, Any]:
-    """The generic webhook body: the job's details as JSON, results and errors truncated."""
-    return {
-        "event": f"job.{job.status}",
-        "job_log_id": job.job_log_id,
-        "job_type": job.job_type,
-        "device": job.device,
-        "status": job.status,
-        "attempts": job.attempts,
-        "queued_at": job.queued_at.isoformat() if job.queued_at else None,
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "duration_seconds": job.duration_seconds,
-        "result": result_text(job.result) or None,
-        "error_type": job.error_type,
-        "error_message": truncate(job.error_message, ERROR_LIMIT) or None,
-        "url": job_link(public_url, job.job_log_id),
-    }

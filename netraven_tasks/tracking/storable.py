@@ -14,6 +14,7 @@ import json
 import math
 from typing import Any
 
+from netraven_tasks.text import truncate
 from netraven_tasks.tracking.events import TrackingEvent
 
 REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
@@ -36,8 +37,7 @@ def storable_text(value: str, limit: int | None = None) -> str:
         # "replace" turns every lone surrogate into "?": the rest of the text is kept as is.
         value = value.replace("\x00", REPLACEMENT).encode("utf-8", "replace").decode("utf-8")
     if limit is not None and len(value) > limit:
-        marker = f"… [{len(value) - limit} more]"
-        value = value[: max(0, limit - len(marker))] + marker
+        value = truncate(value, limit)
     return value
 
 

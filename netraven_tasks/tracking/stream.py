@@ -24,6 +24,7 @@ import redis
 from redis.exceptions import LockError
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks import backoff
 from netraven_tasks.tracking.dead_letters import DeadLetters, RedisDeadLetters
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.fencing import Fence, LostLeadership
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 STREAM = "netraven:tracking"
 GROUP = "recorder"
 LEADER_LOCK = "netraven:tracking:leader"
+RECONNECT_BASE = 0.5  # seconds before retrying a failed batch; doubles up to RECONNECT_MAX
+RECONNECT_MAX = 5.0
 
 
 def partition_stream(partition: int) -> str:
@@ -256,18 +259,19 @@ class RecorderConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Lead or stand by until ``stop``; a database outage delays rows, it loses none."""
-        backoff = 0.5
+        failures = 0  # in a row: the wait doubles from 0.5 s up to 5 s, and resets on success
         while not stop.is_set():
             try:
                 if not self.lead():
                     stop.wait(1.0)
                     continue
                 self.drain_once()
-                backoff = 0.5
+                failures = 0
             except LostLeadership:
                 self._lost()
             except Exception:
-                log.exception("recorder %s could not write a batch; retrying in %.1fs", self._name, backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                failures += 1
+                wait = backoff.delay(failures, RECONNECT_BASE, RECONNECT_MAX)
+                log.exception("recorder %s could not write a batch; retrying in %.1fs", self._name, wait)
+                stop.wait(wait)
         self.release()

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from netraven_tasks.db import insert
 from netraven_tasks.models import JobLog, JobLogEntry
 from netraven_tasks.statuses import TERMINAL_STATUSES, JobStatus
+from netraven_tasks.text import truncate
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.live import job_row
 from netraven_tasks.tracking.pg_bulk import copy_rows, insert_unnest
@@ -52,9 +53,7 @@ class Outcome:
 
 
 def trim(text: str | None, limit: int) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[: limit - 20] + f"… [{len(text) - limit + 20} more]"
+    return None if text is None else truncate(text, limit)
 
 
 def trim_traceback(text: str | None) -> str | None:

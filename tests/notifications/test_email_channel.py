@@ -40,8 +40,10 @@ def test_smtp_urls():
 
 def test_a_batch_reuses_one_connection(mail):
     channel = SmtpChannel(SmtpConfig("127.0.0.1", mail.port, timeout=5), "NetRaven <netraven@example.test>")
-    with channel:
+    try:
         results = [channel.send(message(f"u{i}@example.test")) for i in range(3)]
+    finally:
+        channel.close()
     received = mail.wait_for(3)
     assert len({m.peer for m in received}) == 1
     assert [r.provider_message_id for r in results] == [f"2.0.0 Ok: queued as Q{i}" for i in (1, 2, 3)]
@@ -52,10 +54,12 @@ def test_a_batch_reuses_one_connection(mail):
 def test_a_refused_address_is_permanent_and_the_connection_goes_on(mail):
     mail.handler.refuse = {"gone@example.test"}
     channel = SmtpChannel(SmtpConfig("127.0.0.1", mail.port, timeout=5), "netraven@example.test")
-    with channel:
+    try:
         with pytest.raises(TransportError) as raised:
             channel.send(message("gone@example.test"))
         channel.send(message("here@example.test"))
+    finally:
+        channel.close()
     assert raised.value.permanent and "550" in raised.value.message
     assert [m.rcpt_tos for m in mail.wait_for(1)] == [("here@example.test",)]
 

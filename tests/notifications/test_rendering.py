@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from netraven_tasks.notifications.channels.slack import slack_payload
+from netraven_tasks.notifications.channels.webhook import webhook_payload
 from netraven_tasks.notifications.rendering import (
     JobSummary,
     Renderer,
     header_value,
     human_duration,
     job_subject,
-    slack_payload,
     truncate,
-    webhook_payload,
 )
 
 T0 = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)

@@ -6,8 +6,7 @@ The outbox only needs one distinction from a channel: may this message be tried 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from types import TracebackType
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -32,7 +31,6 @@ class OutgoingMessage:
     payload: dict[str, Any] | None = None
     message_id: str = ""
     user_id: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class DeliveryResult:
 
 
 class Channel:
-    """A way to deliver messages. Used as a context manager around a batch (a reused connection)."""
+    """A way to deliver messages; ``close()`` ends a batch (a reused connection)."""
 
     name = "channel"
 
@@ -52,14 +50,3 @@ class Channel:
 
     def close(self) -> None:
         """Release what a batch held open (an SMTP connection); the channel stays usable."""
-
-    def __enter__(self) -> Channel:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

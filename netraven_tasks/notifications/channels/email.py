@@ -10,11 +10,15 @@ import contextlib
 import smtplib
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, getaddresses, parseaddr
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from marshmallow import fields, validate
 
 from netraven_tasks.notifications.channels.base import (
     Channel,
@@ -22,9 +26,19 @@ from netraven_tasks.notifications.channels.base import (
     OutgoingMessage,
     TransportError,
 )
-from netraven_tasks.notifications.rendering import header_value
+from netraven_tasks.notifications.channels.spec import (
+    IMMEDIATE,
+    ChannelSpec,
+    Delivery,
+    Preference,
+    Recipient,
+    StrictBoolean,
+)
+from netraven_tasks.notifications.rendering import RenderedMessage, header_value
+from netraven_tasks.settings import Settings
 
 DEFAULT_TIMEOUT = 30.0
+FREQUENCIES = (IMMEDIATE, "hourly", "daily")
 # RFC 5322's hard limit: our subjects (at most 200 characters) are never folded, because
 # Python folds some of them with a leading space the reader then shows.
 MAIL_POLICY = SMTP_POLICY.clone(max_line_length=998)
@@ -101,8 +115,6 @@ def build_email(message: OutgoingMessage, mail_from: str) -> EmailMessage:
     if message.message_id:
         email["Message-ID"] = header_value(message.message_id, 255)
     email["Auto-Submitted"] = "auto-generated"
-    for name, value in message.headers.items():
-        email[header_value(name, 60).replace(" ", "-")] = header_value(value, 500)
     email.set_content(message.text)
     if message.html:
         email.add_alternative(message.html, subtype="html")
@@ -203,3 +215,68 @@ class SmtpChannel(Channel):
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _switch(name: str, description: str | None = None) -> Preference:
+    """A required on/off preference, on by default."""
+    metadata = {"description": description} if description else {}
+    return Preference(
+        name,
+        field=lambda: StrictBoolean(required=True, metadata=metadata),
+        stored=lambda: fields.Boolean(required=True),
+        default=True,
+    )
+
+
+class EmailSpec(ChannelSpec):
+    """Mail to the account's address: at once, or into the hourly or daily digest.
+
+    ``email_on_job_completion`` and ``email_on_job_failure`` are named for mail but filter the job
+    outcomes of every channel (``recipients.wants_outcome``)."""
+
+    name = "email"
+    position = 10
+    held_in_quiet_hours = True
+    preferences = (
+        _switch("email_notifications", "any mail at all"),
+        _switch("email_on_job_completion"),
+        _switch("email_on_job_failure"),
+        Preference(
+            "notification_frequency",
+            field=lambda: fields.String(
+                required=True,
+                validate=validate.OneOf(FREQUENCIES, error=f"must be one of {', '.join(FREQUENCIES)}"),
+                metadata={"description": "immediate mails, or one hourly or daily digest"},
+            ),
+            stored=lambda: fields.String(required=True),
+            default=IMMEDIATE,
+        ),
+    )
+
+    def delivery(
+        self, recipient: Recipient, prefs: Mapping[str, Any], event: str, *, alert: bool
+    ) -> Delivery | None:
+        if not prefs.get("email_notifications", True) or not recipient.email:
+            return None
+        if alert:  # at once, whatever the digest pace; an alert is about a failure or its end
+            return (
+                self.at_once(recipient, recipient.email) if prefs.get("email_on_job_failure", True) else None
+            )
+        frequency = prefs.get("notification_frequency", IMMEDIATE)
+        if frequency not in FREQUENCIES:
+            frequency = IMMEDIATE  # a corrupt value must not swallow the mail
+        return Delivery(recipient.user_id, self.name, recipient.email, frequency)
+
+    def html(self, rendered: RenderedMessage) -> str | None:
+        return rendered.html
+
+    def transport(self, settings: Settings) -> Channel:
+        """SMTP when NETRAVEN_SMTP_URL is set, else the local Maildir."""
+        from netraven_tasks.notifications.channels.maildir import MaildirChannel
+
+        if settings.smtp_url:
+            return SmtpChannel(SmtpConfig.from_url(settings.smtp_url), settings.mail_from)
+        return MaildirChannel(settings.maildir, settings.mail_from)
+
+
+CHANNEL = EmailSpec()

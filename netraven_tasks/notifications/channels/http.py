@@ -1,8 +1,9 @@
 """The one outbound HTTP helper: SSRF guard at the socket, no proxies, a size cap and a deadline.
 
-Used by the HTTP channels (Slack, webhooks: a JSON POST, no redirects) and by the ``url`` backup
-driver (a GET that may follow a few redirects). Every connection, redirects included, goes through
-``connect_checked``: the address actually connected to is the one the ``AddressPolicy`` allowed.
+Used by the HTTP channels (Slack, webhooks: a JSON POST, no redirects; SMS: a form POST to the
+operator's provider) and by the ``url`` backup driver (a GET that may follow a few redirects).
+Every connection, redirects included, goes through ``connect_checked``: the address actually
+connected to is the one the ``AddressPolicy`` allowed.
 
 For the channels, status codes map to retry decisions: 408, 429 and 5xx are worth retrying; other
 4xx, redirects and refused URLs are permanent.
@@ -166,6 +167,11 @@ def request(
         raise OSError(str(reason)) from None
 
 
+def retryable_status(status: int) -> bool:
+    """408, 429 and 5xx are worth another try; any other refusal is permanent."""
+    return status in (408, 429) or status >= 500
+
+
 def encode_json(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode()
 
@@ -195,7 +201,7 @@ def post_json(
         raise TransportError(f"webhook URL refused: {error}", permanent=True) from error
     except HttpStatusError as error:
         status = error.status
-        permanent = not (status in (408, 429) or status >= 500)
+        permanent = not retryable_status(status)
         message = str(error)
         if 300 <= status < 400:
             message = f"HTTP {status} redirects are not followed ({error.location})"

@@ -5,18 +5,27 @@ The inbox row is keyed by the outbox message's id, so a retried send stores it o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from netraven_tasks.models import utcnow
 from netraven_tasks.notifications.channels.base import (
     Channel,
     DeliveryResult,
     OutgoingMessage,
     TransportError,
 )
-from netraven_tasks.schedules.models import InboxItem
+from netraven_tasks.notifications.channels.spec import (
+    ChannelSpec,
+    Delivery,
+    MessageSource,
+    Recipient,
+    flag_preference,
+)
+from netraven_tasks.settings import Settings
 
 
 class InAppChannel(Channel):
@@ -26,6 +35,10 @@ class InAppChannel(Channel):
         self.sessions = sessions
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
+        # Here, not at the top: the models import the preference defaults, which import this module.
+        from netraven_tasks.models import utcnow
+        from netraven_tasks.schedules.models import InboxItem
+
         if message.user_id is None:
             raise TransportError("an in-app message needs its recipient's user id", permanent=True)
         link, event = (message.payload or {}).get("url"), (message.payload or {}).get("event")
@@ -46,3 +59,27 @@ class InAppChannel(Channel):
             )
             item_id = session.scalar(select(InboxItem.id).where(InboxItem.message_id == message.message_id))
         return DeliveryResult(provider_message_id=f"inbox:{item_id}")
+
+
+class InAppSpec(ChannelSpec):
+    """The dashboard's inbox (``inapp_notifications``): what the user is told at once, kept there."""
+
+    name = "inapp"
+    position = 50
+    preferences = (flag_preference("inapp_notifications"),)  # the dashboard's inbox (GET /users/me/inbox)
+
+    def delivery(
+        self, recipient: Recipient, prefs: Mapping[str, Any], event: str, *, alert: bool
+    ) -> Delivery | None:
+        return self.at_once(recipient, str(recipient.user_id)) if prefs.get("inapp_notifications") else None
+
+    def payload(self, source: MessageSource) -> dict[str, Any] | None:
+        return source.data  # its event and link
+
+    def transport(self, settings: Settings) -> Channel:
+        from netraven_tasks.db import session_factory
+
+        return InAppChannel(session_factory(settings))
+
+
+CHANNEL = InAppSpec()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from netraven_tasks.notifications.channels.base import (
     Channel,
     DeliveryResult,
@@ -9,6 +11,13 @@ from netraven_tasks.notifications.channels.base import (
     TransportError,
 )
 from netraven_tasks.notifications.channels.http import DEFAULT_TIMEOUT, encode_json, post_json
+from netraven_tasks.notifications.channels.spec import (
+    MessageSource,
+    UrlChannelSpec,
+    url_preference,
+)
+from netraven_tasks.notifications.rendering import JobSummary, job_context, job_subject, truncate
+from netraven_tasks.settings import Settings
 
 
 class SlackChannel(Channel):
@@ -29,3 +38,48 @@ class SlackChannel(Channel):
             # Old-style Slack hooks may answer 200 with an error word.
             raise TransportError(f"Slack answered {status} {text.strip()[:200]}", permanent=True)
         return DeliveryResult(provider_message_id=f"slack:{status}:{message.message_id}"[:255])
+
+
+def _slack_escape(text: str) -> str:
+    # Slack's mrkdwn: only these three are special; user data must not form links or mentions.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(job: JobSummary, public_url: str) -> dict[str, Any]:
+    """An incoming-webhook body: one line of text plus a section with the details."""
+    context = job_context(job, public_url)
+    icon = ":white_check_mark:" if context["succeeded"] else ":x:"
+    title = _slack_escape(job_subject(job))
+    lines = [
+        f"{icon} *{title}*",
+        f"Attempts: {job.attempts} · Duration: {context['duration']}",
+    ]
+    if job.error_type or job.error_message:
+        error = truncate(f"{job.error_type or 'Error'}: {job.error_message or ''}", 500)
+        fenced = _slack_escape(error).replace("```", "'''")  # user text cannot close the code block
+        lines.append(f"```{fenced}```")
+    lines.append(f"<{context['link']}|Open job {job.job_log_id}>")
+    return {
+        "text": title,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}],
+    }
+
+
+class SlackSpec(UrlChannelSpec):
+    """At once to the user's ``slack_webhook_url``, for every outcome and alert they are told of."""
+
+    name = "slack"
+    position = 20
+    url_field = "slack_webhook_url"
+    preferences = (url_preference("slack_webhook_url", "Slack incoming-webhook URL, or null for none"),)
+
+    def payload(self, source: MessageSource) -> dict[str, Any] | None:
+        if source.job is not None:
+            return slack_payload(source.job, source.public_url)
+        return {"text": _slack_escape(source.rendered.subject)}  # an alert: its subject line
+
+    def transport(self, settings: Settings) -> Channel:
+        return SlackChannel(allow_private=settings.allow_private_webhooks)
+
+
+CHANNEL = SlackSpec()

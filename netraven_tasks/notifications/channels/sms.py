@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from marshmallow import ValidationError, fields
 
 from netraven_tasks.notifications.channels.base import (
     Channel,
@@ -21,9 +22,26 @@ from netraven_tasks.notifications.channels.base import (
     OutgoingMessage,
     TransportError,
 )
-from netraven_tasks.notifications.channels.http import DEFAULT_TIMEOUT, RESPONSE_LIMIT, USER_AGENT
+from netraven_tasks.notifications.channels.http import (
+    DEFAULT_TIMEOUT,
+    HttpStatusError,
+    request,
+    retryable_status,
+)
+from netraven_tasks.notifications.channels.spec import (
+    ChannelSpec,
+    Delivery,
+    Preference,
+    Recipient,
+    flag_preference,
+)
+from netraven_tasks.notifications.rendering import RenderedMessage, header_value
+from netraven_tasks.notifications.url_safety import AddressPolicy
+from netraven_tasks.settings import Settings
 
 BODY_LIMIT = 320
+SMS_LIMIT = 300  # what planning puts in a message: two or three SMS segments at most
+SMS_EVENTS = frozenset({"failed", "missed", "recovered"})  # short texts for these only
 
 
 @dataclass(frozen=True)
@@ -39,15 +57,6 @@ class SmsConfig:
         return f"{self.base_url.rstrip('/')}/Accounts/{sid}/Messages.json"
 
 
-# The operator's provider URL: no proxies from the environment, no redirects followed.
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-
-
 class SmsChannel(Channel):
     name = "sms"
 
@@ -61,29 +70,89 @@ class SmsChannel(Channel):
         credentials = base64.b64encode(
             f"{self.config.account_sid}:{self.config.auth_token}".encode()
         ).decode()
-        request = urllib.request.Request(  # noqa: S310 - the operator's http(s) URL (settings check it)
-            self.config.messages_url,
-            data=form.encode(),
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Authorization": f"Basic {credentials}",
-                "User-Agent": USER_AGENT,
-            },
-        )
         try:
-            with _opener.open(request, timeout=self.timeout) as response:
-                answer = response.read(RESPONSE_LIMIT).decode("utf-8", "replace")
-        except urllib.error.HTTPError as error:
-            detail = error.read(512).decode("utf-8", "replace").strip() if error.fp else ""
-            permanent = not (error.code in (408, 429) or error.code >= 500)
+            # The operator's provider URL (settings check it), not a user's: any address, no
+            # proxies from the environment, no redirects followed.
+            response = request(
+                self.config.messages_url,
+                policy=AddressPolicy(allow_private=True),
+                method="POST",
+                body=form.encode(),
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Authorization": f"Basic {credentials}",
+                },
+                timeout=self.timeout,
+                truncate=True,
+            )
+        except HttpStatusError as error:
             raise TransportError(
-                f"SMS API answered HTTP {error.code} {detail}".strip(), permanent=permanent
+                f"SMS API answered {error}", permanent=not retryable_status(error.status)
             ) from error
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            raise TransportError(f"cannot reach the SMS API: {getattr(error, 'reason', error)}") from error
+        except (OSError, ValueError) as error:
+            raise TransportError(f"cannot reach the SMS API: {error}") from error
+        answer = response.body.decode("utf-8", "replace")
         try:
             sid = str(json.loads(answer).get("sid") or "")
         except (ValueError, AttributeError):
             sid = ""
         return DeliveryResult(provider_message_id=(sid or f"sms:{message.message_id}")[:255])
+
+
+def sms_text(subject: str) -> str:
+    return header_value(subject, SMS_LIMIT)
+
+
+def check_e164(value: str) -> None:
+    """An SMS number in E.164 form (``+`` and digits) that is a valid number (phonenumbers)."""
+    import phonenumbers
+
+    hint = "must be an E.164 number such as +4915112345678"
+    if not value.startswith("+") or not value[1:].isdigit() or len(value) > 16:
+        raise ValidationError(hint)
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(hint) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(f"{hint} (this one is not a valid number)")
+
+
+class SmsSpec(ChannelSpec):
+    """Short texts to ``sms_number`` (E.164) for failures, missed runs and recoveries, when
+    ``sms_on_job_failure`` is on and the operator configured NETRAVEN_SMS_*."""
+
+    name = "sms"
+    position = 40
+    preferences = (
+        Preference(
+            "sms_number",
+            field=lambda: fields.String(allow_none=True, load_default=None, validate=check_e164),
+            stored=lambda: fields.String(allow_none=True),
+            default=None,  # E.164, e.g. +4915112345678
+        ),
+        flag_preference("sms_on_job_failure"),
+    )
+
+    def delivery(
+        self, recipient: Recipient, prefs: Mapping[str, Any], event: str, *, alert: bool
+    ) -> Delivery | None:
+        number = prefs.get("sms_number")
+        if event in SMS_EVENTS and prefs.get("sms_on_job_failure") and isinstance(number, str) and number:
+            return self.at_once(recipient, number)
+        return None
+
+    def text(self, rendered: RenderedMessage) -> str:
+        return sms_text(rendered.subject)
+
+    def transport(self, settings: Settings) -> Channel | None:
+        if not (
+            settings.sms_url and settings.sms_account_sid and settings.sms_auth_token and settings.sms_from
+        ):
+            return None
+        return SmsChannel(
+            SmsConfig(settings.sms_url, settings.sms_account_sid, settings.sms_auth_token, settings.sms_from)
+        )
+
+
+CHANNEL = SmsSpec()

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from netraven_tasks.notifications.channels.base import (
     Channel,
@@ -20,6 +22,19 @@ from netraven_tasks.notifications.channels.base import (
     TransportError,
 )
 from netraven_tasks.notifications.channels.http import DEFAULT_TIMEOUT, encode_json, post_json
+from netraven_tasks.notifications.channels.spec import (
+    MessageSource,
+    UrlChannelSpec,
+    url_preference,
+)
+from netraven_tasks.notifications.rendering import (
+    ERROR_LIMIT,
+    JobSummary,
+    job_link,
+    result_text,
+    truncate,
+)
+from netraven_tasks.settings import Settings
 
 SIGNATURE_HEADER = "X-NetRaven-Signature"
 TIMESTAMP_HEADER = "X-NetRaven-Timestamp"
@@ -69,3 +84,45 @@ class WebhookChannel(Channel):
         )
         provider_id = response_headers.get("X-Request-Id") or f"http:{status}:{message.message_id}"
         return DeliveryResult(provider_message_id=provider_id[:255])
+
+
+def webhook_payload(job: JobSummary, public_url: str) -> dict[str, Any]:
+    """The generic webhook body: the job's details as JSON, results and errors truncated."""
+    return {
+        "event": f"job.{job.status}",
+        "job_log_id": job.job_log_id,
+        "job_type": job.job_type,
+        "device": job.device,
+        "status": job.status,
+        "attempts": job.attempts,
+        "queued_at": job.queued_at.isoformat() if job.queued_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "duration_seconds": job.duration_seconds,
+        "result": result_text(job.result) or None,
+        "error_type": job.error_type,
+        "error_message": truncate(job.error_message, ERROR_LIMIT) or None,
+        "url": job_link(public_url, job.job_log_id),
+    }
+
+
+class WebhookSpec(UrlChannelSpec):
+    """At once to the user's ``webhook_url``: the JSON body of the job outcome or the alert."""
+
+    name = "webhook"
+    position = 30
+    url_field = "webhook_url"
+    preferences = (
+        url_preference("webhook_url", "URL that receives a JSON POST per notification, or null for none"),
+    )
+
+    def payload(self, source: MessageSource) -> dict[str, Any] | None:
+        return source.data
+
+    def transport(self, settings: Settings) -> Channel:
+        return WebhookChannel(
+            partial(signing_key, settings.secret_key), allow_private=settings.allow_private_webhooks
+        )
+
+
+CHANNEL = WebhookSpec()
