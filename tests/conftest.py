@@ -93,6 +93,43 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.unit if unit else pytest.mark.integration)
 
 
+# The servers a unit test must not reach: the session's PostgreSQL and Redis.
+SERVER_ADDRESSES = frozenset(
+    {
+        (sa.engine.make_url(PG_ADMIN_URL).host or "127.0.0.1", sa.engine.make_url(PG_ADMIN_URL).port or 5432),
+        ("127.0.0.1", 6379),
+    }
+)
+
+
+class ServerReached(AssertionError):
+    """A test marked ``unit`` connected to PostgreSQL or Redis: it belongs to the integration lane."""
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_reach_no_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every `unit` test, in every run, proves it needs no server: connecting to PostgreSQL
+    (psycopg2 connects in C, so its ``connect`` is guarded) or to Redis (a Python socket) fails
+    the test with its name. The fast lane therefore passes wherever neither server runs."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    import psycopg2
+
+    where = request.node.nodeid
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if isinstance(address, tuple) and tuple(address[:2]) in SERVER_ADDRESSES:
+            raise ServerReached(f"{where} is marked unit but connects to {address[0]}:{address[1]}")
+        return real_connect(self, address)
+
+    def pg_connect(*args: Any, **kwargs: Any) -> Any:
+        raise ServerReached(f"{where} is marked unit but connects to PostgreSQL")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(psycopg2, "connect", pg_connect)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this session, migrated to head with Alembic."""

@@ -1,26 +1,42 @@
-"""The fast lane (`scripts/test --fast`) holds only tests that need no server."""
+"""The fast lane (`scripts/test --fast`) holds only tests that need no server.
+
+Every test marked `unit` runs with PostgreSQL and Redis out of reach (tests/conftest.py guards
+the connections), in the fast lane and in the full run alike; these tests check that guard.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import socket
 
 import pytest
+import sqlalchemy as sa
 
-from tests.conftest import REDIS_DB, ROOT
+from tests.conftest import PG_ADMIN_URL, ServerReached
 
 
-@pytest.mark.slow
-def test_the_fast_lane_runs_without_postgresql_or_redis():
-    """The whole fast lane with PostgreSQL's address pointing nowhere: every test still passes."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "NETRAVEN_TEST_PG_ADMIN_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/postgres",
-        "NETRAVEN_TEST_REDIS_DB": str(REDIS_DB),  # the session's own db, should a unit test touch it
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "unit and not slow", "-p", "no:cacheprovider", "-x"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert " passed" in run.stdout.splitlines()[-1]
+def test_a_unit_test_cannot_reach_redis(request):
+    assert request.node.get_closest_marker("unit") is not None
+    with pytest.raises(ServerReached, match=r"is marked unit but connects to 127\.0\.0\.1:6379"):
+        socket.create_connection(("127.0.0.1", 6379), timeout=5)
+
+
+def test_a_unit_test_cannot_reach_postgresql(request):
+    assert request.node.get_closest_marker("unit") is not None
+    engine = sa.create_engine(PG_ADMIN_URL)
+    try:
+        with (
+            pytest.raises(ServerReached, match="is marked unit but connects to PostgreSQL"),
+            engine.connect(),
+        ):
+            pass
+    finally:
+        engine.dispose()
+
+
+def test_other_addresses_stay_reachable_for_unit_tests():
+    """The guard refuses only the servers: a unit test may still talk to a server it starts itself."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname(), timeout=5):
+            pass
