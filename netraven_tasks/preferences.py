@@ -7,6 +7,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
+from netraven_tasks.notifications.url_safety import UnsafeURL, check_webhook_url
+from netraven_tasks.schedules.timing import TimingError, zone
+
 FREQUENCIES = ("immediate", "hourly", "daily")
 URL_FIELDS = ("slack_webhook_url", "webhook_url")
 
@@ -65,8 +68,6 @@ class QuietHoursSchema(Schema):
 
     @validates("timezone")
     def known_zone(self, value: str, **_: Any) -> None:
-        from netraven_tasks.schedules.timing import TimingError, zone
-
         try:
             zone(value)
         except TimingError as error:
@@ -144,8 +145,6 @@ class PreferencesSchema(AlertPreferencesSchema):
 
 def check_preference_urls(preferences: Mapping[str, Any], *, allow_private_webhooks: bool) -> None:
     """Raise ValidationError naming each webhook URL that is unsafe to POST to (SSRF guard)."""
-    from netraven_tasks.notifications.url_safety import UnsafeURL, check_webhook_url
-
     problems: dict[str, list[str]] = {}
     for name in URL_FIELDS:
         url = preferences.get(name)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from netraven_tasks.private_files import write_private_file
+
 PREFIX = "NETRAVEN_"
 TOKEN_TTL_RANGE = (60, 90 * 24 * 3600)  # seconds: NETRAVEN_TOKEN_TTL_SECONDS and `token --ttl`
 
@@ -317,8 +319,6 @@ def _optional_path(raw: str | None) -> Path | None:
 
 def _embedded_secret(var_dir: Path) -> str:
     """The embedded default keeps a generated key in var/ so tokens survive restarts."""
-    from netraven_tasks.private_files import write_private_file
-
     path = var_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()

@@ -82,32 +82,36 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
             raise CommandError(str(error)) from None
 
 
+def _command(
+    commands: Any, name: str, help_text: str, func: Any, *positional: str
+) -> argparse.ArgumentParser:
+    """The sub-command ``name`` running ``func``, with its positional arguments."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
+    for argument in positional:
+        parser.add_argument(argument)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def add_commands(commands: Any) -> None:
     """``db upgrade|downgrade``, ``users create|set-password|deactivate|list``, ``token``."""
     db = commands.add_parser("db", help="database schema (Alembic)")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    up = db_commands.add_parser("upgrade", help="migrate to the newest schema")
-    up.add_argument("revision", nargs="?", default="head")
-    up.set_defaults(func=cmd_db_upgrade)
-    down = db_commands.add_parser("downgrade", help="migrate back to REVISION")
-    down.add_argument("revision")
-    down.set_defaults(func=cmd_db_downgrade)
+    _command(db_commands, "upgrade", "migrate to the newest schema", cmd_db_upgrade).add_argument(
+        "revision", nargs="?", default="head"
+    )
+    _command(db_commands, "downgrade", "migrate back to REVISION", cmd_db_downgrade, "revision")
 
     users = commands.add_parser("users", help="manage users")
     user_commands = users.add_subparsers(dest="users_command", required=True)
-    create = user_commands.add_parser("create", help="create a user")
-    create.add_argument("name")
+    create = _command(user_commands, "create", "create a user", cmd_users_create, "name")
     create.add_argument("--email", required=True)
     create.add_argument("--admin", action="store_true")
     create.add_argument("--password-stdin", action="store_true", help="read a password from stdin")
-    create.set_defaults(func=cmd_users_create)
     # security: account life cycle
-    set_pw = user_commands.add_parser("set-password", help="set NAME's password from stdin; revokes tokens")
-    set_pw.add_argument("name")
-    set_pw.set_defaults(func=cmd_users_set_password)
-    deactivate = user_commands.add_parser("deactivate", help="deactivate NAME; revokes tokens")
-    deactivate.add_argument("name")
-    deactivate.set_defaults(func=cmd_users_deactivate)
+    set_help = "set NAME's password from stdin; revokes tokens"
+    _command(user_commands, "set-password", set_help, cmd_users_set_password, "name")
+    _command(user_commands, "deactivate", "deactivate NAME; revokes tokens", cmd_users_deactivate, "name")
     user_commands.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
 
     token = commands.add_parser("token", help="print a bearer token for user NAME")

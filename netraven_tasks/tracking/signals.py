@@ -31,39 +31,31 @@ class TrackingSignals:
         self._recorder_provider = recorder_provider
 
     def connect(self) -> None:
-        signals.before_task_publish.connect(self.on_publish, weak=False)
-        signals.task_prerun.connect(self.on_prerun, weak=False)
-        signals.task_success.connect(self.on_success, weak=False)
-        signals.task_retry.connect(self.on_retry, weak=False)
-        signals.task_failure.connect(self.on_failure, weak=False)
-        signals.task_revoked.connect(self.on_revoked, weak=False)
+        """Connect one handler per signal; each records what its event builder makes of it."""
+        for signal, build in (
+            (signals.before_task_publish, publish_event),
+            (signals.task_prerun, prerun_event),
+            (signals.task_success, success_event),
+            (signals.task_retry, retry_event),
+            (signals.task_failure, failure_event),
+            (signals.task_revoked, revoked_event),
+        ):
+            signal.connect(self._handler(build), weak=False)
+
+    def _handler(self, build: Callable[..., TrackingEvent | None]) -> Callable[..., None]:
+        def handle(**kwargs: Any) -> None:
+            self.record(build(**kwargs))
+
+        return handle
 
     def record(self, event: TrackingEvent | None) -> None:
         if event is None:
-            return None
+            return
         try:
             self._recorder_provider().record(event)
         except Exception:
             # Celery would swallow it silently; at least say which job lost its event.
             log.exception("could not record %s for task %s", event.kind, event.task_id)
-
-    def on_publish(self, **kwargs: Any) -> None:
-        self.record(publish_event(**kwargs))
-
-    def on_prerun(self, **kwargs: Any) -> None:
-        self.record(prerun_event(**kwargs))
-
-    def on_success(self, **kwargs: Any) -> None:
-        self.record(success_event(**kwargs))
-
-    def on_retry(self, **kwargs: Any) -> None:
-        self.record(retry_event(**kwargs))
-
-    def on_failure(self, **kwargs: Any) -> None:
-        self.record(failure_event(**kwargs))
-
-    def on_revoked(self, **kwargs: Any) -> None:
-        self.record(revoked_event(**kwargs))
 
 
 def _error_fields(error: BaseException | None) -> dict[str, Any]:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from functools import partial
 
+from netraven_tasks.db import session_factory
 from netraven_tasks.notifications.channels.base import Channel
+from netraven_tasks.notifications.channels.email import SmtpChannel, SmtpConfig
+from netraven_tasks.notifications.channels.inapp import InAppChannel
+from netraven_tasks.notifications.channels.maildir import MaildirChannel
+from netraven_tasks.notifications.channels.slack import SlackChannel
+from netraven_tasks.notifications.channels.sms import SmsChannel, SmsConfig
+from netraven_tasks.notifications.channels.webhook import WebhookChannel, signing_key
 from netraven_tasks.settings import Settings
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
     """A fresh set of channels for one delivery batch, as the settings configure them."""
-    from netraven_tasks.notifications.channels.email import SmtpChannel, SmtpConfig
-    from netraven_tasks.notifications.channels.maildir import MaildirChannel
-    from netraven_tasks.notifications.channels.slack import SlackChannel
-    from netraven_tasks.notifications.channels.webhook import WebhookChannel, signing_key
-
     email: Channel
     if settings.smtp_url:
         email = SmtpChannel(SmtpConfig.from_url(settings.smtp_url), settings.mail_from)
@@ -31,10 +33,6 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
 
 def _alert_channels(settings: Settings) -> dict[str, Channel]:
     """SMS (when NETRAVEN_SMS_* are set) and the in-app inbox."""
-    from netraven_tasks.db import session_factory
-    from netraven_tasks.notifications.channels.inapp import InAppChannel
-    from netraven_tasks.notifications.channels.sms import SmsChannel, SmsConfig
-
     channels: dict[str, Channel] = {"inapp": InAppChannel(session_factory(settings))}
     if settings.sms_url and settings.sms_account_sid and settings.sms_auth_token and settings.sms_from:
         config = SmsConfig(
