@@ -28,7 +28,8 @@ def broker() -> Iterator[tuple[Celery, redis.Redis]]:
     """A real Celery app on a Redis db no worker reads: what the planner publishes stays there."""
     client = redis.Redis.from_url(SPARE_REDIS_URL)
     client.flushdb()
-    app = Celery("planning-test", broker=SPARE_REDIS_URL)
+    # Not the current app: tasks called directly later in the session publish through theirs.
+    app = Celery("planning-test", broker=SPARE_REDIS_URL, set_as_current=False)
     yield app, client
     client.flushdb()
     client.close()
