@@ -49,6 +49,7 @@ class CeleryIntegration:
         # are not one of them: the recorder plans them in its own transaction (planner()).
         self.terminal_hooks: list[TerminalHook] = []
         self.job_log_ids = JobLogIds(settings)
+        self._log_context = JobContextFilter(self.job_log_ids.known)  # reads a cache, never the database
         self._made: dict[str, Any] = {}  # this process's connections and recorder, made lazily
         self._lock = threading.RLock()
 
@@ -125,7 +126,6 @@ class CeleryIntegration:
         set_default(self)
         TrackingSignals(self.recorder).connect()
         signals.worker_process_init.connect(self.after_fork, weak=False)
-        self._log_context = JobContextFilter(self.job_log_ids.known)
         signals.after_setup_logger.connect(self._log_setup, weak=False)
         signals.after_setup_task_logger.connect(self._log_setup, weak=False)
         signals.task_prerun.connect(self._remember_job_log_id, weak=False)
