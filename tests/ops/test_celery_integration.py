@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -10,7 +11,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import redis
+
 from netraven_tasks.logging_setup import JobLogIds
+from netraven_tasks.tracking.stream import GROUP, STREAM
 from tests.conftest import ROOT, TEST_ENV, eventually, free_port, start_worker, stop_process
 
 # Run in a fresh interpreter with the broker and the database on ports where nothing listens:
@@ -78,6 +82,7 @@ def _recorders_of(worker_pid: int) -> list[tuple[int, list[str]]]:
 
 def test_the_recorder_starts_and_stops_with_its_worker(tmp_path, database_url, redis_client):
     worker = start_worker("bootstep", tmp_path / "worker.log")
+    hostname = "bootstep@?:recorder"
     try:
         [(pid, command)] = eventually(lambda: _recorders_of(worker.process.pid), message="a recorder")
         hostname = command[command.index("--name") + 1]
@@ -87,6 +92,8 @@ def test_the_recorder_starts_and_stops_with_its_worker(tmp_path, database_url, r
         eventually(lambda: f"{hostname} consuming tracking events" in worker.log(), message="it consumes")
     finally:
         stop_process(worker.process)  # SIGTERM: Celery's warm shutdown stops every bootstep
+        with contextlib.suppress(redis.ResponseError):  # it may have led: leave the group as found
+            redis_client.xgroup_delconsumer(STREAM, GROUP, hostname)
     # The bootstep waited for it and reaped it: gone the moment the worker is, not a second later
     # (the recorder's own --parent-pid check would only notice the orphan after up to 1 s).
     assert not Path(f"/proc/{pid}").exists(), "the recorder outlived its worker"
