@@ -60,7 +60,7 @@ def cancel_job(
     )
     session.commit()
     # terminate=True: if a worker has started it meanwhile, its child process is stopped too.
-    runtime.app.control.revoke(job.task_id, terminate=True, signal="SIGTERM")
+    (app or runtime.app).control.revoke(job.task_id, terminate=True, signal="SIGTERM")
     if job.status != JobStatus.RUNNING:
         runtime.recorder().record(
             TrackingEvent(

@@ -117,7 +117,8 @@ def launch_job(
     if owner_id is not None:
         headers[OWNER_HEADER] = owner_id
     try:
-        runtime.app.send_task(declared.task_name, kwargs=kwargs, task_id=queued.task_id, headers=headers)
+        publisher = app or runtime.app  # the app given, else this process's
+        publisher.send_task(declared.task_name, kwargs=kwargs, task_id=queued.task_id, headers=headers)
     except Exception as error:
         _settle_unpublished(settings, runtime, queued, error)
         raise LaunchUnavailable(
