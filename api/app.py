@@ -4,7 +4,26 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import context, docs_assets
+from api import (
+    auth_routes,
+    context,
+    devices,
+    docs_assets,
+    health,
+    inbox,
+    job_logs,
+    jobs,
+    metrics,
+    notifications,
+    preferences,
+    rate_limit,
+    request_limits,
+    schedules,
+    statistics,
+    stream,
+    strict_query,
+    ui,
+)
 from api.errors import NetRavenApi
 from api.security import BEARER_SCHEME, SECURITY_SCHEME_NAME
 from netraven_tasks.logging_setup import configure_logging
@@ -28,47 +47,37 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions[context.SETTINGS_KEY] = settings
     context.init_app(app)
-    from api import rate_limit, request_limits  # security: the API's edges, before any view
-
+    # security: the API's edges, before any view
     request_limits.init_app(app, settings)
     rate_limit.init_app(app, settings)
     api = NetRavenApi(app)
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, BEARER_SCHEME)
 
-    from api import auth_routes, health, job_logs, jobs, preferences, statistics
-    from netraven_tasks import celery_app  # noqa: F401 - the Celery app and the job types it loads
+    # lazy: the Celery app (and the job types it loads) is built for an API app, not by importing
+    # `api` (gunicorn imports api.gunicorn_config before it forks).
+    from netraven_tasks import celery_app  # noqa: F401
 
     api.register_blueprint(health.blp)
     api.register_blueprint(auth_routes.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(statistics.blp)  # before job_logs: /job-logs/statistics is no id
-    from api import stream  # dashboard: GET /job-logs/stream (Server-Sent Events)
-
+    # dashboard: GET /job-logs/stream (Server-Sent Events)
     api.register_blueprint(stream.blp)
     api.register_blueprint(job_logs.blp)
     api.register_blueprint(preferences.blp)
-    from api import notifications
-
     api.register_blueprint(notifications.blp)
-    from api import metrics  # operations: GET /metrics (Prometheus)
-
+    # operations: GET /metrics (Prometheus)
     api.register_blueprint(metrics.blp)
-    from api import devices  # security: configuration backups, per device and history
-
+    # security: configuration backups, per device and history
     api.register_blueprint(devices.blp)
-    from api import ui  # dashboard: the /ui/ pages, and Swagger UI's files for /docs
-
+    # dashboard: the /ui/ pages, and Swagger UI's files for /docs
     ui.init_app(app)
     docs_assets.init_app(app)
 
-    from api import schedules  # schedules: GET|POST /schedules, GET|PATCH|DELETE /schedules/{id}
-
+    # schedules: GET|POST /schedules, GET|PATCH|DELETE /schedules/{id}
     api.register_blueprint(schedules.blp)
-    from api import inbox  # schedules: in-app notifications, GET /users/me/inbox
-
+    # schedules: in-app notifications, GET /users/me/inbox
     api.register_blueprint(inbox.blp)
-
-    from api import strict_query
 
     strict_query.init_app(app, api)  # after every blueprint: it reads their parameters from the spec
     rate_limit.limit_logins(app, "auth.Token", settings)  # security: after the view is registered

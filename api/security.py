@@ -16,6 +16,7 @@ from flask_smorest import Blueprint
 
 from api.context import current_settings, db_session
 from api.errors import fail
+from api.session_cookie import session_token
 from netraven_tasks.auth import InvalidToken, decode_token, token_revoked
 from netraven_tasks.models import User
 
@@ -43,9 +44,7 @@ def authenticate() -> Caller:
     """The caller named by the bearer token; aborts with 401 (JSON) if there is none or it is invalid."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        from api.ui.session import session_token  # the dashboard's cookie (CSRF-checked)
-
-        token = session_token() or ""
+        token = session_token() or ""  # the dashboard's cookie (CSRF-checked)
     if not token.strip():
         _unauthorized("send Authorization: Bearer <token> (POST /auth/token gives one)")
     try:

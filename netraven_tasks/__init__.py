@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     if name in {"app", "celery"}:
+        # lazy: importing a submodule must not build the Celery app (see the docstring).
         from netraven_tasks.celery_app import app
 
         return app

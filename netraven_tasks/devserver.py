@@ -16,8 +16,15 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from netraven_tasks.auth import issue_token
+from netraven_tasks.broker import broker_has_events
+from netraven_tasks.db import session_factory
+from netraven_tasks.jobs.launch import launch_job
+from netraven_tasks.migrate import upgrade
+from netraven_tasks.models import User
 from netraven_tasks.private_files import make_private_dir, write_private_file
 from netraven_tasks.settings import Settings
+from netraven_tasks.users import create_user, find_user
 
 ADMIN = "admin"
 DEMO_INTERVAL_SECONDS = 30.0
@@ -25,9 +32,6 @@ DEMO_INTERVAL_SECONDS = 30.0
 
 def _ensure_admin(settings: Settings) -> tuple[int, str | None]:
     """The admin's id and, when just created, the password (also kept in var/admin-password)."""
-    from netraven_tasks.db import session_factory
-    from netraven_tasks.users import create_user, find_user
-
     password_file = settings.var_dir / "admin-password"
     with session_factory(settings).begin() as session:
         user = find_user(session, ADMIN)
@@ -52,7 +56,9 @@ def _demo_config(settings: Settings) -> Path:
 
 def _demo_traffic(settings: Settings, owner_id: int, api_port: int, stop: threading.Event) -> None:
     """A few jobs now and then: one reachable port, one refused, one configuration backup."""
-    from netraven_tasks.jobs.launch import launch_job
+    # lazy: builds the Celery app and imports the job modules, which only the demo needs here
+    # (the CLI imports this module for every command).
+    from netraven_tasks.celery_app import app
 
     while not stop.is_set():
         for job_type, arguments in (
@@ -61,7 +67,7 @@ def _demo_traffic(settings: Settings, owner_id: int, api_port: int, stop: thread
             ("config_backup", {"host": "edge-rtr-01", "source": str(_demo_config(settings))}),
         ):
             try:
-                launch_job(settings, job_type, arguments, owner_id)
+                launch_job(settings, job_type, arguments, owner_id, app=app)
             except Exception as error:  # the demo must never take the system down
                 print(f"demo: could not launch {job_type}: {error}", file=sys.stderr)
         stop.wait(DEMO_INTERVAL_SECONDS)
@@ -74,7 +80,7 @@ def _services(settings: Settings, api_port: int, flower_port: int) -> dict[str, 
         "worker": [*cli, "worker", "--concurrency", "2"],
         "beat": [*cli, "beat"],
     }
-    if not settings.broker_url.startswith(("sqla+", "memory")):
+    if broker_has_events(settings.broker_url):  # Flower shows task events
         services["flower"] = [*cli, "flower", "--host", "127.0.0.1", "--port", str(flower_port)]
     return services
 
@@ -88,11 +94,6 @@ def _service_environment(settings: Settings) -> dict[str, str]:
 def run_everything(
     settings: Settings, demo: bool = True, api_port: int = 8000, flower_port: int = 5555
 ) -> int:
-    from netraven_tasks.auth import issue_token
-    from netraven_tasks.db import session_factory
-    from netraven_tasks.migrate import upgrade
-    from netraven_tasks.models import User
-
     make_private_dir(settings.var_dir)
     upgrade(settings.database_url)
     admin_id, password = _ensure_admin(settings)

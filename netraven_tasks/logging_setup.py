@@ -2,8 +2,9 @@
 
 Every line written while a job runs, and every line Celery writes about a job's task, carries
 the task id and the job-log id, so ``grep``/a log query on either finds the whole story of a run.
-Celery sets up its handlers as usual; the hooks here only swap their formatter and add the
-context filter (``after_setup_logger`` / ``after_setup_task_logger``).
+Celery sets up its handlers as usual; the Celery integration only swaps their formatter and adds
+the context filter (``after_setup_logger`` / ``after_setup_task_logger``). The filter never asks
+the database: a job's id is resolved once, before its first line (``JobLogIds``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import signals
+from celery import current_task
+from sqlalchemy import select
 
+from netraven_tasks.db import session_factory
+from netraven_tasks.jobs.registry import TASK_PREFIX
+from netraven_tasks.models import JobLog
 from netraven_tasks.settings import Settings
+from netraven_tasks.tracking.headers import job_log_id_of
 
 TEXT_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(name)s: %(message)s%(job_context)s"
 
@@ -35,59 +41,62 @@ def _task_of(record: logging.LogRecord) -> tuple[str | None, str | None, int | N
     args = record.args
     if isinstance(args, Mapping) and record.name.startswith(CELERY_TASK_LOGGERS) and args.get("id"):
         return str(args["id"]), (str(args["name"]) if args.get("name") else None), None
-    from celery._state import get_current_task
-
-    from netraven_tasks.tracking.headers import job_log_id_of
-
-    task = get_current_task()
-    request = getattr(task, "request", None) if task is not None else None
+    # celery.current_task stands for None outside a task: then it has no request.
+    request = getattr(current_task, "request", None)
     request_id = getattr(request, "id", None)
     if not request_id:
         return None, None, None
-    # launch_job put the row's id in the headers: no query for the lines a job writes.
-    return str(request_id), getattr(task, "name", None), job_log_id_of(request)
+    # The headers carry the row's id (launch_job, or the worker's JobRequest): no query.
+    return str(request_id), getattr(current_task, "name", None), job_log_id_of(request)
 
 
 class JobLogIds:
-    """task id -> job-log id, looked up once per task and process, only when a line is written.
+    """task id -> job-log id of this process, for log lines that cannot read it from headers.
 
-    Only for lines that cannot read the id from the task's message headers (Celery's own
-    lines in the main process, runs published without ``launch_job``). The job-log row exists
-    before the message is published, so one indexed SELECT finds it. Tasks that are not job
-    types are skipped.
+    Celery's own lines about a task (received, succeeded, retry) name the task only. Its id is
+    resolved once per task and process before the first such line, outside logging: from the
+    message headers, or for runs published without ``launch_job`` with one indexed SELECT (the
+    row exists before the message is published). The filter then only reads this cache.
+    Tasks that are not job types are skipped.
     """
 
-    def __init__(self, settings_provider: Callable[[], Settings], capacity: int = 4096):
-        self._settings_provider = settings_provider
+    def __init__(self, settings: Settings, capacity: int = 4096):
+        self._settings = settings
         self._capacity = capacity
         self._cache: OrderedDict[str, int | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __call__(self, task_id: str, task_name: str | None) -> int | None:
+    def known(self, task_id: str, task_name: str | None = None) -> int | None:
+        """The id already resolved for ``task_id`` (None if not): what the log filter asks."""
         with self._lock:
             if task_id in self._cache:
                 self._cache.move_to_end(task_id)
-                return self._cache[task_id]
-        try:
-            job_log_id = self._lookup(task_id, task_name)
-        except Exception:
-            return None  # the database is away: the line goes out with the task id; ask again later
+            return self._cache.get(task_id)
+
+    def remember(self, task_id: str, job_log_id: int | None) -> None:
         with self._lock:
             self._cache[task_id] = job_log_id
+            self._cache.move_to_end(task_id)
             while len(self._cache) > self._capacity:
                 self._cache.popitem(last=False)
-        return job_log_id
 
-    def _lookup(self, task_id: str, task_name: str | None) -> int | None:
-        from sqlalchemy import select
+    def resolve(self, task_id: str, task_name: str | None, headers_id: int | None = None) -> int | None:
+        """Remember and return the task's job-log id: ``headers_id`` if given, else looked up."""
+        if headers_id is None:
+            with self._lock:
+                if task_id in self._cache:
+                    return self._cache[task_id]
+            if task_name is not None and not task_name.startswith(TASK_PREFIX):
+                return None  # internal tasks (notifications, reaper) have no job-log row
+            try:
+                headers_id = self._lookup(task_id)
+            except Exception:
+                return None  # the database is away: lines go out with the task id only
+        self.remember(task_id, headers_id)
+        return headers_id
 
-        from netraven_tasks.db import session_factory
-        from netraven_tasks.jobs.registry import TASK_PREFIX
-        from netraven_tasks.models import JobLog
-
-        if task_name is not None and not task_name.startswith(TASK_PREFIX):
-            return None  # internal tasks (notifications, reaper) have no job-log row
-        with session_factory(self._settings_provider())() as session:
+    def _lookup(self, task_id: str) -> int | None:
+        with session_factory(self._settings)() as session:
             return session.scalar(select(JobLog.id).where(JobLog.task_id == task_id))
 
 
@@ -183,15 +192,3 @@ def configure_logging(settings: Settings, level: int | str = logging.INFO) -> No
         root.addHandler(handler)
     root.setLevel(level)
     apply_to_handlers(root, settings.log_format, JobContextFilter())
-
-
-def install_celery_hooks(settings_provider: Callable[[], Settings]) -> None:
-    """Called once by the Celery app: worker and beat log in the configured format, with context."""
-    context = JobContextFilter(JobLogIds(settings_provider))
-
-    def after_setup(logger: logging.Logger | None = None, **_: Any) -> None:
-        if logger is not None:
-            apply_to_handlers(logger, settings_provider().log_format, context)
-
-    signals.after_setup_logger.connect(after_setup, weak=False)
-    signals.after_setup_task_logger.connect(after_setup, weak=False)

@@ -31,11 +31,15 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks.jobs.registry import all_job_types
 from netraven_tasks.models import JobLog, utcnow
+from netraven_tasks.notifications.models import OutboxMessage, OutboxState
 from netraven_tasks.rollups.histogram import PROMETHEUS_BUCKETS
 from netraven_tasks.rollups.totals import job_figures
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
+from netraven_tasks.tracking.dead_letters import dead_letters_for
+from netraven_tasks.tracking.stream import backlog
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +143,6 @@ def job_families(snapshot: JobSnapshot, known_job_types: Iterable[str], now: dat
 
 def notification_families(session: Session) -> Iterator[Metric]:
     """Outbox metrics: messages sent and permanently failed by channel, and what is still to send."""
-    from netraven_tasks.notifications.models import OutboxMessage, OutboxState
-
     statement = select(OutboxMessage.channel, OutboxMessage.state, func.count().label("n")).group_by(
         OutboxMessage.channel, OutboxMessage.state
     )
@@ -181,8 +183,6 @@ def notification_families(session: Session) -> Iterator[Metric]:
 
 def recorder_families(client: redis.Redis) -> Iterator[Metric]:
     """How far the recorder is behind the tracking stream (docs/tracking.md)."""
-    from netraven_tasks.tracking.stream import backlog
-
     count, age = backlog(client)
     events = GaugeMetricFamily(
         "netraven_recorder_backlog_events", "Tracking events in the Redis Stream not yet written"
@@ -200,8 +200,6 @@ def recorder_families(client: redis.Redis) -> Iterator[Metric]:
 
 def dead_letter_families(settings: Settings, client: redis.Redis | None) -> Iterator[Metric]:
     """How many dead letters wait for an operator (``netraven-tasks tracking dead-letters``)."""
-    from netraven_tasks.tracking.dead_letters import dead_letters_for
-
     gauge = GaugeMetricFamily(
         "netraven_tracking_dead_letters", "Tracking events the database refused, kept for replay or drop"
     )
@@ -286,8 +284,6 @@ def build_registry(settings: Settings, sessions: sessionmaker[Session]) -> Colle
     """A registry with only our collector: per-process default metrics would describe one worker."""
 
     def known_job_types() -> list[str]:
-        from netraven_tasks.jobs.registry import all_job_types
-
         return [job_type.name for job_type in all_job_types()]
 
     registry = CollectorRegistry(auto_describe=False)

@@ -12,6 +12,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from netraven_tasks.notifications.channels import registry
 from netraven_tasks.notifications.channels.email import FREQUENCIES
 from netraven_tasks.notifications.channels.spec import Preference, StrictBoolean
+from netraven_tasks.notifications.url_safety import UnsafeURL, check_webhook_url
+from netraven_tasks.schedules.timing import TimingError, zone
 
 __all__ = ["FREQUENCIES", "StrictBoolean"]  # re-exported: the email channel and the spec own them
 
@@ -71,8 +73,6 @@ class QuietHoursSchema(Schema):
 
     @validates("timezone")
     def known_zone(self, value: str, **_: Any) -> None:
-        from netraven_tasks.schedules.timing import TimingError, zone
-
         try:
             zone(value)
         except TimingError as error:
@@ -145,8 +145,6 @@ class StoredPreferencesSchema(ChannelFieldsSchema):
 
 def check_preference_urls(preferences: Mapping[str, Any], *, allow_private_webhooks: bool) -> None:
     """Raise ValidationError naming each webhook URL that is unsafe to POST to (SSRF guard)."""
-    from netraven_tasks.notifications.url_safety import UnsafeURL, check_webhook_url
-
     problems: dict[str, list[str]] = {}
     for name in url_fields():
         url = preferences.get(name)

@@ -24,6 +24,8 @@ from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, mo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from netraven_tasks.private_files import write_private_file
+
 PREFIX = "NETRAVEN_"
 TOKEN_TTL_RANGE = (60, 90 * 24 * 3600)  # seconds: NETRAVEN_TOKEN_TTL_SECONDS and `token --ttl`
 
@@ -343,8 +345,6 @@ def _first_problem(error: ValidationError) -> SettingsError:
 
 def _embedded_secret(var_dir: Path) -> str:
     """The embedded default keeps a generated key in var/ so tokens survive restarts."""
-    from netraven_tasks.private_files import write_private_file
-
     path = var_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()

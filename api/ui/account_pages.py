@@ -7,12 +7,13 @@ from typing import Any
 from flask import make_response, redirect, render_template, request
 from marshmallow import fields, validate
 
-from api.context import db_session
+from api.context import current_settings, db_session
 from api.errors import fail
 from api.pagination import page_window
-from api.ui import blp
+from api.ui.blueprint import blp
 from api.ui.session import (
     CSRF_FIELD,
+    caller,
     check_sign_in_guard,
     end_session,
     keep_sign_in_guard,
@@ -49,8 +50,6 @@ def sign_in() -> Any:
 @blp.route("/session", methods=["POST"])
 def open_session() -> Any:
     """The sign-in form's second step: it got a token from POST /auth/token (rate limited there)."""
-    from api.context import current_settings
-
     check_sign_in_guard()
     token = request.form.get("token", "")
     try:
@@ -105,8 +104,6 @@ def preference_fields(values: dict[str, Any]) -> list[dict[str, Any]]:
 @blp.route("/preferences")
 @signed_in
 def preferences() -> str:
-    from api.ui.session import caller
-
     user = db_session().get(User, caller().id)
     values = effective_preferences(user.notification_preferences if user else None)
     return render_template(
@@ -117,8 +114,6 @@ def preferences() -> str:
 @blp.route("/notifications")
 @signed_in
 def notifications() -> Any:
-    from api.ui.session import caller
-
     page = request.args.get("page", "1")
     if not page.isdigit() or not 1 <= int(page) <= 100_000:
         return render_template(

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from api.context import current_settings, db_session
 from api.job_log_queries import JobLogFilter, active_job_logs, job_log_with_entries, page_of_job_logs
 from api.security import may_see_owner, visible_owner
-from api.ui import blp
+from api.stream import live_position
+from api.ui.blueprint import blp
 from api.ui.session import caller, signed_in
 from netraven_tasks.jobs.actions import may_cancel, may_rerun
 from netraven_tasks.jobs.registry import all_job_types
-from netraven_tasks.models import JobLog, utcnow
+from netraven_tasks.models import JobLog, User, utcnow
 from netraven_tasks.notifications.models import OutboxMessage
 from netraven_tasks.statuses import JobStatus
 
@@ -39,8 +40,6 @@ def live_mode() -> str:
 
 def live_start() -> str:
     """Taken before the page's query: the stream then replays whatever changed while it rendered."""
-    from api.stream import live_position
-
     return live_position() or ""
 
 
@@ -171,7 +170,5 @@ def job_detail(job_log_id: int) -> Any:
 
 
 def _username(user_id: int | None) -> str | None:
-    from netraven_tasks.models import User
-
     user = db_session().get(User, user_id) if user_id else None
     return user.username if user else None

@@ -10,10 +10,11 @@ from flask import render_template, request
 
 from api.context import db_session
 from api.security import visible_owner
-from api.ui import blp
+from api.ui.blueprint import blp
 from api.ui.chart import STACK_ORDER, stacked_bars
 from api.ui.session import caller, signed_in
 from netraven_tasks.models import utcnow
+from netraven_tasks.runtime import runtime_of
 from netraven_tasks.statistics import DEFAULT_PERIOD, PERIODS, compute_statistics, make_window
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,8 @@ def statistics() -> Any:
 
 def inspect_workers() -> dict[str, Any] | None:
     """Online workers with their active jobs and queues; None if the broker cannot broadcast."""
-    from netraven_tasks.celery_app import app
-
     try:
-        inspector = app.control.inspect(timeout=INSPECT_TIMEOUT)
+        inspector = runtime_of().app.control.inspect(timeout=INSPECT_TIMEOUT)
         stats = inspector.stats() or {}
         active = inspector.active() or {}
         queues = inspector.active_queues() or {}

@@ -8,7 +8,6 @@ something with the cookie must also send the CSRF token derived from it (a form 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -24,37 +23,21 @@ from werkzeug.wrappers import Response
 from api.context import current_settings
 from api.errors import fail
 from api.security import Caller, current_caller
+from api.session_cookie import (  # noqa: F401 - the cookie and CSRF names, re-exported for the pages
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    csrf_for,
+    session_token,
+)
 
-SESSION_COOKIE = "netraven_session"
 SIGN_IN_COOKIE = "netraven_sign_in"  # a random value that guards the sign-in form itself
-CSRF_HEADER = "X-CSRF-Token"
-CSRF_FIELD = "csrf_token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HOME = "/ui/active"
 # A page of ours: /ui or /ui/…, with a query at most; no scheme, no host, no backslash, no control.
 _LOCAL_PAGE = re.compile(r"^/ui(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(?:\?[^\s\\#]*)?$")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def csrf_for(token: str) -> str:
-    """The CSRF token of a session: a keyed hash of its bearer token (nothing stored server-side)."""
-    key = current_settings().secret_key.encode()
-    return hmac.new(key, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:40]
-
-
-def session_token() -> str | None:
-    """The bearer token in the session cookie; on a state-changing request only with its CSRF token."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
-        if not hmac.compare_digest(sent.encode(), csrf_for(token).encode()):
-            fail(
-                403, f"CSRF token missing or wrong: send the page's token in {CSRF_HEADER} (reload the page)"
-            )
-    return token
 
 
 def current_csrf() -> str:

@@ -6,6 +6,7 @@ and only a run that is over can be re-run (``JobActionRefused`` names why, the A
 
 from __future__ import annotations
 
+from celery import Celery
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,7 @@ from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.launch import LaunchedJob, UnknownJobType, launch_job
 from netraven_tasks.jobs.registry import get_job_type
 from netraven_tasks.models import JobLog, JobLogEntry, utcnow
+from netraven_tasks.runtime import runtime_of
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import TERMINAL_STATUSES, JobStatus
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
@@ -30,15 +32,16 @@ def may_rerun(status: str) -> bool:
     return status in TERMINAL_STATUSES
 
 
-def cancel_job(session: Session, job: JobLog, canceled_by: int, canceled_by_name: str) -> None:
+def cancel_job(
+    session: Session, job: JobLog, canceled_by: int, canceled_by_name: str, app: Celery | None = None
+) -> None:
     """Revoke the run; a running one is terminated and the worker records it ``canceled``.
 
     A run no worker has started (queued, or waiting for its retry) is recorded ``canceled`` here at
     once: the revoke makes any worker drop its message when it arrives, and the late events it
-    might still send are ignored because a terminal status is final.
+    might still send are ignored because a terminal status is final. ``app``: as for launch_job.
     """
-    from netraven_tasks.celery_app import app, current_recorder
-
+    runtime = runtime_of(app)
     if not may_cancel(job.status):
         raise JobActionRefused(
             f"job log {job.id} is {job.status}: only a queued, running or retrying job can be canceled"
@@ -57,9 +60,9 @@ def cancel_job(session: Session, job: JobLog, canceled_by: int, canceled_by_name
     )
     session.commit()
     # terminate=True: if a worker has started it meanwhile, its child process is stopped too.
-    app.control.revoke(job.task_id, terminate=True, signal="SIGTERM")
+    (app or runtime.app).control.revoke(job.task_id, terminate=True, signal="SIGTERM")
     if job.status != JobStatus.RUNNING:
-        current_recorder().record(
+        runtime.recorder().record(
             TrackingEvent(
                 kind=EventKind.REVOKED,
                 task_id=job.task_id,

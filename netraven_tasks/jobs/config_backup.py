@@ -13,7 +13,8 @@ from marshmallow import Schema, fields, validate
 
 from netraven_tasks.backups.store import namespace_of, store_backup
 from netraven_tasks.db import session_factory
-from netraven_tasks.jobs.drivers import DRIVER_NAMES, FetchRequest, get_driver
+from netraven_tasks.jobs.drivers import DRIVER_NAMES, FetchRequest
+from netraven_tasks.jobs.drivers.catalog import get_driver
 from netraven_tasks.jobs.hosts import validate_host
 from netraven_tasks.jobs.launch_roles import ADMINS_ONLY, EVERYONE
 from netraven_tasks.jobs.registry import job_type

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from celery import Celery
+
 from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.registry import get_job_type
+from netraven_tasks.runtime import Runtime, runtime_of
 from netraven_tasks.schedules.runs import SlotTaken, insert_scheduled_row
 from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
@@ -50,10 +53,10 @@ class LaunchedJob:
     status: str
 
 
-def _write(settings: Settings, event: TrackingEvent, slot: tuple[int, datetime] | None = None) -> Outcome:
+def _write(
+    settings: Settings, runtime: Runtime, event: TrackingEvent, slot: tuple[int, datetime] | None = None
+) -> Outcome:
     """Apply ``event`` in one transaction; with a (schedule id, slot), the row is that slot's run."""
-    from netraven_tasks.celery_app import current_live_feed
-
     with session_factory(settings).begin() as session:
         if slot is not None:
             insert_scheduled_row(
@@ -67,7 +70,7 @@ def _write(settings: Settings, event: TrackingEvent, slot: tuple[int, datetime] 
                 slot=slot[1],
             )
         outcome = apply_event(session, event)
-    after_commit(current_live_feed(), (), [outcome])
+    after_commit(runtime.live_feed(), (), [outcome])
     return outcome
 
 
@@ -79,14 +82,15 @@ def launch_job(
     *,
     schedule_id: int | None = None,
     slot: datetime | None = None,
+    app: Celery | None = None,
 ) -> LaunchedJob:
     """Queue a run; raises UnknownJobType, marshmallow.ValidationError or LaunchUnavailable.
 
     A scheduled run (``schedule_id`` and ``slot``) is keyed by its slot: SlotTaken if that run
-    was launched before, and then nothing is published.
+    was launched before, and then nothing is published. It is published through ``app``
+    (default: the app of this process, ``netraven_tasks.celery_app``).
     """
-    from netraven_tasks.celery_app import app
-
+    runtime = runtime_of(app)
     declared = get_job_type(job_type)
     if declared is None:
         raise UnknownJobType(job_type)
@@ -101,7 +105,7 @@ def launch_job(
     )
     scheduled = (schedule_id, slot) if schedule_id is not None and slot is not None else None
     try:
-        row = _write(settings, queued, scheduled)
+        row = _write(settings, runtime, queued, scheduled)
     except SlotTaken:
         raise
     except Exception as error:
@@ -113,9 +117,10 @@ def launch_job(
     if owner_id is not None:
         headers[OWNER_HEADER] = owner_id
     try:
-        app.send_task(declared.task_name, kwargs=kwargs, task_id=queued.task_id, headers=headers)
+        publisher = app or runtime.app  # the app given, else this process's
+        publisher.send_task(declared.task_name, kwargs=kwargs, task_id=queued.task_id, headers=headers)
     except Exception as error:
-        _settle_unpublished(settings, queued, error)
+        _settle_unpublished(settings, runtime, queued, error)
         raise LaunchUnavailable(
             f"the job could not be queued, the broker is unavailable: {type(error).__name__}",
             job_log_id=row.job_log_id,
@@ -123,7 +128,9 @@ def launch_job(
     return LaunchedJob(job_log_id=row.job_log_id, task_id=queued.task_id, status=row.status.value)
 
 
-def _settle_unpublished(settings: Settings, queued: TrackingEvent, error: Exception) -> None:
+def _settle_unpublished(
+    settings: Settings, runtime: Runtime, queued: TrackingEvent, error: Exception
+) -> None:
     """The message never left: the row says so at once (the reaper would only settle it later)."""
     failed = TrackingEvent(
         kind=EventKind.FAILED,
@@ -133,6 +140,6 @@ def _settle_unpublished(settings: Settings, queued: TrackingEvent, error: Except
         error_message=f"could not publish to the broker: {type(error).__name__}: {error}",
     )
     try:
-        _write(settings, failed)
+        _write(settings, runtime, failed)
     except Exception:
         log.exception("could not mark the unpublished run %s failed; the reaper will", queued.task_id)

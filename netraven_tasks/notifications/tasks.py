@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from celery import Task, shared_task
+from celery import Celery, Task, shared_task
 
 from netraven_tasks.db import session_factory
 from netraven_tasks.notifications.batch_planning import NotificationPlanner
@@ -74,10 +74,8 @@ def deliver_outbox(now: str | None = None, limit: int = 200, ids: list[int] | No
     return _deliver(ids=ids, now=parse_now(now), limit=max(limit, len(ids or ())))
 
 
-def notification_planner() -> NotificationPlanner:
-    """The recorder's batch planner (``notifications/batch_planning.py``)."""
-    from netraven_tasks.celery_app import app
-
+def notification_planner(app: Celery) -> NotificationPlanner:
+    """The recorder's batch planner (``notifications/batch_planning.py``), publishing through ``app``."""
     return NotificationPlanner(renderer, get_settings().mail_from, app.send_task, DELIVER_TASK, NOTIFY_TASK)
 
 

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from netraven_tasks.cli.common import CommandError, parse_arg
 from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.models import utcnow
@@ -28,13 +29,12 @@ from netraven_tasks.schedules.service import (
     update_schedule,
 )
 from netraven_tasks.settings import Settings
+from netraven_tasks.users import find_user
 
 Command = Callable[[Settings, argparse.Namespace], None]
 
 
 def _error(message: str) -> Exception:
-    from netraven_tasks.cli import CommandError
-
     return CommandError(message)
 
 
@@ -60,13 +60,12 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_add(settings: Settings, args: argparse.Namespace) -> None:
-    from netraven_tasks.celery_app import app  # noqa: F401 - registers the job types
-    from netraven_tasks.cli import _parse_arg
-    from netraven_tasks.users import find_user
+    # lazy: builds the Celery app, whose job modules declare the job types a schedule names.
+    from netraven_tasks.celery_app import app  # noqa: F401
 
     body: dict[str, Any] = {
         "job_type": args.job_type,
-        "arguments": dict(_parse_arg(pair) for pair in args.arg),
+        "arguments": dict(parse_arg(pair) for pair in args.arg),
         "interval_seconds": args.every,
         "cron": args.cron,
         "timezone": args.timezone,
@@ -96,7 +95,8 @@ def _existing(session: Session, schedule_id: int) -> Schedule:
 
 
 def _change(settings: Settings, schedule_id: int, body: dict[str, Any], verb: str) -> None:
-    from netraven_tasks.celery_app import app  # noqa: F401 - registers the job types
+    # lazy: builds the Celery app, whose job modules declare the job types a schedule names.
+    from netraven_tasks.celery_app import app  # noqa: F401
 
     with session_factory(settings).begin() as session:
         schedule = _existing(session, schedule_id)

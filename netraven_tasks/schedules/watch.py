@@ -16,13 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import Celery
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks.db import session_factory
 from netraven_tasks.models import JobLog, User, utcnow
 from netraven_tasks.notifications.alerting import Alert, enqueue_alert
 from netraven_tasks.notifications.planning import as_recipient
 from netraven_tasks.notifications.rendering import Renderer
+from netraven_tasks.notifications.tasks import DELIVER_TASK, renderer
 from netraven_tasks.schedules.models import Schedule, WatchState
 from netraven_tasks.schedules.service import timing_of
 from netraven_tasks.schedules.timing import Timing
@@ -146,13 +149,9 @@ def check_schedules(
     return outbox_ids
 
 
-def start_watch(settings: Settings, stop: threading.Event) -> threading.Thread:
+def start_watch(settings: Settings, stop: threading.Event, app: Celery) -> threading.Thread:
     """Run the check every NETRAVEN_SCHEDULE_CHECK_SECONDS until ``stop``; new alerts are handed
-    to a worker for delivery (the beat's outbox sweep would send them too)."""
-    from netraven_tasks.celery_app import app
-    from netraven_tasks.db import session_factory
-    from netraven_tasks.notifications.tasks import DELIVER_TASK, renderer
-
+    to a worker of ``app`` for delivery (the beat's outbox sweep would send them too)."""
     sessions = session_factory(settings)
 
     def loop() -> None:

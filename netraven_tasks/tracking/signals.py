@@ -1,7 +1,9 @@
 """Celery signal handlers: each turns one signal into one tracking event for the recorder.
 
-They decide nothing. Only tasks of declared job types are tracked; internal tasks
-(notifications, digests, the reaper) are not.
+``TrackingSignals`` connects them (``celery_integration.install`` does, once per app); the
+functions below only build the event, or None for what is not tracked. They decide nothing.
+Only tasks of declared job types are tracked; internal tasks (notifications, digests, the
+reaper) are not.
 """
 
 from __future__ import annotations
@@ -21,29 +23,39 @@ from netraven_tasks.tracking.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
-_recorder_provider: Callable[[], Recorder] | None = None
 
+class TrackingSignals:
+    """The handlers of one process, bound to the recorder ``recorder_provider`` gives."""
 
-def install(recorder_provider: Callable[[], Recorder]) -> None:
-    """Connect the handlers; ``recorder_provider`` gives this process's recorder."""
-    global _recorder_provider
-    _recorder_provider = recorder_provider
-    signals.before_task_publish.connect(on_publish, weak=False)
-    signals.task_prerun.connect(on_prerun, weak=False)
-    signals.task_success.connect(on_success, weak=False)
-    signals.task_retry.connect(on_retry, weak=False)
-    signals.task_failure.connect(on_failure, weak=False)
-    signals.task_revoked.connect(on_revoked, weak=False)
+    def __init__(self, recorder_provider: Callable[[], Recorder]):
+        self._recorder_provider = recorder_provider
 
+    def connect(self) -> None:
+        """Connect one handler per signal; each records what its event builder makes of it."""
+        for signal, build in (
+            (signals.before_task_publish, publish_event),
+            (signals.task_prerun, prerun_event),
+            (signals.task_success, success_event),
+            (signals.task_retry, retry_event),
+            (signals.task_failure, failure_event),
+            (signals.task_revoked, revoked_event),
+        ):
+            signal.connect(self._handler(build), weak=False)
 
-def _record(event: TrackingEvent) -> None:
-    if _recorder_provider is None:
-        return
-    try:
-        _recorder_provider().record(event)
-    except Exception:
-        # Celery would swallow it silently; at least say which job lost its event.
-        log.exception("could not record %s for task %s", event.kind, event.task_id)
+    def _handler(self, build: Callable[..., TrackingEvent | None]) -> Callable[..., None]:
+        def handle(**kwargs: Any) -> None:
+            self.record(build(**kwargs))
+
+        return handle
+
+    def record(self, event: TrackingEvent | None) -> None:
+        if event is None:
+            return
+        try:
+            self._recorder_provider().record(event)
+        except Exception:
+            # Celery would swallow it silently; at least say which job lost its event.
+            log.exception("could not record %s for task %s", event.kind, event.task_id)
 
 
 def _error_fields(error: BaseException | None) -> dict[str, Any]:
@@ -52,25 +64,23 @@ def _error_fields(error: BaseException | None) -> dict[str, Any]:
     return {"error_type": type(error).__name__, "error_message": str(error) or repr(error)}
 
 
-def on_publish(
+def publish_event(
     sender: str | None = None, headers: dict[str, Any] | None = None, body: Any = None, **_: Any
-) -> None:
+) -> TrackingEvent | None:
     declared = job_type_for_task(sender)
     if declared is None or not headers or headers.get("retries") or JOB_LOG_HEADER in headers:
         # A retry's own publish is recorded by on_retry; launch_job wrote its queued row itself.
         # What remains are runs published by other means (e.g. ``app.send_task`` in a script).
-        return
+        return None
     kwargs = body[1] if isinstance(body, (tuple, list)) and len(body) > 1 else {}
     owner = headers.get(OWNER_HEADER)
-    _record(
-        TrackingEvent(
-            kind=EventKind.QUEUED,
-            task_id=headers["id"],
-            job_type=declared.name,
-            device=declared.device_of(kwargs),
-            owner_id=int(owner) if owner is not None else None,
-            args=kwargs,
-        )
+    return TrackingEvent(
+        kind=EventKind.QUEUED,
+        task_id=headers["id"],
+        job_type=declared.name,
+        device=declared.device_of(kwargs),
+        owner_id=int(owner) if owner is not None else None,
+        args=kwargs,
     )
 
 
@@ -84,91 +94,85 @@ def _attempt_event(kind: EventKind, declared: JobType, request: Any, **fields: A
     return TrackingEvent(kind=kind, job_type=declared.name, retries=request.retries or 0, **fields)
 
 
-def on_prerun(sender: Any = None, task_id: str = "", kwargs: dict[str, Any] | None = None, **_: Any) -> None:
+def prerun_event(
+    sender: Any = None, task_id: str = "", kwargs: dict[str, Any] | None = None, **_: Any
+) -> TrackingEvent | None:
     declared = _tracked(sender)
     if declared is None:
-        return
+        return None
     request = sender.request
-    _record(
-        _attempt_event(
-            EventKind.STARTED,
-            declared,
-            request,
-            task_id=task_id,
-            device=declared.device_of(kwargs or {}),
-            args=kwargs,
-            worker=request.hostname,
-        )
+    return _attempt_event(
+        EventKind.STARTED,
+        declared,
+        request,
+        task_id=task_id,
+        device=declared.device_of(kwargs or {}),
+        args=kwargs,
+        worker=request.hostname,
     )
 
 
-def on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
+def success_event(sender: Any = None, result: Any = None, **_: Any) -> TrackingEvent | None:
     declared = _tracked(sender)
     if declared is None:
-        return
+        return None
     request = sender.request
-    _record(_attempt_event(EventKind.SUCCEEDED, declared, request, result=result, worker=request.hostname))
+    return _attempt_event(EventKind.SUCCEEDED, declared, request, result=result, worker=request.hostname)
 
 
-def on_retry(
+def retry_event(
     sender: Any = None, request: Any = None, reason: Any = None, einfo: Any = None, **_: Any
-) -> None:
+) -> TrackingEvent | None:
     declared = _tracked(sender)
     if declared is None or request is None:
-        return
+        return None
     error = getattr(reason, "exc", None) or reason
     when = getattr(reason, "when", None)
     next_retry_at = utcnow() + timedelta(seconds=when) if isinstance(when, (int, float)) else when
-    _record(
-        _attempt_event(
-            EventKind.RETRY_SCHEDULED,
-            declared,
-            request,
-            next_retry_at=next_retry_at,
-            traceback=str(einfo.traceback) if einfo is not None else None,
-            **_error_fields(error if isinstance(error, BaseException) else None),
-        )
+    return _attempt_event(
+        EventKind.RETRY_SCHEDULED,
+        declared,
+        request,
+        next_retry_at=next_retry_at,
+        traceback=str(einfo.traceback) if einfo is not None else None,
+        **_error_fields(error if isinstance(error, BaseException) else None),
     )
 
 
-def on_failure(
+def failure_event(
     sender: Any = None,
     task_id: str = "",
     exception: BaseException | None = None,
     einfo: Any = None,
     **_: Any,
-) -> None:
+) -> TrackingEvent | None:
     declared = _tracked(sender)
     if declared is None:
-        return
-    _record(
-        _attempt_event(
-            EventKind.FAILED,
-            declared,
-            sender.request,
-            task_id=task_id,
-            traceback=str(einfo.traceback) if einfo is not None else None,
-            **_error_fields(exception),
-        )
+        return None
+    return _attempt_event(
+        EventKind.FAILED,
+        declared,
+        sender.request,
+        task_id=task_id,
+        traceback=str(einfo.traceback) if einfo is not None else None,
+        **_error_fields(exception),
     )
 
 
-def on_revoked(
+def revoked_event(
     sender: Any = None,
     request: Any = None,
     terminated: bool = False,
     expired: bool = False,
     **_: Any,
-) -> None:
+) -> TrackingEvent | None:
     declared = _tracked(sender)
     if declared is None or request is None:
-        return
+        return None
     reason = "expired" if expired else ("terminated" if terminated else "revoked")
-    _record(
-        TrackingEvent(
-            kind=EventKind.REVOKED,
-            task_id=request.id,
-            job_type=declared.name,
-            error_message=reason,
-        )
+    return TrackingEvent(
+        kind=EventKind.REVOKED,
+        task_id=request.id,
+        job_type=declared.name,
+        error_message=reason,
     )

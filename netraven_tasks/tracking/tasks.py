@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 import redis
-from celery import shared_task
+from celery import Celery, Task, shared_task
 
 from netraven_tasks.db import session_factory
 from netraven_tasks.models import utcnow
+from netraven_tasks.runtime import runtime_of
 from netraven_tasks.settings import get_settings
 from netraven_tasks.tracking.broker_inventory import BrokerInventory, EverythingHeld, RedisInventory
 from netraven_tasks.tracking.reaper import lost_message_events, vanished_events
@@ -23,21 +24,17 @@ def tracking_streams() -> list[str]:
     return partition_streams(get_settings().tracking_partitions)
 
 
-def _inventory() -> BrokerInventory:
-    from netraven_tasks.celery_app import app, redis_client
-
-    client = redis_client()
+def _inventory(app: Celery) -> BrokerInventory:
+    client = runtime_of(app).redis_client()
     if client is None:
         return EverythingHeld()
     queues = {app.conf.task_default_queue, *(app.amqp.queues or {})}
     return RedisInventory(client, sorted(queues), tracking_streams())
 
 
-@shared_task(name="netraven.reap_vanished_jobs", ignore_result=True)
-def reap_vanished_jobs() -> int:
+@shared_task(name="netraven.reap_vanished_jobs", ignore_result=True, bind=True)
+def reap_vanished_jobs(self: Task) -> int:
     """Mark failed the job runs whose worker vanished; returns how many."""
-    from netraven_tasks.celery_app import current_recorder
-
     settings = get_settings()
     if settings.tracking_via_stream:
         with redis.Redis.from_url(settings.broker_url) as client:
@@ -49,8 +46,8 @@ def reap_vanished_jobs() -> int:
     with session_factory(settings)() as session:
         now = utcnow()
         events = vanished_events(session, now, settings.reaper_grace_seconds)
-        events += lost_message_events(session, now, settings.reaper_grace_seconds, _inventory())
-    recorder = current_recorder()
+        events += lost_message_events(session, now, settings.reaper_grace_seconds, _inventory(self.app))
+    recorder = runtime_of(self.app).recorder()
     for event in events:
         recorder.record(event)
     return len(events)

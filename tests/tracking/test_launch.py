@@ -34,10 +34,10 @@ def dead_broker(monkeypatch) -> Celery:  # type: ignore[no-untyped-def]
     """The process's Celery app, pointed at a port where no broker listens."""
     from netraven_tasks import celery_app
 
-    app = Celery("netraven_tasks", broker=f"redis://127.0.0.1:{free_port()}/0")
+    app = Celery("netraven_tasks", broker=f"redis://127.0.0.1:{free_port()}/0", set_as_current=False)
     app.conf.broker_connection_timeout = 1
     app.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1}
-    monkeypatch.setattr(celery_app, "app", app)
+    monkeypatch.setattr(celery_app.integration, "app", app)  # what launch_job publishes through
     return app
 
 

@@ -42,20 +42,4 @@ def substitute_host(source: str, host: str) -> str:
     return source.replace(HOST_PLACEHOLDER, host)
 
 
-def get_driver(name: str) -> ConfigDriver:
-    if name == "file":
-        from netraven_tasks.jobs.drivers.file import FileDriver
-
-        return FileDriver()
-    if name == "url":
-        from netraven_tasks.jobs.drivers.url import UrlDriver
-
-        return UrlDriver()
-    if name == "ssh":
-        from netraven_tasks.jobs.drivers.ssh import SshDriver
-
-        return SshDriver()
-    raise ValueError(f"unknown config driver {name[:50]!r}; use file, url or ssh")
-
-
 DRIVER_NAMES = BACKUP_DRIVERS

@@ -1,0 +1,161 @@
+"""The one place NetRaven Tasks plugs into Celery: ``install(app, settings)``.
+
+In the spirit of dramatiq's middleware, one object per app holds this process's connections and
+recorder, and ``install`` connects, once:
+- the tracking signal handlers (``tracking/signals.py``), bound to this process's recorder;
+- the terminal hooks the recorder runs after each commit (``terminal_hooks``);
+- the log format and job context of worker and beat (``logging_setup.py``): each job's id is
+  resolved once, before its first log line (``JobRequest``, task_prerun), never in the filter;
+- the worker bootstep that runs the recorder beside every worker (``recorder_step.py``).
+Importing this module connects nothing and opens no connection; neither does ``install``:
+connections are made on first use, in the process that uses them, and dropped at fork.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from celery import Celery, signals
+from celery.worker.request import Request
+
+from netraven_tasks.db import dispose_engines, session_factory
+from netraven_tasks.jobs.registry import JobTask
+from netraven_tasks.logging_setup import JobContextFilter, JobLogIds, apply_to_handlers
+from netraven_tasks.notifications.batch_planning import NotificationPlanner
+from netraven_tasks.notifications.tasks import notification_planner
+from netraven_tasks.recorder_step import RecorderStep
+from netraven_tasks.runtime import APP_ATTRIBUTE, set_default
+from netraven_tasks.settings import Settings
+from netraven_tasks.tracking.dead_letters import dead_letters_for
+from netraven_tasks.tracking.headers import JOB_LOG_HEADER
+from netraven_tasks.tracking.live import LiveFeed
+from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHook
+from netraven_tasks.tracking.signals import TrackingSignals
+from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder, partition_stream
+
+T = TypeVar("T")
+
+
+class CeleryIntegration:
+    """NetRaven's side of one Celery app (``runtime.Runtime``: what lower layers may ask)."""
+
+    def __init__(self, app: Celery, settings: Settings):
+        self.app = app
+        self.settings = settings
+        # Hooks run after the commit for each job that reached its final status. Notifications
+        # are not one of them: the recorder plans them in its own transaction (planner()).
+        self.terminal_hooks: list[TerminalHook] = []
+        self.job_log_ids = JobLogIds(settings)
+        self._log_context = JobContextFilter(self.job_log_ids.known)  # reads a cache, never the database
+        self._made: dict[str, Any] = {}  # this process's connections and recorder, made lazily
+        self._lock = threading.RLock()
+
+    def _once(self, name: str, make: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = make()
+            made: T = self._made[name]
+            return made
+
+    def redis_client(self) -> redis.Redis | None:
+        """This process's client of the broker's Redis (None on other brokers)."""
+        url = self.settings.broker_url
+        return self._once(
+            "redis", lambda: redis.Redis.from_url(url) if self.settings.broker_is_redis else None
+        )
+
+    def live_feed(self) -> LiveFeed | None:
+        return self._once("live", lambda: LiveFeed(client) if (client := self.redis_client()) else None)
+
+    def planner(self) -> NotificationPlanner:
+        """Notifications planned in the recorder's transaction, delivery published through this app."""
+        return notification_planner(self.app)
+
+    def recorder(self) -> Recorder:
+        """This process's recorder: the stream (and a synchronous queued row), or the database."""
+        return self._once("recorder", self._make_recorder)
+
+    def _make_recorder(self) -> Recorder:
+        client = self.redis_client()
+        sync = SyncRecorder(
+            session_factory(self.settings),
+            on_terminal=self.terminal_hooks,
+            live=self.live_feed(),
+            dead_letters=dead_letters_for(self.settings, client),
+            planner=self.planner(),
+        )
+        if client is None or not self.settings.tracking_via_stream:
+            return sync
+        return SplitRecorder(sync, StreamRecorder(client, partitions=self.settings.tracking_partitions))
+
+    def recorder_consumer(self, name: str, partition: int = 0) -> RecorderConsumer:
+        """The consumer of one tracking partition (its own Redis connection: one thread each)."""
+        client = redis.Redis.from_url(self.settings.broker_url)
+        return RecorderConsumer(
+            client,
+            session_factory(self.settings),
+            name,
+            self.terminal_hooks,
+            stream=partition_stream(partition),
+            live=LiveFeed(client),
+            planner=self.planner(),
+        )
+
+    def after_fork(self, **_: Any) -> None:
+        """A pool child shares no connection with its parent: make its own on first use."""
+        dispose_engines()
+        with self._lock:
+            self._made.clear()
+
+    def _log_setup(self, logger: Any = None, **_: Any) -> None:
+        if logger is not None:
+            apply_to_handlers(logger, self.settings.log_format, self._log_context)
+
+    def _remember_job_log_id(self, task_id: str = "", sender: Any = None, **_: Any) -> None:
+        """A pool child learns the job's id from the headers before the job's first line."""
+        request = getattr(sender, "request", None)
+        value = getattr(request, JOB_LOG_HEADER, None)
+        if task_id and value is not None:
+            self.job_log_ids.remember(task_id, int(value))
+
+    def install(self) -> CeleryIntegration:
+        setattr(self.app, APP_ATTRIBUTE, self)
+        set_default(self)
+        TrackingSignals(self.recorder).connect()
+        signals.worker_process_init.connect(self.after_fork, weak=False)
+        signals.after_setup_logger.connect(self._log_setup, weak=False)
+        signals.after_setup_task_logger.connect(self._log_setup, weak=False)
+        signals.task_prerun.connect(self._remember_job_log_id, weak=False)
+        JobTask.Request = JobRequest  # the worker reads a task's request class when it starts
+        self.app.steps["worker"].add(RecorderStep)
+        return self
+
+
+class JobRequest(Request):  # type: ignore[misc]
+    """A job's message as the worker's main process receives it, before Celery logs a line of it.
+
+    The job-log id is resolved here, once (from the headers, or one SELECT for runs published
+    without ``launch_job``), and travels on in the request to the pool child.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        integration: CeleryIntegration | None = getattr(self.app, APP_ATTRIBUTE, None)
+        if integration is None:
+            return
+        headers: dict[str, Any] = self.request_dict  # what the pool child gets as task.request
+        raw = headers.get(JOB_LOG_HEADER)
+        job_log_id = integration.job_log_ids.resolve(
+            self.id, self.name, int(raw) if raw is not None else None
+        )
+        if job_log_id is not None:
+            headers[JOB_LOG_HEADER] = job_log_id
+
+
+def install(app: Celery, settings: Settings) -> CeleryIntegration:
+    """Connect NetRaven Tasks to ``app`` (once per app; a second call returns the first)."""
+    installed: CeleryIntegration | None = getattr(app, APP_ATTRIBUTE, None)
+    return installed if installed is not None else CeleryIntegration(app, settings).install()

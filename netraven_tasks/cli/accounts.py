@@ -1,0 +1,125 @@
+"""``db``, ``users`` and ``token``: the schema, the accounts and their bearer tokens."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from netraven_tasks.auth import issue_token
+from netraven_tasks.cli.common import CommandError, redact
+from netraven_tasks.db import session_factory
+from netraven_tasks.migrate import downgrade, upgrade
+from netraven_tasks.settings import Settings
+from netraven_tasks.users import UserError, create_user, deactivate_user, find_user, list_users, set_password
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
+    upgrade(settings.database_url, args.revision)
+    print(f"database {redact(settings.database_url)} upgraded to {args.revision}")
+
+
+def cmd_db_downgrade(settings: Settings, args: argparse.Namespace) -> None:
+    downgrade(settings.database_url, args.revision)
+    print(f"database {redact(settings.database_url)} downgraded to {args.revision}")
+
+
+def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    if args.password_stdin and not password:
+        raise CommandError("--password-stdin given but standard input had no password")
+    # security: a user made without --password-stdin has no password and cannot sign in
+    try:
+        with session_factory(settings).begin() as session:
+            user = create_user(session, args.name, args.email, password, is_admin=args.admin)
+            print(f"created {'admin' if user.is_admin else 'user'} {user.username} (id {user.id})")
+    except UserError as error:
+        raise CommandError(str(error)) from None
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise CommandError("standard input had no password (give it on one line)")
+    return password
+
+
+def cmd_users_set_password(settings: Settings, args: argparse.Namespace) -> None:
+    password = _read_password()
+    try:
+        with session_factory(settings).begin() as session:
+            user = set_password(session, args.name, password)
+            print(f"password of {user.username} changed; tokens issued before no longer work")
+    except UserError as error:
+        raise CommandError(str(error)) from None
+
+
+def cmd_users_deactivate(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        with session_factory(settings).begin() as session:
+            user = deactivate_user(session, args.name)
+            print(f"deactivated {user.username}; tokens issued before no longer work")
+    except UserError as error:
+        raise CommandError(str(error)) from None
+
+
+def cmd_users_list(settings: Settings, args: argparse.Namespace) -> None:
+    with session_factory(settings)() as session:
+        for user in list_users(session):
+            role = "admin" if user.is_admin else "user"
+            state = "active" if user.active else "deactivated"
+            print(f"{user.id}\t{user.username}\t{user.email}\t{role}\t{state}")
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
+    with session_factory(settings)() as session:
+        user = find_user(session, args.name)
+        if user is None or not user.active:
+            raise CommandError(f"no active user named {args.name!r}")
+        try:
+            print(issue_token(user, settings, args.ttl))
+        except ValueError as error:  # --ttl out of range
+            raise CommandError(str(error)) from None
+
+
+def _command(
+    commands: Any, name: str, help_text: str, func: Any, *positional: str
+) -> argparse.ArgumentParser:
+    """The sub-command ``name`` running ``func``, with its positional arguments."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
+    for argument in positional:
+        parser.add_argument(argument)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def add_commands(commands: Any) -> None:
+    """``db upgrade|downgrade``, ``users create|set-password|deactivate|list``, ``token``."""
+    db = commands.add_parser("db", help="database schema (Alembic)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    _command(db_commands, "upgrade", "migrate to the newest schema", cmd_db_upgrade).add_argument(
+        "revision", nargs="?", default="head"
+    )
+    _command(db_commands, "downgrade", "migrate back to REVISION", cmd_db_downgrade, "revision")
+
+    users = commands.add_parser("users", help="manage users")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    create = _command(user_commands, "create", "create a user", cmd_users_create, "name")
+    create.add_argument("--email", required=True)
+    create.add_argument("--admin", action="store_true")
+    create.add_argument("--password-stdin", action="store_true", help="read a password from stdin")
+    # security: account life cycle
+    set_help = "set NAME's password from stdin; revokes tokens"
+    _command(user_commands, "set-password", set_help, cmd_users_set_password, "name")
+    _command(user_commands, "deactivate", "deactivate NAME; revokes tokens", cmd_users_deactivate, "name")
+    user_commands.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
+
+    token = commands.add_parser("token", help="print a bearer token for user NAME")
+    token.add_argument("name")
+    token.add_argument(
+        "--ttl",
+        type=int,
+        default=None,
+        help="seconds the token is valid (60 to 7776000)",
+    )
+    token.set_defaults(func=cmd_token)
