@@ -18,14 +18,7 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.models import JobLog
-from netraven_tasks.rollups.schema import (
-    job_rollup_device_failures,
-    job_rollup_device_failures_daily,
-    job_rollup_durations,
-    job_rollup_durations_daily,
-    job_rollups,
-    job_rollups_daily,
-)
+from netraven_tasks.rollups.schema import DAILY_TABLES, HOURLY_TABLES
 from netraven_tasks.rollups.time_buckets import at, hour_ceil
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import TERMINAL_STATUSES
@@ -84,11 +77,11 @@ def purge_rollups(session: Session, cutoff: datetime) -> int:
     """Delete rollup hours before ``cutoff``; the running totals of /metrics keep them."""
     boundary = int(cutoff.timestamp())
     removed = 0
-    for table in (job_rollups, job_rollup_durations, job_rollup_device_failures):
+    for table in HOURLY_TABLES:
         result = cast(CursorResult[Any], session.execute(delete(table).where(table.c.hour_start < boundary)))
         removed += result.rowcount or 0
     day_boundary = boundary // 86400 * 86400  # a day is dropped once it has no hour left
-    for table in (job_rollups_daily, job_rollup_durations_daily, job_rollup_device_failures_daily):
+    for table in DAILY_TABLES:
         result = cast(
             CursorResult[Any], session.execute(delete(table).where(table.c.day_start < day_boundary))
         )

@@ -24,6 +24,8 @@ from netraven_tasks.rollups.histogram import bucket_expression, merge_counts
 from netraven_tasks.rollups.measures import Measures, raw_measure_columns, summed_measure_columns
 from netraven_tasks.rollups.schema import (
     ALL_OWNERS,
+    DAILY_TABLES,
+    HOURLY_TABLES,
     NO_OWNER,
     job_rollup_device_failures,
     job_rollup_device_failures_daily,
@@ -190,7 +192,7 @@ def _apply_to_totals(session: Session, old: dict[tuple[str, str], Measures],
 def recompute_range(session: Session, start: int, end: int) -> None:
     """Replace the rollups of the hours ``[start, end)`` by figures of their raw rows now."""
     old_totals = _totals_of(session, start, end)
-    for table in (job_rollups, job_rollup_durations, job_rollup_device_failures):
+    for table in HOURLY_TABLES:
         session.execute(delete(table).where(table.c.hour_start >= start, table.c.hour_start < end))
     groups = _rolled_measures(session, start, end)
     if groups:
@@ -230,7 +232,7 @@ def recompute_range(session: Session, start: int, end: int) -> None:
 def _resum_days(session: Session, start: int, end: int) -> None:
     """Rebuild the daily tables of the days touching ``[start, end)`` from their hourly rows."""
     first_day, last_day = start // DAY * DAY, -(-end // DAY) * DAY
-    for daily in (job_rollups_daily, job_rollup_durations_daily, job_rollup_device_failures_daily):
+    for daily in DAILY_TABLES:
         session.execute(delete(daily).where(daily.c.day_start >= first_day, daily.c.day_start < last_day))
     rolled = job_rollups
     day = ((rolled.c.hour_start // DAY) * DAY).label("day_start")

@@ -91,14 +91,8 @@ rollup_state = Table(
     Column("watermark", UTCDateTime),
 )
 
+# The tables keyed by hour and their sums per day (recomputed, purged and emptied together).
+HOURLY_TABLES = (job_rollups, job_rollup_durations, job_rollup_device_failures)
+DAILY_TABLES = (job_rollups_daily, job_rollup_durations_daily, job_rollup_device_failures_daily)
 # Every table the rollups write, e.g. for a test that empties them.
-ROLLUP_TABLES = (
-    job_rollups,
-    job_rollups_daily,
-    job_rollup_durations,
-    job_rollup_device_failures,
-    job_rollup_durations_daily,
-    job_rollup_device_failures_daily,
-    job_rollup_totals,
-    rollup_state,
-)
+ROLLUP_TABLES = (*HOURLY_TABLES, *DAILY_TABLES, job_rollup_totals, rollup_state)
