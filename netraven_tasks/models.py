@@ -28,8 +28,6 @@ from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import TextClause
 
-from netraven_tasks.preferences import DEFAULT_PREFERENCES
-
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # BIGINT primary keys on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -84,8 +82,10 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the user changed; readers see it over the channels' defaults (effective_preferences), so a
+    # row made without any (a test's, a script's) reads as the defaults. create_user stores them all.
     notification_preferences: Mapped[dict[str, Any]] = mapped_column(
-        MutableDict.as_mutable(JSONType), default=lambda: dict(DEFAULT_PREFERENCES)
+        MutableDict.as_mutable(JSONType), default=dict
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # security: tokens issued before this instant are refused (password change, deactivation)

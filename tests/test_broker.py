@@ -32,7 +32,6 @@ def test_broker_has_events_by_transport(url: str, transport: str, events: bool):
 def test_the_celery_app_the_worker_command_and_devserver_follow_it(monkeypatch):
     """The three places that used to spell the rule each, on brokers with and without events."""
     import argparse
-    from dataclasses import replace
 
     from netraven_tasks import celery_app, devserver
     from netraven_tasks.celery_app import create_celery_app
@@ -43,7 +42,7 @@ def test_the_celery_app_the_worker_command_and_devserver_follow_it(monkeypatch):
     monkeypatch.setattr(services, "_celery", lambda args, extra_env=None: execed.append(list(args)))
     try:
         for url, events in (("memory://", False), ("sqla+sqlite:///b.sqlite", False), ("redis://r/0", True)):
-            settings = replace(get_settings(), broker_url=url)
+            settings = get_settings().model_copy(update={"broker_url": url})
             app = create_celery_app(settings)
             assert (app.conf.worker_send_task_events, app.conf.task_send_sent_event) == (events, events)
             assert ("flower" in devserver._services(settings, 8000, 5555)) is events

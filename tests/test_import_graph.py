@@ -33,13 +33,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "netraven_tasks.broker", "netraven_tasks.pool_shutdown", "netraven_tasks.schedules.timing",
             "netraven_tasks.notifications.url_safety", "netraven_tasks.jobs.retry_policy",
             "netraven_tasks.jobs.arguments", "netraven_tasks.jobs.hosts", "netraven_tasks.rollups.histogram",
+            "netraven_tasks.backoff", "netraven_tasks.text",
         ),
     ),
     (
         "data: models, sessions, schema, accounts",
         (
             "netraven_tasks.models", "netraven_tasks.db", "netraven_tasks.migrate",
-            "netraven_tasks.preferences", "netraven_tasks.auth", "netraven_tasks.users",
+            "netraven_tasks.auth",
             "netraven_tasks.*.models", "netraven_tasks.rollups.schema", "netraven_tasks.backups",
             "netraven_tasks.backups.*",
         ),
@@ -51,7 +52,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "netraven_tasks.notifications.*", "netraven_tasks.schedules", "netraven_tasks.schedules.*",
             "netraven_tasks.rollups", "netraven_tasks.rollups.*", "netraven_tasks.jobs",
             "netraven_tasks.jobs.*", "netraven_tasks.retention", "netraven_tasks.statistics",
-            "netraven_tasks.metrics", "netraven_tasks.logging_setup",
+            "netraven_tasks.metrics", "netraven_tasks.logging_setup", "netraven_tasks.preferences",
+            "netraven_tasks.users",
         ),
     ),
     (

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from netraven_tasks.db import insert
 from netraven_tasks.models import JobLog, User, utcnow
 from netraven_tasks.notifications.alerting import Alert, email_hold, enqueue_alert, message_values
 from netraven_tasks.notifications.channels.spec import MessageSource
@@ -151,9 +151,8 @@ def state_alert(
 
 
 def _add_digest_item(session: Session, delivery: Delivery, job: JobLog) -> int:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(DigestItem)
+        insert(session, DigestItem)
         .values(
             user_id=delivery.user_id,
             job_log_id=job.id,

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import redis
@@ -101,7 +100,7 @@ def test_the_recorder_starts_and_stops_with_its_worker(tmp_path, database_url, r
 
 
 def test_the_log_context_reads_job_log_ids_it_was_given_and_never_the_database(settings):
-    down = replace(settings, database_url=f"postgresql://127.0.0.1:{free_port()}/x")
+    down = settings.model_copy(update={"database_url": f"postgresql://127.0.0.1:{free_port()}/x"})
     ids = JobLogIds(down)
     assert ids.known("t-1") is None  # what the log filter asks: a dictionary read
     assert ids.resolve("t-1", "netraven.jobs.reachability_check", 12) == 12  # from the headers

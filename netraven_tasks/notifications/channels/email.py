@@ -12,9 +12,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate, getaddresses, parseaddr
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -26,6 +24,8 @@ from netraven_tasks.notifications.channels.base import (
     OutgoingMessage,
     TransportError,
 )
+from netraven_tasks.notifications.channels.maildir import MaildirChannel
+from netraven_tasks.notifications.channels.mime import build_email, envelope_address
 from netraven_tasks.notifications.channels.spec import (
     IMMEDIATE,
     ChannelSpec,
@@ -34,14 +34,11 @@ from netraven_tasks.notifications.channels.spec import (
     Recipient,
     StrictBoolean,
 )
-from netraven_tasks.notifications.rendering import RenderedMessage, header_value
+from netraven_tasks.notifications.rendering import RenderedMessage
 from netraven_tasks.settings import Settings
 
 DEFAULT_TIMEOUT = 30.0
 FREQUENCIES = (IMMEDIATE, "hourly", "daily")
-# RFC 5322's hard limit: our subjects (at most 200 characters) are never folded, because
-# Python folds some of them with a leading space the reader then shows.
-MAIL_POLICY = SMTP_POLICY.clone(max_line_length=998)
 # Replies that an operator can fix (credentials, TLS): the message itself is fine, so retry it.
 _FIXABLE_5XX = frozenset({530, 534, 535, 538})
 
@@ -93,32 +90,6 @@ class SmtpConfig:
 
 def _flag(raw: str | None) -> bool:
     return (raw or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def envelope_address(address: str) -> str:
-    """The one bare address of a recipient; anything else (two addresses, line breaks) is refused."""
-    if any(c in address for c in "\r\n\0") or not address.strip():
-        raise TransportError(f"invalid recipient address {address!r}", permanent=True)
-    found = [a for _, a in getaddresses([address]) if a]
-    if len(found) != 1 or "@" not in found[0]:
-        raise TransportError(f"recipient must be exactly one address, got {address!r}", permanent=True)
-    return found[0]
-
-
-def build_email(message: OutgoingMessage, mail_from: str) -> EmailMessage:
-    """A MIME message with a text part and, if given, an HTML alternative; every header sanitised."""
-    email = EmailMessage(policy=MAIL_POLICY)
-    email["Subject"] = header_value(message.subject)
-    email["From"] = header_value(mail_from, 320)
-    email["To"] = envelope_address(message.address)
-    email["Date"] = formatdate(usegmt=True)
-    if message.message_id:
-        email["Message-ID"] = header_value(message.message_id, 255)
-    email["Auto-Submitted"] = "auto-generated"
-    email.set_content(message.text)
-    if message.html:
-        email.add_alternative(message.html, subtype="html")
-    return email
 
 
 class SmtpChannel(Channel):
@@ -272,8 +243,6 @@ class EmailSpec(ChannelSpec):
 
     def transport(self, settings: Settings) -> Channel:
         """SMTP when NETRAVEN_SMTP_URL is set, else the local Maildir."""
-        from netraven_tasks.notifications.channels.maildir import MaildirChannel
-
         if settings.smtp_url:
             return SmtpChannel(SmtpConfig.from_url(settings.smtp_url), settings.mail_from)
         return MaildirChannel(settings.maildir, settings.mail_from)

@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks.db import insert, session_factory
+from netraven_tasks.models import utcnow
 from netraven_tasks.notifications.channels.base import (
     Channel,
     DeliveryResult,
@@ -25,6 +26,7 @@ from netraven_tasks.notifications.channels.spec import (
     Recipient,
     flag_preference,
 )
+from netraven_tasks.schedules.models import InboxItem
 from netraven_tasks.settings import Settings
 
 
@@ -35,17 +37,12 @@ class InAppChannel(Channel):
         self.sessions = sessions
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
-        # Here, not at the top: the models import the preference defaults, which import this module.
-        from netraven_tasks.models import utcnow
-        from netraven_tasks.schedules.models import InboxItem
-
         if message.user_id is None:
             raise TransportError("an in-app message needs its recipient's user id", permanent=True)
         link, event = (message.payload or {}).get("url"), (message.payload or {}).get("event")
         with self.sessions.begin() as session:
-            insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
             session.execute(
-                insert(InboxItem)
+                insert(session, InboxItem)
                 .values(
                     user_id=message.user_id,
                     message_id=message.message_id,
@@ -77,8 +74,6 @@ class InAppSpec(ChannelSpec):
         return source.data  # its event and link
 
     def transport(self, settings: Settings) -> Channel:
-        from netraven_tasks.db import session_factory
-
         return InAppChannel(session_factory(settings))
 
 

@@ -11,7 +11,7 @@ from netraven_tasks.notifications.channels.base import (
     OutgoingMessage,
     TransportError,
 )
-from netraven_tasks.notifications.channels.email import build_email
+from netraven_tasks.notifications.channels.mime import build_email
 
 
 class MaildirChannel(Channel):

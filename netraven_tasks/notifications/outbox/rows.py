@@ -11,9 +11,9 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from netraven_tasks.db import insert
 from netraven_tasks.models import utcnow
 from netraven_tasks.notifications.models import MessageKind, OutboxMessage, OutboxState
 
@@ -22,10 +22,6 @@ def new_message_id(mail_from: str) -> str:
     """An RFC 5322 Message-ID, fixed when the row is made so every retry carries the same one."""
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "netraven.localhost"
     return f"<netraven.{uuid.uuid4().hex}@{domain}>"
-
-
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _new_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +38,7 @@ def _new_row(values: dict[str, Any]) -> dict[str, Any]:
 def enqueue(session: Session, **values: Any) -> int | None:
     """Insert one outbox row unless its unique key exists; returns the new id or None."""
     statement = (
-        _insert(session)(OutboxMessage)
+        insert(session, OutboxMessage)
         .values(**_new_row(values))
         .on_conflict_do_nothing()
         .returning(OutboxMessage.id)
@@ -56,7 +52,7 @@ def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> dict[int, 
     if not rows:
         return {}
     statement = (
-        _insert(session)(OutboxMessage)
+        insert(session, OutboxMessage)
         .values([_new_row(row) for row in rows])
         .on_conflict_do_nothing()
         .returning(OutboxMessage.user_id, OutboxMessage.id)
