@@ -46,8 +46,7 @@ def url_fields() -> tuple[str, ...]:
     return tuple(p.name for p in channel_preferences() if p.checked_url)
 
 
-DEFAULT_PREFERENCES: dict[str, Any] = default_preferences()  # the column default of new users
-URL_FIELDS = url_fields()
+DEFAULT_PREFERENCES: dict[str, Any] = default_preferences()  # what create_user stores for a new user
 
 
 def effective_preferences(stored: Mapping[str, Any] | None) -> dict[str, Any]:

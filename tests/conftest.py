@@ -94,12 +94,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # The servers a unit test must not reach: the session's PostgreSQL and Redis.
-SERVER_ADDRESSES = frozenset(
-    {
-        (sa.engine.make_url(PG_ADMIN_URL).host or "127.0.0.1", sa.engine.make_url(PG_ADMIN_URL).port or 5432),
-        ("127.0.0.1", 6379),
-    }
-)
+_PG = sa.engine.make_url(PG_ADMIN_URL)
+SERVER_ADDRESSES = frozenset({(_PG.host or "127.0.0.1", _PG.port or 5432), ("127.0.0.1", 6379)})
 
 
 class ServerReached(AssertionError):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from netraven_tasks.models import JobLog, User
 from netraven_tasks.notifications.models import DigestItem, DigestPeriod
 from netraven_tasks.notifications.outbox import digest_message_row, enqueue_many, new_message_id
-from netraven_tasks.notifications.rendering import JobSummary, Renderer
+from netraven_tasks.notifications.rendering import JOB_LOG_FIELDS, JobSummary, Renderer
 from netraven_tasks.preferences import effective_preferences
 
 log = logging.getLogger(__name__)
@@ -132,14 +132,9 @@ def make_digest_batch(
 def _job_summaries(session: Session, job_ids: list[int]) -> dict[int, JobSummary]:
     """The summaries of these jobs, read as plain columns (no ORM objects: 200,000 of them per
     10,000 digests cost more to build than the SQL does)."""
-    columns = [getattr(JobLog, name) for name in SUMMARY_COLUMNS]
+    columns = [getattr(JobLog, name) for name in JOB_LOG_FIELDS]
     rows = session.execute(select(JobLog.id, *columns).where(JobLog.id.in_(job_ids)))
-    return {row[0]: JobSummary(row[0], *row[1:]) for row in rows}
-
-
-# JobSummary's fields after job_log_id, in order, as JobLog attribute names.
-SUMMARY_COLUMNS = ("job_type", "device", "status", "attempts", "queued_at", "started_at", "finished_at",
-                   "duration_seconds", "result", "error_type", "error_message")  # fmt: skip
+    return {row[0]: JobSummary(*row) for row in rows}
 
 
 def make_digests(

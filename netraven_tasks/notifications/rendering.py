@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,20 +55,11 @@ class JobSummary:
 
     @classmethod
     def of(cls, job: JobLog) -> JobSummary:
-        return cls(
-            job_log_id=job.id,
-            job_type=job.job_type,
-            device=job.device,
-            status=job.status,
-            attempts=job.attempts,
-            queued_at=job.queued_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
-            duration_seconds=job.duration_seconds,
-            result=job.result,
-            error_type=job.error_type,
-            error_message=job.error_message,
-        )
+        return cls(job.id, *(getattr(job, name) for name in JOB_LOG_FIELDS))
+
+
+# The job-log attributes a summary copies after its id (``job_log_id`` is ``JobLog.id``), in order.
+JOB_LOG_FIELDS = tuple(field.name for field in dataclass_fields(JobSummary))[1:]
 
 
 @dataclass(frozen=True)
