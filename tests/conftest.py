@@ -24,7 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "NETRAVEN_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_DB = int(os.environ.get("NETRAVEN_TEST_REDIS_DB", "11"))
+# pytest-xdist (scripts/test runs two workers): each worker process is a session of its own, with
+# its own database (TEST_DB_NAME) and Redis db pair: gw0 takes NETRAVEN_TEST_REDIS_DB and its spare,
+# gw1 the db below, and so on; a run without xdist is gw0.
+XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_DB = (int(os.environ.get("NETRAVEN_TEST_REDIS_DB", "11")) - XDIST_INDEX) % 16
 TEST_DB_NAME = f"netraven_test_{uuid.uuid4().hex[:10]}"
 TEST_DB_URL = (
     sa.engine.make_url(PG_ADMIN_URL).set(database=TEST_DB_NAME).render_as_string(hide_password=False)
@@ -32,7 +36,7 @@ TEST_DB_URL = (
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 # A second Redis db for tests that run a recorder apart from the session worker's.
 SPARE_REDIS_URL = f"redis://127.0.0.1:6379/{(REDIS_DB + 8) % 16}"
-VAR_DIR = Path(os.environ.get("NETRAVEN_TEST_VAR_DIR", f"/tmp/netraven-test-{TEST_DB_NAME}"))
+VAR_DIR = Path(os.environ.get("NETRAVEN_TEST_VAR_DIR", "/tmp")) / f"netraven-test-{TEST_DB_NAME}"
 # security: the only folder the file backup driver may read in tests (tests write configs there).
 BACKUP_ROOT = VAR_DIR / "device-configs"
 
