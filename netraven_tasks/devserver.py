@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from types import FrameType
+
+from celery import Celery
 
 from netraven_tasks.auth import issue_token
 from netraven_tasks.broker import broker_has_events
@@ -28,6 +31,7 @@ from netraven_tasks.users import create_user, find_user
 
 ADMIN = "admin"
 DEMO_INTERVAL_SECONDS = 30.0
+API_START_SECONDS = 60.0
 
 
 def _ensure_admin(settings: Settings) -> tuple[int, str | None]:
@@ -54,12 +58,23 @@ def _demo_config(settings: Settings) -> Path:
     return path
 
 
-def _demo_traffic(settings: Settings, owner_id: int, api_port: int, stop: threading.Event) -> None:
-    """A few jobs now and then: one reachable port, one refused, one configuration backup."""
-    # lazy: builds the Celery app and imports the job modules, which only the demo needs here
-    # (the CLI imports this module for every command).
-    from netraven_tasks.celery_app import app
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
+
+def _demo_traffic(
+    app: Celery, settings: Settings, owner_id: int, api_port: int, stop: threading.Event
+) -> None:
+    """A few jobs now and then: one reachable port, one refused, one configuration backup."""
+    # The first check of the API's port would fail while gunicorn still starts: wait for it (at
+    # most API_START_SECONDS; a round after that shows what the API's absence looks like).
+    deadline = time.monotonic() + API_START_SECONDS
+    while not stop.is_set() and not _listening(api_port) and time.monotonic() < deadline:
+        stop.wait(0.2)
     while not stop.is_set():
         for job_type, arguments in (
             ("reachability_check", {"host": "127.0.0.1", "port": api_port, "timeout": 2}),
@@ -71,6 +86,16 @@ def _demo_traffic(settings: Settings, owner_id: int, api_port: int, stop: thread
             except Exception as error:  # the demo must never take the system down
                 print(f"demo: could not launch {job_type}: {error}", file=sys.stderr)
         stop.wait(DEMO_INTERVAL_SECONDS)
+
+
+def _declare_queues(app: Celery) -> None:
+    """Create the broker's queues before any service starts. On the embedded (SQLAlchemy) broker,
+    kombu creates a queue's row on first use with a SELECT, then an INSERT: the worker starting to
+    consume and the first launch at the same moment made one of them fail on the unique name (the
+    launch then ended ``failed``, PublishError)."""
+    with app.connection_for_write() as connection:
+        for queue in app.amqp.queues.values():
+            queue.bind(connection.default_channel).declare()
 
 
 def _services(settings: Settings, api_port: int, flower_port: int) -> dict[str, list[str]]:
@@ -96,6 +121,11 @@ def run_everything(
 ) -> int:
     make_private_dir(settings.var_dir)
     upgrade(settings.database_url)
+    # lazy: builds the Celery app and imports the job modules, which only `up` needs (the CLI
+    # imports this module for every command).
+    from netraven_tasks.celery_app import app
+
+    _declare_queues(app)
     admin_id, password = _ensure_admin(settings)
     with session_factory(settings)() as session:
         admin = session.get(User, admin_id)
@@ -134,7 +164,7 @@ def run_everything(
 
     if demo:
         threading.Thread(
-            target=_demo_traffic, args=(settings, admin_id, api_port, stop), daemon=True, name="demo"
+            target=_demo_traffic, args=(app, settings, admin_id, api_port, stop), daemon=True, name="demo"
         ).start()
 
     exit_code = 0

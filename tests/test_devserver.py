@@ -1,0 +1,62 @@
+"""`netraven-tasks up`'s demo traffic (the whole command runs in tests/e2e/test_up.py)."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+import time
+from typing import Any
+
+from netraven_tasks import devserver
+from netraven_tasks.settings import get_settings
+from tests.conftest import eventually, free_port
+
+
+def test_the_demo_waits_for_the_api_before_its_first_round(monkeypatch, tmp_path):
+    """Its first job checks the API's own port: launched while gunicorn still starts, it would fail."""
+    from netraven_tasks.celery_app import app
+
+    launched: list[tuple[float, str, dict[str, Any]]] = []
+
+    def launch_job(settings: Any, job_type: str, arguments: dict[str, Any], owner_id: int, app: Any) -> None:
+        launched.append((time.monotonic(), job_type, arguments))
+
+    monkeypatch.setattr(devserver, "launch_job", launch_job)
+    settings = get_settings().model_copy(update={"var_dir": tmp_path})
+    port = free_port()
+    stop = threading.Event()
+    demo = threading.Thread(target=devserver._demo_traffic, args=(app, settings, 1, port, stop), daemon=True)
+    demo.start()
+    try:
+        # Long enough for a demo that does not wait to launch its round (it takes milliseconds).
+        time.sleep(1.0)
+        with socket.create_server(("127.0.0.1", port)):  # the API, listening
+            listening_since = time.monotonic()
+            eventually(lambda: len(launched) >= 3, 10, "the demo's first round")
+    finally:
+        stop.set()
+        demo.join(10)
+    assert launched[0][0] >= listening_since, "the demo launched before the API listened"
+    assert [(job_type, arguments.get("port")) for _, job_type, arguments in launched[:3]] == [
+        ("reachability_check", port),
+        ("reachability_check", 1),
+        ("config_backup", None),
+    ]
+
+
+def test_the_embedded_brokers_queues_exist_before_any_service_starts(tmp_path):
+    """kombu's SQLAlchemy transport creates a queue's row on first use (SELECT, then INSERT): two
+    processes doing it at once fail one of them, so `up` creates every queue before it starts any."""
+    from netraven_tasks import celery_app
+
+    broker = tmp_path / "broker.db"
+    settings = get_settings().model_copy(update={"broker_url": f"sqla+sqlite:///{broker}"})
+    app = celery_app.create_celery_app(settings)
+    try:
+        devserver._declare_queues(app)
+        with sqlite3.connect(broker) as db:
+            names = {name for (name,) in db.execute("SELECT name FROM kombu_queue")}
+        assert names == set(app.amqp.queues) == {"celery"}
+    finally:
+        celery_app.app.set_current()  # a new Celery() became the current app
