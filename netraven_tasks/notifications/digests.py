@@ -19,6 +19,7 @@ from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.models import JobLog, User
+from netraven_tasks.notifications.channels.email import CHANNEL as EMAIL
 from netraven_tasks.notifications.models import DigestItem, DigestPeriod
 from netraven_tasks.notifications.outbox import digest_message_row, enqueue_many, new_message_id
 from netraven_tasks.notifications.rendering import JOB_LOG_FIELDS, JobSummary, Renderer
@@ -95,7 +96,7 @@ def make_digest_batch(
         user = users.get(user_id)
         if user is None or not user.active:
             continue  # kept: a reactivated user still gets them
-        if not effective_preferences(user.notification_preferences).get("email_notifications", True):
+        if not EMAIL.takes_mail(effective_preferences(user.notification_preferences)):
             opted_out += [item.id for item in user_items]  # they opted out of email
             continue
         summaries = [jobs[item.job_log_id] for item in user_items if item.job_log_id in jobs]

@@ -39,7 +39,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             return TICK_SECONDS
         wait = float(super().tick(*args, **kwargs))
         try:
-            launch_due(self._settings, self._sessions, utcnow())
+            launch_due(self._settings, self._sessions, utcnow(), self.app)
         except Exception:
             log.exception("launching due schedules failed; trying again next tick")
         return min(wait, TICK_SECONDS)

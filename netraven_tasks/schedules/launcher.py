@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -37,12 +38,15 @@ def due_schedule_ids(sessions: sessionmaker[Session], now: datetime) -> list[int
         return list(session.scalars(query))
 
 
-def launch_due(settings: Settings, sessions: sessionmaker[Session], now: datetime) -> int:
-    """Launch every due slot of every enabled schedule; returns how many runs were published."""
+def launch_due(
+    settings: Settings, sessions: sessionmaker[Session], now: datetime, app: Celery | None = None
+) -> int:
+    """Launch every due slot of every enabled schedule; returns how many runs were published
+    (through ``app``, beat's own; without it, the process's)."""
     launched = 0
     for schedule_id in due_schedule_ids(sessions, now):
         try:
-            launched += launch_schedule(settings, sessions, schedule_id, now)
+            launched += launch_schedule(settings, sessions, schedule_id, now, app)
         except Exception:
             # One schedule's trouble (a database hiccup) must not stop the others.
             log.exception("schedule %s could not be launched; trying again next tick", schedule_id)
@@ -50,7 +54,11 @@ def launch_due(settings: Settings, sessions: sessionmaker[Session], now: datetim
 
 
 def launch_schedule(
-    settings: Settings, sessions: sessionmaker[Session], schedule_id: int, now: datetime
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    schedule_id: int,
+    now: datetime,
+    app: Celery | None = None,
 ) -> int:
     with sessions.begin() as session:
         schedule = session.scalar(
@@ -64,7 +72,7 @@ def launch_schedule(
         is_admin = owner_is_admin(session, schedule)
         while slot <= now:
             if (now - slot).total_seconds() <= schedule.grace_seconds:
-                launched += _launch_slot(settings, schedule, slot, is_admin)
+                launched += _launch_slot(settings, schedule, slot, is_admin, app)
             else:
                 log.warning("schedule %s: slot %s is past its grace, not launched", schedule.id, slot)
             slot = timing.next_slot(slot)
@@ -72,7 +80,9 @@ def launch_schedule(
         return launched
 
 
-def _launch_slot(settings: Settings, schedule: Schedule, slot: datetime, owner_is_admin: bool) -> int:
+def _launch_slot(
+    settings: Settings, schedule: Schedule, slot: datetime, owner_is_admin: bool, app: Celery | None
+) -> int:
     try:
         declared = get_job_type(schedule.job_type)
         if declared is None:
@@ -86,6 +96,7 @@ def _launch_slot(settings: Settings, schedule: Schedule, slot: datetime, owner_i
             schedule.owner_id,
             schedule_id=schedule.id,
             slot=slot,
+            app=app,
         )
     except SlotTaken:
         return 0  # launched before (by another beat, or by this one before a crash)

@@ -224,10 +224,15 @@ class EmailSpec(ChannelSpec):
         ),
     )
 
+    @staticmethod
+    def takes_mail(prefs: Mapping[str, Any]) -> bool:
+        """Whether the user takes any mail at all: job outcomes, alerts and digests."""
+        return bool(prefs.get("email_notifications", True))
+
     def delivery(
         self, recipient: Recipient, prefs: Mapping[str, Any], event: str, *, alert: bool
     ) -> Delivery | None:
-        if not prefs.get("email_notifications", True) or not recipient.email:
+        if not self.takes_mail(prefs) or not recipient.email:
             return None
         if alert:  # at once, whatever the digest pace; an alert is about a failure or its end
             return (
