@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
-import time
 from typing import Any
 
 from netraven_tasks import devserver
@@ -17,32 +16,42 @@ def test_the_demo_waits_for_the_api_before_its_first_round(monkeypatch, tmp_path
     """Its first job checks the API's own port: launched while gunicorn still starts, it would fail."""
     from netraven_tasks.celery_app import app
 
-    launched: list[tuple[float, str, dict[str, Any]]] = []
+    events: list[tuple[str, Any]] = []
+    answers = iter([False, False, True])  # the API starts listening at the third probe
+
+    def listening(port: int) -> bool:
+        events.append(("probe", answer := next(answers, True)))
+        return answer
 
     def launch_job(settings: Any, job_type: str, arguments: dict[str, Any], owner_id: int, app: Any) -> None:
-        launched.append((time.monotonic(), job_type, arguments))
+        events.append(("launch", (job_type, arguments.get("port"))))
 
+    monkeypatch.setattr(devserver, "_listening", listening)
     monkeypatch.setattr(devserver, "launch_job", launch_job)
     settings = get_settings().model_copy(update={"var_dir": tmp_path})
-    port = free_port()
     stop = threading.Event()
-    demo = threading.Thread(target=devserver._demo_traffic, args=(app, settings, 1, port, stop), daemon=True)
+    demo = threading.Thread(target=devserver._demo_traffic, args=(app, settings, 1, 8123, stop), daemon=True)
     demo.start()
     try:
-        # Long enough for a demo that does not wait to launch its round (it takes milliseconds).
-        time.sleep(1.0)
-        with socket.create_server(("127.0.0.1", port)):  # the API, listening
-            listening_since = time.monotonic()
-            eventually(lambda: len(launched) >= 3, 10, "the demo's first round")
+        eventually(lambda: [e for e in events if e[0] == "launch"][2:], 10, "the demo's first round")
     finally:
         stop.set()
         demo.join(10)
-    assert launched[0][0] >= listening_since, "the demo launched before the API listened"
-    assert [(job_type, arguments.get("port")) for _, job_type, arguments in launched[:3]] == [
-        ("reachability_check", port),
-        ("reachability_check", 1),
-        ("config_backup", None),
+    assert events[:6] == [
+        ("probe", False),
+        ("probe", False),
+        ("probe", True),
+        ("launch", ("reachability_check", 8123)),  # the API's own port, listening by now
+        ("launch", ("reachability_check", 1)),
+        ("launch", ("config_backup", None)),
     ]
+
+
+def test_listening_tells_a_bound_port_from_a_free_one():
+    port = free_port()
+    assert not devserver._listening(port)
+    with socket.create_server(("127.0.0.1", port)):
+        assert devserver._listening(port)
 
 
 def test_the_embedded_brokers_queues_exist_before_any_service_starts(tmp_path):
