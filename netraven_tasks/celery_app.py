@@ -79,10 +79,3 @@ app.set_default()  # every thread of this process, not only this one, publishes 
 # Every process that publishes (API, CLI, beat) needs the job types, not only the worker.
 load_job_modules(app.conf.include)
 integration = install(app, get_settings())
-
-# The names other code and scripts used before the integration object held them.
-TERMINAL_HOOKS = integration.terminal_hooks
-current_recorder = integration.recorder
-current_live_feed = integration.live_feed
-redis_client = integration.redis_client
-recorder_consumer = integration.recorder_consumer

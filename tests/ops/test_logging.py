@@ -82,12 +82,12 @@ def json_worker(monkeypatch, tmp_path, database_url, redis_client) -> Iterator[W
 
 def _publish_chatty(marker: str) -> str:
     """What launch_job does, on the chatty job's own queue (this process does not declare it)."""
-    from netraven_tasks.celery_app import app, current_recorder
+    from netraven_tasks.celery_app import app, integration
     from netraven_tasks.tracking.events import EventKind, TrackingEvent
 
     task_id = str(uuid.uuid4())
     args = {"host": "lab-sw-09", "marker": marker}
-    current_recorder().record(
+    integration.recorder().record(
         TrackingEvent(
             kind=EventKind.QUEUED, task_id=task_id, job_type="ops_chatty", device="lab-sw-09", args=args
         )
