@@ -82,7 +82,7 @@ os.environ.update(TEST_ENV)
 # outside the folders that start processes, is a `unit` test: `scripts/test --fast` runs those.
 SERVER_FIXTURES = frozenset(
     {
-        *("database_url", "redis_client", "settings", "db_session", "clean_db"),
+        *("database_url", "redis_client", "spare_redis", "settings", "db_session", "clean_db"),
         *("worker", "smtp_server", "mail", "empty_postgres", "empty_database"),
     }
 )
@@ -148,13 +148,25 @@ def database_url() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
+def _empty_redis(url: str) -> Iterator[redis.Redis]:
+    """A client of the Redis db at ``url``, emptied before and after its user."""
+    client = redis.Redis.from_url(url)
     client.flushdb()
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator[redis.Redis]:
+    """The session's Redis db: the broker of the session worker."""
+    yield from _empty_redis(REDIS_URL)
+
+
+@pytest.fixture
+def spare_redis() -> Iterator[redis.Redis]:
+    """The spare Redis db (SPARE_REDIS_URL), empty: a broker or stream no session process reads."""
+    yield from _empty_redis(SPARE_REDIS_URL)
 
 
 @pytest.fixture(scope="session")

@@ -196,12 +196,10 @@ def test_beat_does_not_launch_what_the_owner_may_no_longer_launch(client, users,
         assert session.query(JobLog).count() == 0
 
 
-def test_beat_publishes_due_slots_through_its_own_app(client, users, settings):
+def test_beat_publishes_due_slots_through_its_own_app(client, users, settings, spare_redis):
     """launch_due publishes through the app it is given (beat's ``self.app``), not the process's."""
-    import redis
+    from celery import Celery
 
-    from netraven_tasks.celery_app import app as process_app
-    from netraven_tasks.celery_app import create_celery_app
     from netraven_tasks.db import session_factory
     from netraven_tasks.models import JobLog
     from netraven_tasks.schedules.launcher import launch_due
@@ -210,17 +208,10 @@ def test_beat_publishes_due_slots_through_its_own_app(client, users, settings):
     body = {"job_type": "reachability_check", "interval_seconds": 3600, "arguments": {"host": "r1"}}
     created = create(client, users.alice, body)
     assert created.status_code == 201, created.get_json()
-    spare = redis.Redis.from_url(SPARE_REDIS_URL)
-    spare.flushdb()
-    beats_app = create_celery_app(settings.model_copy(update={"broker_url": SPARE_REDIS_URL}))
-    try:
-        due = datetime.fromisoformat(created.get_json()["next_run_at"]) + timedelta(seconds=1)
-        assert launch_due(settings, session_factory(settings), due, beats_app) == 1
-        # On beat's broker, where no worker listens; the session worker's broker never saw it.
-        assert spare.llen("celery") == 1
-        with session_factory(settings)() as session:
-            assert [job.status for job in session.query(JobLog)] == ["queued"]
-    finally:
-        process_app.set_current()  # a new Celery() became the current app
-        spare.flushdb()
-        spare.close()
+    beats_app = Celery("beat-test", broker=SPARE_REDIS_URL, set_as_current=False)
+    due = datetime.fromisoformat(created.get_json()["next_run_at"]) + timedelta(seconds=1)
+    assert launch_due(settings, session_factory(settings), due, beats_app) == 1
+    # On beat's broker, where no worker listens; the session worker's broker never saw it.
+    assert spare_redis.llen("celery") == 1
+    with session_factory(settings)() as session:
+        assert [job.status for job in session.query(JobLog)] == ["queued"]

@@ -6,7 +6,6 @@ import base64
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -24,15 +23,10 @@ from tests.conftest import SPARE_REDIS_URL
 
 
 @pytest.fixture
-def broker() -> Iterator[tuple[Celery, redis.Redis]]:
+def broker(spare_redis: redis.Redis) -> tuple[Celery, redis.Redis]:
     """A real Celery app on a Redis db no worker reads: what the planner publishes stays there."""
-    client = redis.Redis.from_url(SPARE_REDIS_URL)
-    client.flushdb()
     # Not the current app: tasks bound later in the session (task.app) must keep the real one.
-    app = Celery("planning-test", broker=SPARE_REDIS_URL, set_as_current=False)
-    yield app, client
-    client.flushdb()
-    client.close()
+    return Celery("planning-test", broker=SPARE_REDIS_URL, set_as_current=False), spare_redis
 
 
 def published(client: redis.Redis) -> list[tuple[str, dict]]:  # type: ignore[type-arg]

@@ -80,15 +80,6 @@ def wait_terminal(engine: sa.Engine, count: int, timeout: float) -> int:
     return done()
 
 
-@pytest.fixture
-def spare_redis():
-    client = redis.Redis.from_url(SPARE_REDIS_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
-
-
 def test_database_blocked_30s_mid_run_loses_no_row(tmp_path: Path, settings, spare_redis):
     env = {**os.environ, **TEST_ENV, "NETRAVEN_BROKER_URL": SPARE_REDIS_URL}
     flood(200, env)  # the queued rows go straight to the database

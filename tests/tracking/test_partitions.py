@@ -9,7 +9,6 @@ import sys
 from collections import Counter
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from netraven_tasks.models import JobLog
@@ -34,46 +33,38 @@ def test_partition_is_stable_and_spreads_task_ids():
     assert partition_of("anything", 1) == 0 and partition_stream(0) == "netraven:tracking"
 
 
-def test_two_partitions_are_written_by_two_leaders_at_once(settings):
+def test_two_partitions_are_written_by_two_leaders_at_once(settings, spare_redis):
     from netraven_tasks.db import session_factory
 
-    client = redis.Redis.from_url(SPARE_REDIS_URL)
-    client.flushdb()
-    try:
-        recorder = StreamRecorder(client, partitions=2)
-        for i in range(100):
-            for event in job_events(f"part{i}"):
-                recorder.record(event)
-        lengths = [client.xlen(stream) for stream in partition_streams(2)]
-        assert sum(lengths) == 200 and min(lengths) > 40, "both partitions get events"
-        for stream in partition_streams(2):  # every job's two events are in the same partition
-            tasks = Counter(
-                e[1][b"event"].split(b'"task_id": "')[1].split(b'"')[0] for e in client.xrange(stream)
-            )
-            assert set(tasks.values()) == {2}
-        consumers = [
-            RecorderConsumer(
-                client, session_factory(settings), f"c{p}", stream=partition_stream(p), block_ms=10
-            )
-            for p in range(2)
-        ]
-        assert all(c.lead() for c in consumers), "one leader per partition, both at once"
-        for consumer in consumers:
-            while consumer.drain_once(block_ms=10):
-                pass
-        with session_factory(settings)() as session:
-            statuses = Counter(session.scalars(sa.select(JobLog.status)))
-        assert statuses == {"completed": 100}
-    finally:
-        client.flushdb()
-        client.close()
+    client = spare_redis
+    recorder = StreamRecorder(client, partitions=2)
+    for i in range(100):
+        for event in job_events(f"part{i}"):
+            recorder.record(event)
+    lengths = [client.xlen(stream) for stream in partition_streams(2)]
+    assert sum(lengths) == 200 and min(lengths) > 40, "both partitions get events"
+    for stream in partition_streams(2):  # every job's two events are in the same partition
+        tasks = Counter(
+            e[1][b"event"].split(b'"task_id": "')[1].split(b'"')[0] for e in client.xrange(stream)
+        )
+        assert set(tasks.values()) == {2}
+    consumers = [
+        RecorderConsumer(client, session_factory(settings), f"c{p}", stream=partition_stream(p), block_ms=10)
+        for p in range(2)
+    ]
+    assert all(c.lead() for c in consumers), "one leader per partition, both at once"
+    for consumer in consumers:
+        while consumer.drain_once(block_ms=10):
+            pass
+    with session_factory(settings)() as session:
+        statuses = Counter(session.scalars(sa.select(JobLog.status)))
+    assert statuses == {"completed": 100}
 
 
-def test_recorder_process_serves_every_partition(settings):
+def test_recorder_process_serves_every_partition(settings, spare_redis):
     from netraven_tasks.db import session_factory
 
-    client = redis.Redis.from_url(SPARE_REDIS_URL)
-    client.flushdb()
+    client = spare_redis
     env = {
         **os.environ,
         **TEST_ENV,
@@ -98,7 +89,5 @@ def test_recorder_process_serves_every_partition(settings):
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0]
-        client.flushdb()
-        client.close()
     assert process.returncode == 0, output
     assert "partition(s) [0, 1, 2]" in output
