@@ -30,10 +30,12 @@ from netraven_tasks.recorder_step import RecorderStep
 from netraven_tasks.runtime import APP_ATTRIBUTE, set_default
 from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.dead_letters import dead_letters_for
+from netraven_tasks.tracking.fallback import FallbackRecorder
 from netraven_tasks.tracking.headers import JOB_LOG_HEADER
 from netraven_tasks.tracking.live import LiveFeed
-from netraven_tasks.tracking.recorder import Recorder, SyncRecorder, TerminalHook
+from netraven_tasks.tracking.recorder import SyncRecorder, TerminalHook
 from netraven_tasks.tracking.signals import TrackingSignals
+from netraven_tasks.tracking.spool import spool_for
 from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder, partition_stream
 
 T = TypeVar("T")
@@ -74,11 +76,19 @@ class CeleryIntegration:
         """Notifications planned in the recorder's transaction, delivery published through this app."""
         return notification_planner(self.app)
 
-    def recorder(self) -> Recorder:
-        """This process's recorder: the stream (and a synchronous queued row), or the database."""
+    def recorder(self) -> FallbackRecorder:
+        """This process's recorder: the stream (and a synchronous queued row), or the database;
+        the database when the stream fails, the local spool when both do (tracking/fallback.py)."""
         return self._once("recorder", self._make_recorder)
 
-    def _make_recorder(self) -> Recorder:
+    def replay_spool(self) -> bool:
+        """Deliver what the spool holds, in order (the worker's timer calls this); True once the
+        spool is empty."""
+        recorder = self.recorder()
+        recorder.replay()
+        return not recorder.spool.holds_events()
+
+    def _make_recorder(self) -> FallbackRecorder:
         client = self.redis_client()
         sync = SyncRecorder(
             session_factory(self.settings),
@@ -87,9 +97,11 @@ class CeleryIntegration:
             dead_letters=dead_letters_for(self.settings, client),
             planner=self.planner(),
         )
+        spool = spool_for(self.settings)
         if client is None or not self.settings.tracking_via_stream:
-            return sync
-        return SplitRecorder(sync, StreamRecorder(client, partitions=self.settings.tracking_partitions))
+            return FallbackRecorder([sync], spool)
+        stream = StreamRecorder(client, partitions=self.settings.tracking_partitions)
+        return FallbackRecorder([SplitRecorder(sync, stream), sync], spool)
 
     def recorder_consumer(self, name: str, partition: int = 0) -> RecorderConsumer:
         """The consumer of one tracking partition (its own Redis connection: one thread each)."""

@@ -39,7 +39,8 @@ from netraven_tasks.rollups.totals import job_figures
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
 from netraven_tasks.tracking.dead_letters import dead_letters_for
-from netraven_tasks.tracking.stream import backlog
+from netraven_tasks.tracking.spool import spool_for
+from netraven_tasks.tracking.stream import backlog, tracking_streams
 
 log = logging.getLogger(__name__)
 
@@ -181,18 +182,34 @@ def notification_families(session: Session) -> Iterator[Metric]:
     yield from (sent, failed, backlog, age)
 
 
-def recorder_families(client: redis.Redis) -> Iterator[Metric]:
-    """How far the recorder is behind the tracking stream (docs/tracking.md)."""
-    count, age = backlog(client)
+def recorder_families(client: redis.Redis, streams: Sequence[str]) -> Iterator[Metric]:
+    """How far the recorder is behind, per tracking partition (docs/tracking.md)."""
     events = GaugeMetricFamily(
-        "netraven_recorder_backlog_events", "Tracking events in the Redis Stream not yet written"
+        "netraven_recorder_backlog_events",
+        "Tracking events in the Redis Stream not yet written",
+        labels=["partition"],
     )
-    events.add_metric([], count)
     lag = GaugeMetricFamily(
-        "netraven_recorder_lag_seconds", "Age of the oldest tracking event not yet written; 0 if none"
+        "netraven_recorder_lag_seconds",
+        "Age of the oldest tracking event not yet written; 0 if none",
+        labels=["partition"],
     )
-    lag.add_metric([], age)
+    for partition, stream in enumerate(streams):
+        count, age = backlog(client, stream)
+        events.add_metric([str(partition)], count)
+        lag.add_metric([str(partition)], age)
     yield from (events, lag)
+
+
+def spool_families(settings: Settings) -> Iterator[Metric]:
+    """Tracking events in this machine's spool (tracking/spool.py): non-zero only while neither
+    the stream nor the database takes events, or until a worker replays them."""
+    gauge = GaugeMetricFamily(
+        "netraven_tracking_spool_events",
+        "Tracking events kept in the local spool, waiting for a worker to replay them",
+    )
+    gauge.add_metric([], spool_for(settings).depth())
+    yield gauge
 
 
 # --- tracking: dead letters (events the database refused; tracking/dead_letters.py) ---
@@ -257,7 +274,7 @@ class NetravenCollector(Collector):
         up.add_metric(["database"], 1 if database_ok else 0)
         if self._settings.tracking_via_stream:
             try:
-                families.extend(recorder_families(self._stream_client()))
+                families.extend(recorder_families(self._stream_client(), tracking_streams(self._settings)))
                 up.add_metric(["tracking_stream"], 1)
             except Exception as error:
                 log.warning("metrics: could not read the tracking stream: %s", _first_line(error))
@@ -267,6 +284,10 @@ class NetravenCollector(Collector):
             families.extend(dead_letter_families(self._settings, redis_client))
         except Exception as error:
             log.warning("metrics: could not count the dead letters: %s", _first_line(error))
+        try:  # tracking: the local spool
+            families.extend(spool_families(self._settings))
+        except OSError as error:
+            log.warning("metrics: could not read the tracking spool: %s", _first_line(error))
         yield from families
         yield up
         took = GaugeMetricFamily(

@@ -21,6 +21,7 @@ from celery import bootsteps
 from netraven_tasks import pool_shutdown
 from netraven_tasks.runtime import runtime_of
 from netraven_tasks.schedules.watch import start_watch
+from netraven_tasks.tracking.fallback import SpoolReplay
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,18 @@ class RecorderStep(bootsteps.StartStopStep):
         self.recorder: RecorderProcess | None = None
         self._check: Any = None
         self._watch_stop = threading.Event()
+        self._replay: Any = None
 
     def start(self, worker: Any) -> None:
         # SIGTERM to the whole process group must not hang the worker (pool_shutdown.py).
         pool_shutdown.install()
         runtime = runtime_of(worker.app)
         settings = runtime.settings
+        # Tracking events the stream and the database could not take wait in the local spool:
+        # delivered at start, then whenever the stream or the database answers again.
+        spool_replay = SpoolReplay(runtime.replay_spool)
+        spool_replay.tick()
+        self._replay = worker.timer.call_repeatedly(CHECK_SECONDS, spool_replay.tick)
         if settings.tracking_via_stream and settings.recorder_in_worker:
             self.recorder = RecorderProcess(f"{worker.hostname}:recorder", os.getpid())
             self.recorder.start()
@@ -93,6 +100,9 @@ class RecorderStep(bootsteps.StartStopStep):
             start_watch(settings, self._watch_stop, runtime.app)
 
     def stop(self, worker: Any) -> None:
+        if self._replay is not None:
+            self._replay.cancel()
+            self._replay = None
         if self._check is not None:
             self._check.cancel()
             self._check = None

@@ -32,6 +32,8 @@ class Runtime(Protocol):
 
     def recorder(self) -> Recorder: ...
 
+    def replay_spool(self) -> bool: ...
+
 
 class _Default:
     """The runtime of the app this process installed last (``netraven_tasks.celery_app``'s)."""

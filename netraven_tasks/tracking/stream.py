@@ -25,6 +25,7 @@ from redis.exceptions import LockError
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks import backoff
+from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.dead_letters import DeadLetters, RedisDeadLetters
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.fencing import Fence, LostLeadership
@@ -49,6 +50,12 @@ def partition_stream(partition: int) -> str:
 
 def partition_streams(partitions: int) -> list[str]:
     return [partition_stream(p) for p in range(partitions)]
+
+
+def tracking_streams(settings: Settings) -> list[str]:
+    """Every partition's stream, as configured (index = partition): the one list the reaper, its
+    backlog check, the broker inventory and ``/metrics`` read."""
+    return partition_streams(settings.tracking_partitions)
 
 
 def partition_of(task_id: str, partitions: int) -> int:

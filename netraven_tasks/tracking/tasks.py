@@ -13,7 +13,8 @@ from netraven_tasks.runtime import runtime_of
 from netraven_tasks.settings import get_settings
 from netraven_tasks.tracking.broker_inventory import BrokerInventory, EverythingHeld, RedisInventory
 from netraven_tasks.tracking.reaper import lost_message_events, vanished_events
-from netraven_tasks.tracking.stream import partition_streams, total_backlog
+from netraven_tasks.tracking.stream import total_backlog
+from netraven_tasks.tracking.stream import tracking_streams as configured_streams
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ BACKLOG_TOLERANCE_SECONDS = 30.0
 
 
 def tracking_streams() -> list[str]:
-    return partition_streams(get_settings().tracking_partitions)
+    return configured_streams(get_settings())
 
 
 def _inventory(app: Celery) -> BrokerInventory:

@@ -321,7 +321,13 @@ def apply_event(session: Session, event: TrackingEvent) -> Outcome:
 
 def _apply(entries: Entries, job: RunRow, event: TrackingEvent, created: bool, was_terminal: bool) -> None:
     kind = event.kind
-    stale = kind in _PER_ATTEMPT and event.retries < job.celery_retries
+    stale = (kind in _PER_ATTEMPT and event.retries < job.celery_retries) or (
+        # A start replayed late (from the spool) after its attempt's retry was recorded: the row
+        # must not go back to running; the next attempt's start has a higher ``retries``.
+        kind is EventKind.STARTED
+        and job.status == JobStatus.RETRYING.value
+        and event.retries <= job.celery_retries
+    )
     job.updated_at = event.at
 
     if kind is EventKind.QUEUED:

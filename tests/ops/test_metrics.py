@@ -109,8 +109,35 @@ def test_metrics_count_jobs_by_type_and_status_with_retries_and_durations(
 
     # The recorder keeps up with the stream: the worker's events are all written.
     assert value(samples, "netraven_metrics_source_up", source="tracking_stream") == 1
-    assert value(samples, "netraven_recorder_backlog_events") == 0
-    assert value(samples, "netraven_recorder_lag_seconds") == 0
+    assert value(samples, "netraven_recorder_backlog_events", partition="0") == 0
+    assert value(samples, "netraven_recorder_lag_seconds", partition="0") == 0
+    assert value(samples, "netraven_tracking_spool_events") == 0
+
+
+def test_backlog_of_every_partition_and_the_spool_depth(settings, spare_redis, tmp_path):
+    import time
+
+    from api import create_app
+    from netraven_tasks.tracking.events import EventKind, TrackingEvent
+    from netraven_tasks.tracking.spool import spool_for
+    from netraven_tasks.tracking.stream import partition_stream
+    from tests.conftest import SPARE_REDIS_URL
+
+    two = settings.model_copy(
+        update={"tracking_partitions": 2, "broker_url": SPARE_REDIS_URL, "var_dir": tmp_path}
+    )
+    a_minute_ago = f"{int((time.time() - 60) * 1000)}-0"
+    spare_redis.xadd(partition_stream(1), {"event": "{}"}, id=a_minute_ago)  # no recorder reads it
+    spool = spool_for(two)
+    for task in ("spooled-1", "spooled-2"):
+        spool.append(TrackingEvent(kind=EventKind.SUCCEEDED, task_id=task, job_type="test_nap"))
+
+    samples = scrape(create_app(two).test_client())
+
+    assert value(samples, "netraven_recorder_backlog_events", partition="1") == 1
+    assert 60 <= value(samples, "netraven_recorder_lag_seconds", partition="1") < 120
+    assert value(samples, "netraven_recorder_backlog_events", partition="0") == 0
+    assert value(samples, "netraven_tracking_spool_events") == 2
 
 
 @pytest.mark.usefixtures("clean_db")

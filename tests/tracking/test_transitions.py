@@ -188,3 +188,19 @@ def test_a_row_created_while_a_batch_runs_gets_the_batch_applied_once(settings, 
     assert (row.status, row.attempts, row.worker) == ("running", 1, "w1")
     assert [entry.message for entry in row.entries] == ["attempt 1 started"]
     assert [outcome.job_log_id for outcome in done] == [row.id]
+
+
+def test_a_start_replayed_after_its_retry_does_not_reopen_the_attempt(recorder, db_session):
+    # The start was spooled while Redis and the database were down; its retry went through first.
+    recorder.record(event(EventKind.QUEUED))
+    recorder.record(
+        event(EventKind.RETRY_SCHEDULED, 0, 2, error_type="TimeoutError", error_message="slow",
+              next_retry_at=T0 + timedelta(seconds=7))
+    )  # fmt: skip
+    recorder.record(event(EventKind.STARTED, 0, 1, worker="w1"))  # replayed from the spool
+    row = job(db_session)
+    assert (row.status, row.attempts) == ("retrying", 0), "the row never goes back to running"
+    recorder.record(event(EventKind.STARTED, 1, 7, worker="w2"))  # the next attempt still counts
+    recorder.record(event(EventKind.SUCCEEDED, 1, 9))
+    row = job(db_session)
+    assert (row.status, row.attempts, row.worker) == ("completed", 1, "w2")
