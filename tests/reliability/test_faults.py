@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from tests.conftest import (
@@ -26,6 +25,7 @@ from tests.conftest import (
     free_port,
     start_worker,
 )
+from tests.support.redis_server import start_redis_server
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_db")]
@@ -47,12 +47,15 @@ def flood(count: int, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def worker_on(broker: str, name: str, tmp_path: Path, **extra: str) -> Iterator[WorkerProcess]:
-    """A worker of this test's own on ``broker`` (and ``extra`` settings); stopped at the end."""
+def worker_on(
+    broker: str, name: str, tmp_path: Path, args: list[str] | None = None, **extra: str
+) -> Iterator[WorkerProcess]:
+    """A worker of this test's own on ``broker`` (with more ``args`` and ``extra`` settings);
+    stopped at the end."""
     original = dict(TEST_ENV)
     TEST_ENV.update(NETRAVEN_BROKER_URL=broker, **extra)  # start_worker passes TEST_ENV on
     try:
-        worker = start_worker(name, tmp_path / f"{name}.log")
+        worker = start_worker(name, tmp_path / f"{name}.log", args)
     finally:
         TEST_ENV.clear()
         TEST_ENV.update(original)
@@ -165,28 +168,10 @@ def test_sigkill_a_child_20_times_under_200_jobs_loses_and_duplicates_nothing(
     assert len(outbox) == 200 and {n for _, n in outbox} == {1}, "one notification per job, none twice"
 
 
-def _redis_server(port: int, directory: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-         "--appendonly", "yes", "--save", ""],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
-
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    eventually(answers, 10, "redis-server to start", interval=0.1)
-    return process
-
-
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
 def test_workers_reconnect_after_redis_restarts(tmp_path: Path, settings):
     port = free_port()
-    server = _redis_server(port, tmp_path)
+    server = start_redis_server(port, tmp_path)
     broker = f"redis://127.0.0.1:{port}/0"
     env = {**os.environ, **TEST_ENV, "NETRAVEN_BROKER_URL": broker}
     engine = sa.create_engine(TEST_DB_URL)
@@ -197,7 +182,7 @@ def test_workers_reconnect_after_redis_restarts(tmp_path: Path, settings):
             server.terminate()  # appendonly: what was acknowledged survives the restart
             server.wait(10)
             time.sleep(2)
-            server = _redis_server(port, tmp_path)
+            server = start_redis_server(port, tmp_path)
             restarted = time.monotonic()
             flood(20, env)
             assert wait_terminal(engine, 40, 30) == 40, "jobs queued after the restart run"

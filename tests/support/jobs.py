@@ -82,3 +82,18 @@ def nap(host: str, seconds: float = 0.2) -> dict[str, Any]:
     """Sleeps briefly, so a test can kill the child that runs it (reliability tests)."""
     time.sleep(seconds)
     return {"slept": seconds}
+
+
+class OutcomeArguments(Schema):
+    host = fields.String(load_default="lab-sw-06")
+    seconds = fields.Float(load_default=0.0)
+    fail = fields.Boolean(load_default=False)
+
+
+@job_type("test_outcome", arguments=OutcomeArguments, policy=RetryPolicy(max_attempts=1), time_limit=30)
+def outcome(host: str, seconds: float = 0.0, fail: bool = False) -> dict[str, Any]:
+    """Sleeps, then succeeds or fails as its arguments say: a test knows every run's real outcome."""
+    time.sleep(seconds)
+    if fail:
+        raise RuntimeError(f"{host} failed by design")
+    return {"slept": seconds}
