@@ -50,6 +50,7 @@ def launch(env: dict[str, str], owner: int, jobs: list[dict[str, object]]) -> li
 
 def test_redis_down_10s_with_the_database_cut_loses_no_outcome(tmp_path: Path, settings, mail):
     from netraven_tasks.notifications.tasks import deliver_outbox
+    from netraven_tasks.tracking.events import EventKind, TrackingEvent
     from netraven_tasks.tracking.spool import SPOOL_FOLDER, Spool
     from netraven_tasks.users import create_user
 
@@ -61,6 +62,12 @@ def test_redis_down_10s_with_the_database_cut_loses_no_outcome(tmp_path: Path, s
     server = start_redis_server(port, tmp_path)
     broker = f"redis://127.0.0.1:{port}/0"
     var_dir = tmp_path / "var"  # its own spool: no session process replays it
+    # What a worker that died during an earlier outage left: a whole run, and half a line.
+    left = Spool(var_dir / SPOOL_FOLDER)
+    for kind in (EventKind.QUEUED, EventKind.STARTED, EventKind.SUCCEEDED):
+        left.append(TrackingEvent(kind=kind, task_id="left-in-the-spool", job_type="test_outcome"))
+    with left.path.open("ab") as spool_file:
+        spool_file.write(b'{"kind": "succeeded", "task_id": "cut-')
     env = {**os.environ, **TEST_ENV, "NETRAVEN_BROKER_URL": broker, "NETRAVEN_VAR_DIR": str(var_dir)}
     database = sa.engine.make_url(TEST_DB_URL)
     proxy = TcpProxy(database.port or 5432).start()
@@ -85,6 +92,15 @@ def test_redis_down_10s_with_the_database_cut_loses_no_outcome(tmp_path: Path, s
             NETRAVEN_DATABASE_URL=proxied,
             NETRAVEN_VAR_DIR=str(var_dir),
         ) as worker:
+            left_behind = sa.text("SELECT status, attempts FROM job_logs WHERE task_id = 'left-in-the-spool'")
+
+            def left_run() -> tuple[str, int] | None:
+                with engine.connect() as connection:
+                    row = connection.execute(left_behind).one_or_none()
+                return None if row is None else (row.status, row.attempts)
+
+            # Replayed as the worker started (the queued row at once, the rest through the stream).
+            eventually(lambda: left_run() == ("completed", 1), 10, lambda: f"the run left: {left_run()}")
             ids = launch(env, owner, blinking)
             eventually(lambda: list(rows().values()).count("running") == CHILDREN, 30, "every child busy")
             server.terminate()  # Redis stops with every child in the middle of a run
@@ -99,8 +115,7 @@ def test_redis_down_10s_with_the_database_cut_loses_no_outcome(tmp_path: Path, s
             expected = {job_id: "failed" if args["fail"] else "completed" for job_id, args in
                         zip(ids, blinking + after, strict=True)}  # fmt: skip
             eventually(lambda: rows() == expected, 40, lambda: f"runs as they ended: {rows()} vs {expected}")
-            spool = Spool(var_dir / SPOOL_FOLDER)
-            eventually(lambda: not spool.holds_events(), 10, "the spool replayed and emptied")
+            eventually(lambda: not left.holds_events(), 10, "the spool replayed and emptied")
             deliver_outbox()  # delivery woken while Redis was down waits for beat's periodic pass
             mail.wait_for(len(ids), address=OWNER)
             # A duplicate has had as long to arrive as the sentinel's mail took.
