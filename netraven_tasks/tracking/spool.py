@@ -21,7 +21,9 @@ from pathlib import Path
 
 from netraven_tasks.private_files import FILE_MODE, make_private_dir
 from netraven_tasks.settings import Settings
+from netraven_tasks.tracking.dead_letters import encode_event
 from netraven_tasks.tracking.events import TrackingEvent
+from netraven_tasks.tracking.storable import storable_event
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,9 @@ class Spool:
 
     def append(self, event: TrackingEvent) -> None:
         """Add ``event`` at the end, on disk (fsynced) before this returns."""
-        line = (json.dumps(event.to_dict(), default=str) + "\n").encode()
+        # As on the stream: made storable first (a 10 MB result must not fill the disk either), as
+        # ASCII JSON, so no byte of a line is a newline but its last.
+        line = (encode_event(storable_event(event)) + "\n").encode()
         with self._locked():
             created = not self.path.exists()
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
@@ -92,7 +96,8 @@ class Spool:
                 return 0
             done = 0  # bytes of the file handled so far
             delivered = 0
-            for raw in data.splitlines(keepends=True):
+            *lines, tail = data.split(b"\n")
+            for raw in [line + b"\n" for line in lines] + ([tail] if tail else []):
                 if raw.endswith(b"\n"):
                     event = _decode(raw)
                     if event is not None:

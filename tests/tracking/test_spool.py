@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from itertools import pairwise
@@ -152,3 +153,15 @@ def test_replays_back_off_while_nothing_takes_the_events(monkeypatch: pytest.Mon
     replays.tick()
     replays.tick()
     assert tries[-2:] == [clock[0], clock[0]], "once drained, every tick looks again"
+
+
+def test_a_huge_or_odd_event_is_spooled_storable_on_one_line(spool: Spool):
+    odd = TrackingEvent(
+        kind=EventKind.SUCCEEDED, task_id="odd", job_type="x", result={"text": "a\nb\x00\ud800" * 50_000}
+    )
+    spool.append(odd)
+    assert spool.depth() == 1 and spool.path.stat().st_size < 40_000, "made storable, newlines escaped"
+    taker = Taker()
+    assert spool.replay(taker.record) == 1
+    [replayed] = taker.taken
+    assert "\x00" not in json.dumps(replayed.result) and len(json.dumps(replayed.result)) < 40_000
