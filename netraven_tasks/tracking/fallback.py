@@ -61,7 +61,10 @@ class FallbackRecorder:
 
     def replay(self) -> int:
         """Deliver what the spool holds, in order, until a recorder takes it no more."""
-        return self.spool.replay(self.deliver)
+        delivered = self.spool.replay(self.deliver)
+        if delivered:
+            log.info("tracking: %d spooled event(s) delivered from %s", delivered, self.spool.path)
+        return delivered
 
 
 class SpoolReplay:
