@@ -82,3 +82,20 @@ def nap(host: str, seconds: float = 0.2) -> dict[str, Any]:
     """Sleeps briefly, so a test can kill the child that runs it (reliability tests)."""
     time.sleep(seconds)
     return {"slept": seconds}
+
+
+class CountedArguments(Schema):
+    host = fields.String(load_default="lab-sw-06")
+    calls = fields.String(required=True)
+    seconds = fields.Float(load_default=5)
+
+
+@job_type("test_counted", arguments=CountedArguments, policy=RetryPolicy(max_attempts=1), time_limit=None)
+def counted(host: str, calls: str, seconds: float = 5) -> dict[str, Any]:
+    """No time limit; appends a line to ``calls`` per run and sleeps on the first (deadline tests)."""
+    path = Path(calls)
+    with path.open("a") as log:
+        log.write(f"{time.time()}\n")
+    if len(path.read_text().splitlines()) == 1:
+        time.sleep(seconds)
+    return {"calls": len(path.read_text().splitlines())}
