@@ -136,11 +136,13 @@ class CeleryIntegration:
         self, sender: str | None = None, headers: dict[str, Any] | None = None, **_: Any
     ) -> None:
         """Before a job's first message leaves: its id joins our record of published messages."""
-        if not headers or headers.get("retries") or job_type_for_task(sender) is None:
+        headers = headers or {}
+        task_id = headers.get("id")
+        if not task_id or headers.get("retries") or job_type_for_task(sender) is None:
             return  # a retry's run is ``retrying``, not ``queued``: no lost-message check needs it
         client = self.redis_client()
         if client is not None:
-            PublishedMessages(client).add(headers["id"])
+            PublishedMessages(client).add(str(task_id))
 
     def install(self) -> CeleryIntegration:
         setattr(self.app, APP_ATTRIBUTE, self)

@@ -21,10 +21,12 @@ def renew_deadlines(session: Session, task_ids: Collection[str], deadline: datet
     """Move the deadline of these runs to ``deadline`` (one statement); returns the rows renewed."""
     if not task_ids:
         return 0
+    # Whatever the row's status: the recorder may not have written the start yet, and the row must
+    # not reach ``running`` with only the start's time (already old) as its deadline.
     # Sorted: rows are locked in task-id order, the recorder's order, so the two never deadlock.
     statement = (
         update(JobLog)
-        .where(JobLog.task_id.in_(sorted(task_ids)), JobLog.status == JobStatus.RUNNING.value)
+        .where(JobLog.task_id.in_(sorted(task_ids)))
         # updated_at stays: its ORM onupdate would mark the run's hour changed for the rollups.
         .values(deadline_at=deadline, updated_at=JobLog.updated_at)
         .execution_options(synchronize_session=False)

@@ -36,16 +36,17 @@ def _job(session, task_id: str, status: str, **extra) -> JobLog:  # type: ignore
 
 
 @pytest.mark.usefixtures("clean_db")
-def test_heartbeat_renews_only_running_rows_and_leaves_updated_at_alone(db_session, settings):
-    for task_id, status in (("a", "running"), ("b", "running"), ("done", "completed"), ("other", "running")):
+def test_heartbeat_renews_the_given_runs_in_one_statement_and_leaves_updated_at_alone(db_session, settings):
+    # "queued": the worker runs it, but the recorder has not written its start yet.
+    for task_id, status in (("a", "running"), ("b", "queued"), ("other", "running")):
         _job(db_session, task_id, status)
     deadline = utcnow() + timedelta(seconds=60)
     with session_factory(settings).begin() as session:
-        assert renew_deadlines(session, ["b", "a", "done"], deadline) == 2
+        assert renew_deadlines(session, ["b", "a", "gone"], deadline) == 2
     db_session.expire_all()
     rows = {row.task_id: row for row in db_session.query(JobLog)}
     assert rows["a"].deadline_at == rows["b"].deadline_at == deadline
-    assert rows["done"].deadline_at is None and rows["other"].deadline_at is None
+    assert rows["other"].deadline_at is None
     # updated_at marks the hours the rollups re-roll: a heartbeat must not move it.
     assert all(row.updated_at == row.queued_at for row in rows.values())
 
