@@ -24,12 +24,11 @@ INTERNAL_TASK_MODULES = ("netraven_tasks.tracking.tasks", "netraven_tasks.notifi
 # Queries at scale: rollups and retention.
 SCALE_TASK_MODULES = ("netraven_tasks.rollups.tasks",)
 
-REDELIVERY_SECONDS = 3600
-
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
-        "reap-vanished-jobs": {"task": "netraven.reap_vanished_jobs", "schedule": 60.0},
+        # A dead worker's run is settled within two deadlines of its last heartbeat.
+        "reap-vanished-jobs": {"task": "netraven.reap_vanished_jobs", "schedule": settings.deadline_seconds},
         # Notifications: retries and orphaned claims, then the digests (UTC).
         "deliver-notifications": {"task": notification_tasks.DELIVER_TASK, "schedule": 30.0},
         "hourly-digest": {"task": notification_tasks.HOURLY_DIGEST_TASK, "schedule": crontab(minute=0)},
@@ -70,7 +69,7 @@ def create_celery_app(settings: Settings) -> Celery:
     )
     if settings.broker_is_redis:
         # A message unacked this long (its worker died as a whole) is delivered again.
-        app.conf.broker_transport_options = {"visibility_timeout": REDELIVERY_SECONDS}
+        app.conf.broker_transport_options = {"visibility_timeout": settings.redelivery_seconds}
     return app
 
 

@@ -6,13 +6,17 @@ recorder, and ``install`` connects, once:
 - the terminal hooks the recorder runs after each commit (``terminal_hooks``);
 - the log format and job context of worker and beat (``logging_setup.py``): each job's id is
   resolved once, before its first log line (``JobRequest``, task_prerun), never in the filter;
-- the worker bootstep that runs the recorder beside every worker (``recorder_step.py``).
+- the worker bootstep that runs the recorder beside every worker (``recorder_step.py``);
+- the worker bootstep that renews the deadlines of running jobs (``heartbeat_step.py``), the
+  record of published messages (``tracking/published.py``) and the check that a redelivered
+  message of a settled run is not run again (``JobRequest.revoked``).
 Importing this module connects nothing and opens no connection; neither does ``install``:
 connections are made on first use, in the process that uses them, and dropped at fork.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,9 +24,11 @@ from typing import Any, TypeVar
 import redis
 from celery import Celery, signals
 from celery.worker.request import Request
+from celery.worker.state import task_ready
 
 from netraven_tasks.db import dispose_engines, session_factory
-from netraven_tasks.jobs.registry import JobTask
+from netraven_tasks.heartbeat_step import HeartbeatStep
+from netraven_tasks.jobs.registry import JobTask, job_type_for_task
 from netraven_tasks.logging_setup import JobContextFilter, JobLogIds, apply_to_handlers
 from netraven_tasks.notifications.batch_planning import NotificationPlanner
 from netraven_tasks.notifications.tasks import notification_planner
@@ -33,12 +39,16 @@ from netraven_tasks.tracking.dead_letters import dead_letters_for
 from netraven_tasks.tracking.fallback import FallbackRecorder
 from netraven_tasks.tracking.headers import JOB_LOG_HEADER
 from netraven_tasks.tracking.live import LiveFeed
+from netraven_tasks.tracking.published import PublishedMessages
 from netraven_tasks.tracking.recorder import SyncRecorder, TerminalHook
+from netraven_tasks.tracking.redelivery import settled_status
 from netraven_tasks.tracking.signals import TrackingSignals
 from netraven_tasks.tracking.spool import spool_for
 from netraven_tasks.tracking.stream import RecorderConsumer, SplitRecorder, StreamRecorder, partition_stream
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class CeleryIntegration:
@@ -96,6 +106,7 @@ class CeleryIntegration:
             live=self.live_feed(),
             dead_letters=dead_letters_for(self.settings, client),
             planner=self.planner(),
+            published=PublishedMessages(client) if client is not None else None,
         )
         spool = spool_for(self.settings)
         if client is None or not self.settings.tracking_via_stream:
@@ -133,6 +144,18 @@ class CeleryIntegration:
         if task_id and value is not None:
             self.job_log_ids.remember(task_id, int(value))
 
+    def _record_published(
+        self, sender: str | None = None, headers: dict[str, Any] | None = None, **_: Any
+    ) -> None:
+        """Before a job's first message leaves: its id joins our record of published messages."""
+        headers = headers or {}
+        task_id = headers.get("id")
+        if not task_id or headers.get("retries") or job_type_for_task(sender) is None:
+            return  # a retry's run is ``retrying``, not ``queued``: no lost-message check needs it
+        client = self.redis_client()
+        if client is not None:
+            PublishedMessages(client).add(str(task_id))
+
     def install(self) -> CeleryIntegration:
         setattr(self.app, APP_ATTRIBUTE, self)
         set_default(self)
@@ -141,8 +164,10 @@ class CeleryIntegration:
         signals.after_setup_logger.connect(self._log_setup, weak=False)
         signals.after_setup_task_logger.connect(self._log_setup, weak=False)
         signals.task_prerun.connect(self._remember_job_log_id, weak=False)
+        signals.before_task_publish.connect(self._record_published, weak=False)
         JobTask.Request = JobRequest  # the worker reads a task's request class when it starts
         self.app.steps["worker"].add(RecorderStep)
+        self.app.steps["worker"].add(HeartbeatStep)
         return self
 
 
@@ -165,6 +190,37 @@ class JobRequest(Request):  # type: ignore[misc]
         )
         if job_log_id is not None:
             headers[JOB_LOG_HEADER] = job_log_id
+
+    def revoked(self) -> bool:
+        """Whether the job must not run: revoked (Celery's check), or a redelivered message of a
+        run already settled, which is acknowledged here and logged (``tracking/redelivery.py``).
+
+        Celery asks this before handing the request to the pool, and then skips it quietly."""
+        if super().revoked():
+            return True
+        if not self.delivery_info.get("redelivered"):
+            return False
+        integration: CeleryIntegration | None = getattr(self.app, APP_ATTRIBUTE, None)
+        if integration is None:
+            return False
+        try:
+            status = settled_status(session_factory(integration.settings), self.id)
+        except Exception as error:
+            # Without an answer the job runs, as it would have without this check.
+            log.warning(
+                "could not check whether redelivered %s[%s] is settled: %s", self.name, self.id, error
+            )
+            return False
+        if status is None:
+            return False
+        log.warning(
+            "not running %s[%s] again: its message was redelivered, but the run is already %s",
+            self.name, self.id, status,
+        )  # fmt: skip
+        task_ready(self)
+        self.acknowledge()
+        self._already_revoked = True
+        return True
 
 
 def install(app: Celery, settings: Settings) -> CeleryIntegration:

@@ -141,6 +141,8 @@ class JobLog(Base):
     # Schedules: the run's identity is (schedule_id, scheduled_for), unique (migration 0006).
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Deadlines: renewed by the running attempt's worker (tracking/deadlines.py, migration 0010).
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     entries: Mapped[list[JobLogEntry]] = relationship(
         back_populates="job_log", order_by="JobLogEntry.id", cascade="all, delete-orphan"

@@ -261,6 +261,12 @@ class Settings(BaseSettings):
     sms_auth_token: str | None = Field(default=None, repr=False)
     sms_from: str | None = None
     tracking_partitions: Annotated[int, _env(_number(int, 1, 64))] = 1  # tracking: stream partitions
+    # Deadlines: a worker renews its running attempts' deadlines every heartbeat; the reaper
+    # settles a run whose deadline passed; the broker delivers an unacknowledged message again
+    # after the redelivery time (the Redis transport's visibility timeout).
+    heartbeat_seconds: Annotated[float, _env(_number(float, 0.2, 3600))] = 20.0
+    deadline_seconds: Annotated[float, _env(_number(float, 1, 86400))] = 60.0
+    redelivery_seconds: Annotated[int, _env(_number(int, 1, 7 * 24 * 3600))] = 3600
 
     @model_validator(mode="before")
     @classmethod
@@ -283,6 +289,12 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.tracking == "stream" and not self.broker_is_redis:
             raise SettingsError("NETRAVEN_TRACKING=stream needs a redis:// NETRAVEN_BROKER_URL")
+        if self.deadline_seconds < 2 * self.heartbeat_seconds:
+            # One late heartbeat must not get a living run reaped.
+            raise SettingsError(
+                "NETRAVEN_DEADLINE_SECONDS must be at least twice NETRAVEN_HEARTBEAT_SECONDS, got "
+                f"{self.deadline_seconds:g} and {self.heartbeat_seconds:g}"
+            )
         return self
 
     @classmethod

@@ -71,6 +71,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "netraven_tasks.celery_integration", "netraven_tasks.recorder_step", "netraven_tasks.celery_app",
             "netraven_tasks",  # `celery -A netraven_tasks` finds the app through the package
+            "netraven_tasks.heartbeat_step",
         ),
     ),
     (

@@ -1,61 +1,73 @@
 """The reaper: settles job runs whose worker vanished, so no row stays active forever.
 
-A running attempt cannot outlive its job type's hard time limit; a row still ``running`` well
-after that (or ``retrying`` well after its retry was due) lost its worker. A row still ``queued``
-after the grace period whose message no broker holds lost its message.
+A running attempt's worker renews its deadline (``tracking/deadlines.py``); a row still
+``running`` after its deadline lost its worker, however long the job may legitimately run. A
+row ``retrying`` well after its retry was due lost the worker that held the retry: it waits the
+broker's redelivery time first, since the broker hands such a message to another worker then.
+A row still ``queued`` after the grace period whose message nothing holds lost its message.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from netraven_tasks.jobs.registry import get_job_type
 from netraven_tasks.models import JobLog
+from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import JobStatus
-from netraven_tasks.tracking.broker_inventory import BrokerInventory
+from netraven_tasks.tracking.deadlines import deadline_passed
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
-
-DEFAULT_TIME_LIMIT = 300.0
-# A due retry waits in a worker's memory; if that worker dies the broker re-delivers the
-# message after its visibility timeout (celery_app.REDELIVERY_SECONDS), so give it that long.
-RETRY_REDELIVERY_SECONDS = 3600.0
+from netraven_tasks.tracking.published import BrokerInventory
 
 
-def vanished_events(session: Session, now: datetime, grace_seconds: float) -> list[TrackingEvent]:
+@dataclass(frozen=True)
+class ReaperHorizons:
+    """How long the reaper waits, in seconds, all from the settings (nothing copied here)."""
+
+    deadline: float  # a running attempt's deadline: last heartbeat (or start) + this
+    redelivery: float  # the broker's visibility timeout, which a retry held by a dead worker waits
+    grace: float  # a queued or retrying row's extra patience
+
+    @classmethod
+    def of(cls, settings: Settings) -> ReaperHorizons:
+        return cls(settings.deadline_seconds, settings.redelivery_seconds, settings.reaper_grace_seconds)
+
+
+def _reaped(task_id: str, job_type: str, now: datetime, error_type: str, reason: str) -> TrackingEvent:
+    return TrackingEvent(
+        kind=EventKind.REAPED, task_id=task_id, job_type=job_type, at=now, error_type=error_type,
+        error_message=reason,
+    )  # fmt: skip
+
+
+def vanished_events(session: Session, now: datetime, horizons: ReaperHorizons) -> list[TrackingEvent]:
     """The REAPED events for every active row whose worker must be gone by ``now``."""
-    candidates = session.scalars(
+    events = [
+        _reaped(
+            job.task_id,
+            job.job_type,
+            now,
+            "WorkerLost",
+            f"worker vanished: attempt {job.attempts} on {job.worker or 'unknown worker'} "
+            f"missed its deadline ({(job.deadline_at or job.updated_at).isoformat()}): no heartbeat "
+            f"for more than {horizons.deadline:g}s",
+        )
+        for job in session.scalars(select(JobLog).where(deadline_passed(now, horizons.deadline)))
+    ]
+    retrying = session.scalars(
         select(JobLog).where(
-            JobLog.status.in_([JobStatus.RUNNING.value, JobStatus.RETRYING.value]),
-            JobLog.updated_at < now - timedelta(seconds=grace_seconds),
+            JobLog.status == JobStatus.RETRYING.value,
+            JobLog.updated_at < now - timedelta(seconds=horizons.grace),
         )
     )
-    events = []
-    for job in candidates:
-        declared = get_job_type(job.job_type)
-        limit = (declared.time_limit if declared else None) or DEFAULT_TIME_LIMIT
-        if job.status == JobStatus.RUNNING.value:
-            deadline = job.updated_at + timedelta(seconds=limit + grace_seconds)
-            reason = (
-                f"attempt {job.attempts} on {job.worker or 'unknown worker'} outlived its {limit:g}s limit"
-            )
-        else:
-            due = job.next_retry_at or job.updated_at
-            deadline = due + timedelta(seconds=limit + RETRY_REDELIVERY_SECONDS + grace_seconds)
-            reason = f"retry due at {due.isoformat()} never started"
-        if deadline < now:
-            events.append(
-                TrackingEvent(
-                    kind=EventKind.REAPED,
-                    task_id=job.task_id,
-                    job_type=job.job_type,
-                    at=now,
-                    error_type="WorkerLost",
-                    error_message=f"worker vanished: {reason}",
-                )
-            )
+    for job in retrying:
+        due = job.next_retry_at or job.updated_at
+        if due + timedelta(seconds=horizons.redelivery + horizons.grace) < now:
+            reason = f"worker vanished: retry due at {due.isoformat()} never started"
+            events.append(_reaped(job.task_id, job.job_type, now, "WorkerLost", reason))
     return events
 
 
@@ -82,15 +94,9 @@ def lost_message_events(
     if not candidates:
         return []
     held = inventory.held(set(candidates))
+    reason = f"queued for more than {horizon_seconds:g}s and no broker holds its message"
     return [
-        TrackingEvent(
-            kind=EventKind.REAPED,
-            task_id=task_id,
-            job_type=job_type,
-            at=now,
-            error_type="MessageLost",
-            error_message=f"queued for more than {horizon_seconds:g}s and no broker holds its message",
-        )
+        _reaped(task_id, job_type, now, "MessageLost", reason)
         for task_id, job_type in sorted(candidates.items())
         if task_id not in held
     ]

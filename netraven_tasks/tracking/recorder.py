@@ -16,6 +16,7 @@ from netraven_tasks.tracking.dead_letters import DeadLetters
 from netraven_tasks.tracking.events import TrackingEvent
 from netraven_tasks.tracking.isolation import BatchPlanner, IsolatingWriter, PendingEvent
 from netraven_tasks.tracking.live import LiveFeed
+from netraven_tasks.tracking.published import PublishedMessages
 from netraven_tasks.tracking.transitions import Outcome
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,18 @@ class SyncRecorder:
         live: LiveFeed | None = None,
         dead_letters: DeadLetters | None = None,
         planner: BatchPlanner | None = None,
+        published: PublishedMessages | None = None,
     ):
         self._sessions = sessions
+        self._published = published
         self._on_terminal = list(on_terminal)
         self._live = live
         self.writer = IsolatingWriter(sessions, dead_letters, source="sync", planner=planner)
 
     def record(self, event: TrackingEvent) -> None:
         outcomes = self.writer.write([PendingEvent(event)])
+        if self._published is not None:
+            self._published.forget_started(outcomes)
         after_commit(self._live, self._on_terminal, outcomes)
 
 

@@ -31,6 +31,7 @@ from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.fencing import Fence, LostLeadership
 from netraven_tasks.tracking.isolation import BatchPlanner, IsolatingWriter, PendingEvent, describe_error
 from netraven_tasks.tracking.live import LiveFeed
+from netraven_tasks.tracking.published import PublishedMessages
 from netraven_tasks.tracking.recorder import Recorder, TerminalHook, after_commit
 from netraven_tasks.tracking.storable import storable_event
 
@@ -145,6 +146,7 @@ class RecorderConsumer:
         self._name = consumer_name
         self._on_terminal = on_terminal
         self._live = live
+        self._published = PublishedMessages(client)
         self._stream = stream
         self._group = group
         self._batch_size = batch_size
@@ -252,6 +254,7 @@ class RecorderConsumer:
         if unreadable:
             self._acknowledge([entry_id for entry_id, _, _ in unreadable])
         outcomes = self._writer.write(pending, lambda done: self._acknowledge([item.ref for item in done]))
+        self._published.forget_started(outcomes)
         after_commit(self._live, self._on_terminal, outcomes)
 
     def _acknowledge(self, ids: Sequence[bytes | None]) -> None:

@@ -3,52 +3,49 @@
 from __future__ import annotations
 
 import logging
+import time
 
-import redis
-from celery import Celery, Task, shared_task
+from celery import Task, shared_task
 
 from netraven_tasks.db import session_factory
 from netraven_tasks.models import utcnow
-from netraven_tasks.runtime import runtime_of
-from netraven_tasks.settings import get_settings
-from netraven_tasks.tracking.broker_inventory import BrokerInventory, EverythingHeld, RedisInventory
-from netraven_tasks.tracking.reaper import lost_message_events, vanished_events
-from netraven_tasks.tracking.stream import total_backlog
-from netraven_tasks.tracking.stream import tracking_streams as configured_streams
+from netraven_tasks.runtime import Runtime, runtime_of
+from netraven_tasks.settings import Settings, get_settings
+from netraven_tasks.tracking.published import BrokerInventory, EverythingHeld, PublishedMessages
+from netraven_tasks.tracking.reaper import ReaperHorizons, lost_message_events, vanished_events
+from netraven_tasks.tracking.stream import total_backlog, tracking_streams
 
 log = logging.getLogger(__name__)
 
 BACKLOG_TOLERANCE_SECONDS = 30.0
 
 
-def tracking_streams() -> list[str]:
-    return configured_streams(get_settings())
-
-
-def _inventory(app: Celery) -> BrokerInventory:
-    client = runtime_of(app).redis_client()
-    if client is None:
-        return EverythingHeld()
-    queues = {app.conf.task_default_queue, *(app.amqp.queues or {})}
-    return RedisInventory(client, sorted(queues), tracking_streams())
+def reap(settings: Settings, runtime: Runtime) -> int:
+    """Mark failed the job runs whose worker or message vanished; returns how many."""
+    client = runtime.redis_client()
+    if settings.tracking_via_stream and client is not None:
+        entries, age = total_backlog(client, tracking_streams(settings))
+        if age > BACKLOG_TOLERANCE_SECONDS:
+            # The rows are stale because the recorder is behind, not because workers vanished.
+            log.warning("reaper skipped: %d tracking events wait since %.0fs", entries, age)
+            return 0
+    inventory: BrokerInventory = EverythingHeld()
+    if client is not None:
+        published = PublishedMessages(client)
+        # Ids of runs settled without ever starting (their publish failed) are forgotten at last.
+        published.trim(time.time() - settings.retention_days * 86400)
+        inventory = published
+    with session_factory(settings)() as session:
+        now = utcnow()
+        events = vanished_events(session, now, ReaperHorizons.of(settings))
+        events += lost_message_events(session, now, settings.reaper_grace_seconds, inventory)
+    recorder = runtime.recorder()
+    for event in events:
+        recorder.record(event)
+    return len(events)
 
 
 @shared_task(name="netraven.reap_vanished_jobs", ignore_result=True, bind=True)
 def reap_vanished_jobs(self: Task) -> int:
     """Mark failed the job runs whose worker vanished; returns how many."""
-    settings = get_settings()
-    if settings.tracking_via_stream:
-        with redis.Redis.from_url(settings.broker_url) as client:
-            entries, age = total_backlog(client, tracking_streams())
-        if age > BACKLOG_TOLERANCE_SECONDS:
-            # The rows are stale because the recorder is behind, not because workers vanished.
-            log.warning("reaper skipped: %d tracking events wait since %.0fs", entries, age)
-            return 0
-    with session_factory(settings)() as session:
-        now = utcnow()
-        events = vanished_events(session, now, settings.reaper_grace_seconds)
-        events += lost_message_events(session, now, settings.reaper_grace_seconds, _inventory(self.app))
-    recorder = runtime_of(self.app).recorder()
-    for event in events:
-        recorder.record(event)
-    return len(events)
+    return reap(get_settings(), runtime_of(self.app))

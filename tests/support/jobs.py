@@ -97,3 +97,20 @@ def outcome(host: str, seconds: float = 0.0, fail: bool = False) -> dict[str, An
     if fail:
         raise RuntimeError(f"{host} failed by design")
     return {"slept": seconds}
+
+
+class CountedArguments(Schema):
+    host = fields.String(load_default="lab-sw-06")
+    calls = fields.String(required=True)
+    seconds = fields.Float(load_default=5)
+
+
+@job_type("test_counted", arguments=CountedArguments, policy=RetryPolicy(max_attempts=1), time_limit=None)
+def counted(host: str, calls: str, seconds: float = 5) -> dict[str, Any]:
+    """No time limit; appends a line to ``calls`` per run and sleeps on the first (deadline tests)."""
+    path = Path(calls)
+    with path.open("a") as log:
+        log.write(f"{time.time()}\n")
+    if len(path.read_text().splitlines()) == 1:
+        time.sleep(seconds)
+    return {"calls": len(path.read_text().splitlines())}

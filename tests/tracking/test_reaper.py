@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from netraven_tasks.models import JobLog, utcnow
-from netraven_tasks.tracking.reaper import RETRY_REDELIVERY_SECONDS, vanished_events
+from netraven_tasks.tracking.published import EverythingHeld, PublishedMessages
+from netraven_tasks.tracking.reaper import ReaperHorizons, lost_message_events, vanished_events
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -24,23 +25,40 @@ def _row(db_session, task_id: str, status: str, updated_ago: float, **extra) -> 
     return row
 
 
-def test_running_row_past_its_time_limit_is_reaped_and_young_ones_stay(db_session, settings):
-    # reachability_check has a 120 s hard limit; grace 60 s.
-    _row(db_session, "old", "running", updated_ago=200)
-    _row(db_session, "young", "running", updated_ago=100)
-    _row(db_session, "done", "completed", updated_ago=10_000)
-    events = vanished_events(db_session, utcnow(), grace_seconds=60)
-    assert [e.task_id for e in events] == ["old"]
-    assert events[0].error_type == "WorkerLost"
+HORIZONS = ReaperHorizons(deadline=60, redelivery=3600, grace=60)
 
 
-def test_retrying_row_waits_for_broker_redelivery_before_it_is_reaped(db_session):
+def test_running_row_is_reaped_only_once_its_deadline_passed(db_session):
     now = utcnow()
-    due = now - timedelta(seconds=RETRY_REDELIVERY_SECONDS + 500)
-    _row(db_session, "lost-retry", "retrying", updated_ago=RETRY_REDELIVERY_SECONDS + 600,
+    _row(db_session, "never-renewed", "running", updated_ago=200)
+    _row(db_session, "young", "running", updated_ago=30)
+    _row(
+        db_session, "long-and-renewed", "running", updated_ago=10_000, deadline_at=now + timedelta(seconds=30)
+    )
+    _row(
+        db_session, "renewals-stopped", "running", updated_ago=10_000, deadline_at=now - timedelta(seconds=1)
+    )
+    # A retry's attempt started 10 s ago: the older attempt's deadline does not shorten it.
+    _row(db_session, "retried", "running", updated_ago=10, deadline_at=now - timedelta(seconds=500))
+    _row(db_session, "done", "completed", updated_ago=10_000)
+    events = vanished_events(db_session, now, HORIZONS)
+    assert sorted(e.task_id for e in events) == ["never-renewed", "renewals-stopped"]
+    assert {e.error_type for e in events} == {"WorkerLost"}
+    assert all("no heartbeat for more than 60s" in (e.error_message or "") for e in events)
+
+
+def test_retrying_row_waits_for_the_brokers_redelivery_time_from_the_settings(db_session, settings):
+    now = utcnow()
+    horizons = ReaperHorizons.of(settings)
+    assert horizons.redelivery == settings.redelivery_seconds
+    due = now - timedelta(seconds=horizons.redelivery + horizons.grace + 100)
+    _row(db_session, "lost-retry", "retrying", updated_ago=horizons.redelivery + horizons.grace + 200,
          next_retry_at=due)  # fmt: skip
     _row(db_session, "waiting", "retrying", updated_ago=1000, next_retry_at=now - timedelta(seconds=900))
-    assert [e.task_id for e in vanished_events(db_session, now, grace_seconds=60)] == ["lost-retry"]
+    assert [e.task_id for e in vanished_events(db_session, now, horizons)] == ["lost-retry"]
+    # A longer visibility timeout in the settings is a longer wait: nothing is copied.
+    longer = ReaperHorizons.of(settings.model_copy(update={"redelivery_seconds": horizons.redelivery * 2}))
+    assert vanished_events(db_session, now, longer) == []
 
 
 def test_reaper_task_marks_rows_failed_through_the_recorder(db_session, settings, monkeypatch):
@@ -72,30 +90,13 @@ def test_reaper_waits_while_the_recorder_is_behind(db_session, settings, redis_c
     assert tasks.reap_vanished_jobs() == 1
 
 
-def test_queued_row_is_settled_only_when_no_broker_holds_its_message(db_session):
-    import json
-    import uuid
-
-    import redis
-
-    from netraven_tasks.tracking.broker_inventory import EverythingHeld, RedisInventory
-    from netraven_tasks.tracking.reaper import lost_message_events
-    from tests.conftest import SPARE_REDIS_URL
-
-    client = redis.Redis.from_url(SPARE_REDIS_URL)
-    ids = {name: str(uuid.uuid4()) for name in ("in_queue", "unacked", "event_waiting", "lost", "young")}
-    queue, stream = f"test-queue-{uuid.uuid4().hex[:6]}", f"test-stream-{uuid.uuid4().hex[:6]}"
-    try:
-        client.rpush(queue, json.dumps({"headers": {"id": ids["in_queue"]}, "body": "..."}))
-        client.hset("unacked", "tag-1", json.dumps([{"headers": {"id": ids["unacked"]}}, "", queue]))
-        client.xadd(stream, {"event": json.dumps({"kind": "started", "task_id": ids["event_waiting"]})})
-        for name, task_id in ids.items():
-            _row(db_session, task_id, "queued", updated_ago=10 if name == "young" else 1_000)
-        inventory = RedisInventory(client, [queue], [stream])
-        events = lost_message_events(db_session, utcnow(), 300, inventory)
-        assert [(e.task_id, e.error_type) for e in events] == [(ids["lost"], "MessageLost")]
-        assert lost_message_events(db_session, utcnow(), 300, EverythingHeld()) == []
-    finally:
-        client.delete(queue, stream)
-        client.hdel("unacked", "tag-1")
-        client.close()
+def test_queued_row_is_settled_only_when_our_record_does_not_hold_its_message(db_session, spare_redis):
+    published = PublishedMessages(spare_redis)
+    published.add("published")
+    published.add("started-meanwhile")
+    for name in ("published", "lost", "young"):
+        _row(db_session, name, "queued", updated_ago=10 if name == "young" else 1_000)
+    _row(db_session, "started-meanwhile", "running", updated_ago=1)
+    events = lost_message_events(db_session, utcnow(), 300, published)
+    assert [(e.task_id, e.error_type) for e in events] == [("lost", "MessageLost")]
+    assert lost_message_events(db_session, utcnow(), 300, EverythingHeld()) == []

@@ -1,0 +1,86 @@
+"""The worker bootstep that renews the deadlines of the jobs this worker is running.
+
+Every NETRAVEN_HEARTBEAT_SECONDS the worker's own timer (in its main process, which outlives any
+pool child) sets the deadline of all its running jobs to now + NETRAVEN_DEADLINE_SECONDS in one
+UPDATE. Nothing runs per task: the cost is one statement per worker per heartbeat, whatever the
+throughput. A worker killed outright stops renewing, and the reaper settles its runs.
+
+The timer only collects the running jobs' ids; the UPDATE runs on one thread of its own, so a slow
+or unreachable database never stalls the worker's message loop (the timer runs inside it).
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from celery import bootsteps
+from celery.worker import state
+from sqlalchemy.orm import Session, sessionmaker
+
+from netraven_tasks.db import session_factory
+from netraven_tasks.jobs.registry import job_type_for_task
+from netraven_tasks.models import utcnow
+from netraven_tasks.runtime import runtime_of
+from netraven_tasks.tracking.deadlines import renew_deadlines
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """Renews the deadlines of the tracked jobs the pool is running now."""
+
+    def __init__(self, sessions: sessionmaker[Session], deadline_seconds: float):
+        self._sessions = sessions
+        self._deadline = timedelta(seconds=deadline_seconds)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netraven-heartbeat")
+        self._pending: Future[None] | None = None
+
+    def beat(self) -> None:
+        """On the worker's timer: collect the running ids here, renew them on the writer thread."""
+        if self._pending is not None and not self._pending.done():
+            return  # the previous renewal still waits for the database: no pile-up
+        running = {request.id for request in list(state.active_requests) if job_type_for_task(request.name)}
+        if running:
+            self._pending = self._writer.submit(self.renew, running)
+
+    def renew(self, running: set[str]) -> None:
+        try:
+            with self._sessions.begin() as session:
+                renew_deadlines(session, running, utcnow() + self._deadline)
+        except Exception as error:
+            # The next beat tries again; the deadline leaves room for a few missed ones.
+            log.warning("could not renew the deadlines of %d running jobs: %s", len(running), error)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=False, cancel_futures=True)
+
+
+class HeartbeatStep(bootsteps.StartStopStep):
+    """Starts the heartbeat on the worker's timer with the worker, cancels it at shutdown."""
+
+    requires = ("celery.worker.components:Timer",)
+    label = "NetRaven heartbeat"
+
+    def __init__(self, worker: Any, **kwargs: Any):
+        super().__init__(worker, **kwargs)
+        self._timer: Any = None
+        self._heartbeat: Heartbeat | None = None
+
+    def start(self, worker: Any) -> None:
+        settings = runtime_of(worker.app).settings
+        self._heartbeat = Heartbeat(session_factory(settings), settings.deadline_seconds)
+        self._timer = worker.timer.call_repeatedly(settings.heartbeat_seconds, self._heartbeat.beat)
+
+    def stop(self, worker: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._heartbeat is not None:
+            self._heartbeat.close()
+            self._heartbeat = None
+
+    def terminate(self, worker: Any) -> None:
+        self.stop(worker)
