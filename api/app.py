@@ -80,5 +80,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(inbox.blp)
 
     strict_query.init_app(app, api)  # after every blueprint: it reads their parameters from the spec
-    rate_limit.limit_logins(app, "auth.Token", settings)  # security: after the view is registered
+    rate_limit.limit_logins(app, "auth.Token")  # security: after the view is registered
     return app
