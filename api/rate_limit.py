@@ -58,10 +58,13 @@ class Reservation:
 
     def refund(self) -> None:
         storage = self.limiter.storage
-        for item, identity in self.taken:
-            key = item.key_for(*identity)
-            if storage.get(key) > 0:  # a window that ended meanwhile starts at zero, not below
-                storage.incr(key, item.get_expiry(), amount=-1)
+        try:
+            for item, identity in self.taken:
+                key = item.key_for(*identity)
+                if storage.get(key) > 0:  # a window that ended meanwhile starts at zero, not below
+                    storage.incr(key, item.get_expiry(), amount=-1)
+        except StorageError:  # gone since the attempt was counted: it stays counted, the answer stands
+            log.warning("sign-in counters unreachable; an attempt could not be given back")
         self.taken.clear()
 
 

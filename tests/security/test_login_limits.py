@@ -23,7 +23,11 @@ from typing import Any
 import pytest
 
 from api.rate_limit import LoginLimits, TooManySignIns, address_key
+from netraven_tasks.db import get_engine, session_factory
+from netraven_tasks.migrate import upgrade
+from netraven_tasks.private_files import make_private_dir
 from netraven_tasks.settings import Settings
+from netraven_tasks.users import create_user
 from tests.conftest import ROOT, eventually, free_port, stop_process
 
 LIMIT = 10
@@ -51,11 +55,15 @@ class EmbeddedApi:
         return set(re.findall(r"^pid=<?(\d+)>? /auth/token", self.log.read_text(), re.MULTILINE))
 
 
-def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "netraven_tasks.cli", *args],
-        env=env, cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+def embedded_settings(var_dir: Path) -> Settings:
+    """The embedded default's settings (SQLite database and broker under ``var_dir``)."""
+    return Settings(
+        var_dir=var_dir,
+        database_url=f"sqlite:///{var_dir}/netraven.db",
+        broker_url=f"sqla+sqlite:///{var_dir}/broker.db",
+        login_rate_limit=f"{LIMIT} per minute",
+        login_address_rate_limit="1000 per minute",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +77,15 @@ def embedded_api(tmp_path_factory) -> Iterator[EmbeddedApi]:  # type: ignore[no-
         NETRAVEN_LOGIN_ADDRESS_RATE_LIMIT="1000 per minute",
         GUNICORN_CMD_ARGS="--access-logformat 'pid=%(p)s %(U)s %(s)s'",
     )
-    _cli(env, "db", "upgrade")
-    for name in ("alice", "ops"):
-        _cli(
-            env, "users", "create", name, "--email", f"{name}@example.net", "--password-stdin", stdin=PASSWORD
-        )
+    # The schema and two users, written here: three CLI processes would take longer than the test.
+    settings = embedded_settings(folder / "var")
+    make_private_dir(settings.var_dir)
+    upgrade(settings.database_url)
+    with session_factory(settings)() as session:
+        for name in ("alice", "ops"):
+            create_user(session, name, f"{name}@example.net", PASSWORD)
+        session.commit()
+    get_engine(settings).dispose()
     port = free_port()
     log = folder / "api.log"
     with log.open("wb") as output:
@@ -111,36 +123,33 @@ def test_the_11th_failed_sign_in_is_refused_across_two_api_workers(embedded_api)
     assert embedded_api.sign_in("ops", PASSWORD) == 200
 
 
-def _reserve_all(var_dir: str, attempts: int, start: Any) -> int:
-    limits = LoginLimits(
-        Settings(
-            var_dir=var_dir,
-            database_url=f"sqlite:///{var_dir}/netraven.db",
-            broker_url=f"sqla+sqlite:///{var_dir}/broker.db",
-            login_rate_limit=f"{LIMIT} per minute",
-            login_address_rate_limit="1000 per minute",
-        )
-    )
+def _reserve_all(var_dir: Path, attempts: int, start: Any, granted: Any) -> None:
+    limits = LoginLimits(embedded_settings(var_dir))
     start.wait(30)
-    granted = 0
+    count = 0
     for _ in range(attempts):
         try:
             limits.reserve("ops", "192.0.2.7")
-            granted += 1
+            count += 1
         except TooManySignIns:
             pass
-    return granted
+    granted.put(count)
 
 
 @pytest.mark.slow
 def test_two_processes_share_the_counters_on_the_embedded_default(tmp_path):
-    context = multiprocessing.get_context("spawn")
-    start = context.Manager().Event()
-    with context.Pool(2) as pool:
-        results = [pool.apply_async(_reserve_all, (str(tmp_path), LIMIT, start)) for _ in range(2)]
-        start.set()
-        granted = [result.get(60) for result in results]
-    assert sum(granted) == LIMIT, granted
+    context = multiprocessing.get_context("fork")  # this module's imports, at once
+    start, granted = context.Event(), context.Queue()
+    processes = [
+        context.Process(target=_reserve_all, args=(tmp_path, LIMIT, start, granted)) for _ in range(2)
+    ]
+    for process in processes:
+        process.start()
+    start.set()
+    counts = [granted.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(10)
+    assert sum(counts) == LIMIT, counts
 
 
 @pytest.mark.parametrize(
