@@ -19,6 +19,7 @@ from api import (
     rate_limit,
     request_limits,
     schedules,
+    security_headers,
     statistics,
     stream,
     strict_query,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     context.init_app(app)
     # security: the API's edges, before any view
     request_limits.init_app(app, settings)
+    security_headers.init_app(app)  # nosniff on every answer, a CSP on every page
     rate_limit.init_app(app, settings)
     api = NetRavenApi(app)
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, BEARER_SCHEME)
@@ -80,5 +82,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(inbox.blp)
 
     strict_query.init_app(app, api)  # after every blueprint: it reads their parameters from the spec
-    rate_limit.limit_logins(app, "auth.Token", settings)  # security: after the view is registered
+    rate_limit.limit_logins(app, "auth.Token")  # security: after the view is registered
     return app

@@ -121,7 +121,7 @@ def test_channels_refuse_private_targets_permanently_without_connecting(http_rec
     )
     with pytest.raises(TransportError) as raised:
         sender.send(message)
-    assert raised.value.permanent and "non-public" in raised.value.message
+    assert raised.value.permanent and "is not allowed" in raised.value.message
     assert http_receiver.requests == []
 
 

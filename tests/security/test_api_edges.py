@@ -105,13 +105,12 @@ def test_token_answers_are_never_cached(client, users):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-@pytest.fixture
-def tight_limit_client(settings):  # type: ignore[no-untyped-def]
-    """An app whose sign-in limit is 3 failures per 2 seconds, its own client address."""
+def limited_client(settings, per_username: str, per_address: str):  # type: ignore[no-untyped-def]
+    """An app with these sign-in limits, and a client address of its own."""
     from api import create_app
 
     tight = settings.model_copy(
-        update={"login_rate_limit": "3 per 2 second", "login_address_rate_limit": "6 per 2 second"}
+        update={"login_rate_limit": per_username, "login_address_rate_limit": per_address}
     )
     app = create_app(tight)
     app.testing = True
@@ -119,10 +118,8 @@ def tight_limit_client(settings):  # type: ignore[no-untyped-def]
     return app.test_client(), address
 
 
-def test_row7_failed_sign_ins_get_429_with_retry_after_then_the_right_password_works(
-    tight_limit_client, make_api_user
-):
-    client, address = tight_limit_client
+def test_row7_failed_sign_ins_get_429_with_retry_after_then_the_right_password_works(settings, make_api_user):
+    client, address = limited_client(settings, "3 per 2 second", "6 per 2 second")
     user = make_api_user(f"guess-{uuid.uuid4().hex[:6]}")
     environ = {"REMOTE_ADDR": address}
 
@@ -144,8 +141,8 @@ def test_row7_failed_sign_ins_get_429_with_retry_after_then_the_right_password_w
     assert sign_in(user.password).status_code == 200
 
 
-def test_row7_limit_per_address_covers_many_usernames(tight_limit_client, make_api_user):
-    client, address = tight_limit_client
+def test_row7_limit_per_address_covers_many_usernames(settings):
+    client, address = limited_client(settings, "3 per minute", "6 per minute")
     codes = [
         client.post(
             "/auth/token",
@@ -157,8 +154,34 @@ def test_row7_limit_per_address_covers_many_usernames(tight_limit_client, make_a
     assert codes[:6] == [401] * 6 and codes[6:] == [429, 429]
 
 
-def test_successful_sign_ins_are_not_counted(tight_limit_client, make_api_user):
-    client, address = tight_limit_client
+def test_a_locked_username_leaves_other_users_at_its_address_signing_in_until_the_ceiling(
+    settings, make_api_user
+):
+    # Windows of a minute: a sign-in takes a scrypt verification, nine of them can outlast 2 s.
+    client, address = limited_client(settings, "3 per minute", "6 per minute")
+    locked, other = (
+        make_api_user(f"locked-{uuid.uuid4().hex[:6]}"),
+        make_api_user(f"nat-{uuid.uuid4().hex[:6]}"),
+    )
+
+    def sign_in(username: str, password: str) -> int:
+        response = client.post(
+            "/auth/token",
+            json={"username": username, "password": password},
+            environ_base={"REMOTE_ADDR": address},
+        )
+        return response.status_code
+
+    assert [sign_in(locked.username, f"wrong-{i}") for i in range(4)] == [401, 401, 401, 429]
+    assert sign_in(locked.username, locked.password) == 429
+    assert sign_in(other.username, other.password) == 200  # the same address, another user
+    # The address ceiling (6) counts every username's failures, not the refused attempts above.
+    assert [sign_in(f"nobody-{i}", "x") for i in range(3)] == [401, 401, 401]
+    assert sign_in(other.username, other.password) == 429  # the trade-off: all behind it wait
+
+
+def test_successful_sign_ins_are_not_counted(settings, make_api_user):
+    client, address = limited_client(settings, "3 per minute", "6 per minute")
     user = make_api_user(f"often-{uuid.uuid4().hex[:6]}")
     for _ in range(8):
         response = client.post(

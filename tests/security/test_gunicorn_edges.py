@@ -73,6 +73,7 @@ def assert_json_error(answer: tuple[int, dict[str, str], bytes], code: int) -> N
     status, headers, body = answer
     assert status == code, body[:300]
     assert headers["content-type"].startswith("application/json"), headers
+    assert headers["x-content-type-options"] == "nosniff", headers
     payload = json.loads(body)
     assert payload["code"] == code and payload["message"]
     assert b"<html" not in body.lower()

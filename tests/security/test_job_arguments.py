@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -99,12 +100,16 @@ def test_row2_url_driver_never_reaches_a_local_server(client, users, db_session,
         port = server.server.server_address[1]
         for source in (
             f"{server.url}/metrics",
-            f"http://localhost:{port}/",
             f"http://[::ffff:127.0.0.1]:{port}/",
+            f"http://[64:ff9b::7f00:1]:{port}/",  # NAT64 of 127.0.0.1
+            f"http://[::127.0.0.1]:{port}/",  # IPv4-compatible
+            f"http://localhost:{port}/",  # last: its message is checked below
         ):
             job = wait_for_job(launch_ok(client, users.bob, {"host": "x", "driver": "url", "source": source}))
             assert job.status == "failed" and job.error_type == "PermissionError", job.error_message
-            assert "non-public address" in job.error_message
+            assert f"host {urlsplit(source).hostname!r} is not allowed" in job.error_message
+        # The user learns nothing about what a name stands for.
+        assert "127.0.0.1" not in job.error_message and "::1" not in job.error_message
         # Every job is over: whatever they could have sent has arrived by now.
         assert server.hits == []
     assert stored_counts(db_session) == (0, 0)

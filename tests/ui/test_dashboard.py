@@ -271,6 +271,19 @@ def test_every_page_at_laptop_and_phone_width_keyboard_and_local_times(
     assert "online" in worker_section.inner_text() and "celery" in worker_section.inner_text()
 
 
+def test_the_api_docs_render_under_their_content_security_policy(dashboard):
+    tab = dashboard()
+    refused: list[str] = []
+    tab.page.on(
+        "console", lambda message: refused.append(message.text) if "Security Policy" in message.text else None
+    )
+    page = tab.open("/docs")
+    page.locator(".swagger-ui .info .title", has_text="NetRaven Tasks").wait_for()
+    page.locator(".opblock-summary-path", has_text="/auth/token").first.wait_for()
+    tab.screenshot("api-docs")
+    assert refused == []
+
+
 def test_no_request_of_the_session_left_loopback():
     """Runs last in this module: the browser's requests of every test above, counted."""
     if not BROWSER_REQUESTS:
