@@ -47,11 +47,12 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
         sys.executable,
         [
             sys.executable, "-m", "gunicorn",
-            "--config", "python:api.gunicorn_config",  # security: gthread, timeouts, JSON errors
+            # security: asyncio workers, read deadlines, buffered bodies, JSON errors
+            "--config", "python:api.gunicorn_config",
             "--bind", f"{args.host}:{args.port}",
             "--workers", str(args.workers),
             "--access-logfile", "-",
-            "api:create_app()",
+            "api.asgi:create_asgi_app()",
         ],
     )  # fmt: skip
 
