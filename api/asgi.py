@@ -84,7 +84,8 @@ class BufferedApp(WSGIMiddleware):
                     if not message.get("more_body", False):
                         return b"".join(chunks)
         except TimeoutError:
-            await _answer(send, 408, f"the request body did not arrive within {self.body_seconds:g} s")
+            too_slow = f"the request body did not arrive within {self.body_seconds:g} s"
+            await _answer(send, 408, too_slow)
             return None
 
 
@@ -106,11 +107,13 @@ async def _mark_when_gone(receive: Receive, responder: _Responder) -> None:
 
 
 async def _answer(send: Send, code: int, message: str) -> None:
+    """A JSON error, then the connection closes (lingering: api/http_protocol.py): the rest of the
+    body is never read."""
     body = error_body(code, message)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),  # the rest of the body is never read: the connection cannot go on
+        (b"connection", b"close"),
     ]
     await send({"type": "http.response.start", "status": code, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
