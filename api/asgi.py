@@ -13,6 +13,7 @@ from typing import Any, cast
 from a2wsgi.asgi_typing import HTTPScope, Receive, ReceiveEvent, Scope, Send, SendEvent
 from a2wsgi.wsgi import WSGIMiddleware, WSGIResponder
 
+from api.app import create_app
 from api.errors import error_body
 from netraven_tasks.settings import Settings, get_settings
 
@@ -121,6 +122,4 @@ async def _answer(send: Send, code: int, message: str) -> None:
 
 def create_asgi_app() -> BufferedApp:
     """What the server runs (``api.asgi:create_asgi_app()``): the Flask app, its bodies buffered."""
-    from api import create_app
-
     return BufferedApp(create_app(), get_settings())

@@ -28,6 +28,7 @@ from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.migrate import upgrade
 from netraven_tasks.models import User
 from netraven_tasks.private_files import make_private_dir, write_private_file
+from netraven_tasks.service_argv import api_argv, beat_argv, flower_argv, flower_environment, worker_argv
 from netraven_tasks.settings import Settings
 from netraven_tasks.users import create_user, find_user
 
@@ -120,14 +121,14 @@ def _declare_queues(app: Celery) -> None:
 
 
 def _services(settings: Settings, api_port: int, flower_port: int) -> dict[str, list[str]]:
-    cli = [sys.executable, "-m", "netraven_tasks.cli"]
+    """The commands ``netraven-tasks api|worker|beat|flower`` exec, started directly."""
     services = {
-        "api": [*cli, "api", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "2"],
-        "worker": [*cli, "worker", "--concurrency", "2"],
-        "beat": [*cli, "beat"],
+        "api": api_argv("127.0.0.1", api_port, workers=2),
+        "worker": worker_argv(settings, extra=["--concurrency", "2"]),
+        "beat": beat_argv(settings),
     }
     if broker_has_events(settings.broker_url):  # Flower shows task events
-        services["flower"] = [*cli, "flower", "--host", "127.0.0.1", "--port", str(flower_port)]
+        services["flower"] = flower_argv("127.0.0.1", flower_port)
     return services
 
 
@@ -144,19 +145,22 @@ def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, process_group=0)
 
 
-def _stop(name: str, process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the service's process group, SIGKILL to the group if it is still there after
-    STOP_SECONDS, and SIGKILL to whatever of the group outlived its leader (an orphaned child)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if process.poll() is not None:
-            break
-        _signal_group(process.pid, sig)
+def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each service's main process, in STOP_ORDER (each stops its own children), then
+    SIGKILL to the process group of one still there after STOP_SECONDS, and of whatever outlived
+    its main process (an orphaned child)."""
+    ordered = sorted(processes.items(), key=lambda item: STOP_ORDER.index(item[0]))
+    for _name, process in ordered:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for name, process in ordered:
         try:
-            process.wait(STOP_SECONDS)
+            process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             print(f"{name} did not stop within {STOP_SECONDS:.0f} s; killing it", file=sys.stderr)
-    _signal_group(process.pid, signal.SIGKILL)
-    process.wait()
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -234,7 +238,7 @@ def run_everything(
         for name, command in services.items():
             if stop.is_set():
                 break
-            extra = {"NETRAVEN_FLOWER_BASIC_AUTH": flower} if name == "flower" and flower else {}
+            extra = flower_environment(flower) if name == "flower" else {}
             processes[name] = _start(command, {**environment, **extra})
         _print_banner(settings, password, token, api_port, flower, flower_port)
         if demo:
@@ -244,7 +248,6 @@ def run_everything(
         exit_code = _supervise(processes, stop)
     finally:
         stop.set()
-        for name in sorted(processes, key=STOP_ORDER.index):
-            _stop(name, processes[name])
+        _stop(processes)
     print("stopped", flush=True)
     return exit_code

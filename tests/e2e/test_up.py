@@ -10,12 +10,13 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, eventually, free_port
+from tests.conftest import ROOT, eventually, free_port, until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -120,3 +121,65 @@ def test_up_runs_api_worker_beat_and_demo_jobs_then_stops_on_ctrl_c(tmp_path):
     assert "stopped" in log_path.read_text()
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "the API is still listening"
+
+
+ROUNDS = 10
+API_PORT = 8000  # the port of the report: the next `up` could not bind it
+
+
+def _processes_of(var_dir: Path) -> list[str]:
+    """The live processes started for this var dir (``up`` hands its environment to every service)."""
+    marker = f"NETRAVEN_VAR_DIR={var_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "environ").read_bytes().split(b"\0"):
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append(f"{entry.name}: {command}")
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+def _api_answers() -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{API_PORT}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_ctrl_c_stops_everything_every_time(tmp_path):
+    """A terminal's Ctrl-C is SIGINT to the foreground process group: ``up``'s group, here too."""
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", API_PORT)) != 0, f"something else listens on :{API_PORT}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETRAVEN_")}
+    var_dir = tmp_path / "var"
+    env["NETRAVEN_VAR_DIR"] = str(var_dir)
+    log_path = tmp_path / "up.log"
+    rounds = []
+    for round_number in range(ROUNDS):
+        started = time.monotonic()
+        with log_path.open("wb") as log:
+            up = subprocess.Popen(
+                [sys.executable, "-m", "netraven_tasks.cli", "up", "--no-demo", "--port", str(API_PORT)],
+                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, process_group=0,
+            )  # fmt: skip
+        try:
+            until_ready(up, _api_answers, "the API", log_path.read_text, timeout=60)
+        finally:
+            os.killpg(up.pid, signal.SIGINT)
+            try:
+                code = up.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(up.pid, signal.SIGKILL)
+                raise
+        rounds.append(round(time.monotonic() - started, 1))
+        assert code == 0 and "stopped" in log_path.read_text(), log_path.read_text()[-3000:]
+        left = _processes_of(var_dir)
+        assert not left, f"round {round_number}: still running after Ctrl-C: {left}"
+        with socket.socket() as server:
+            # As gunicorn binds (SO_REUSEADDR: the closed connections' TIME_WAIT does not count).
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("127.0.0.1", API_PORT))
+    print(f"seconds per round: {rounds}")
