@@ -15,8 +15,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import requests
 
-from tests.conftest import ROOT, eventually, free_port, until_ready
+from tests.conftest import ROOT, SPARE_REDIS_URL, eventually, free_port, until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -183,3 +184,44 @@ def test_ctrl_c_stops_everything_every_time(tmp_path):
             server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             server.bind(("127.0.0.1", API_PORT))
     print(f"seconds per round: {rounds}")
+
+
+@pytest.mark.usefixtures("spare_redis")
+def test_up_runs_flower_only_behind_basic_auth(tmp_path):
+    """On a broker with task events `up` starts Flower, with credentials it makes and prints."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETRAVEN_")}
+    env |= {"NETRAVEN_VAR_DIR": str(tmp_path / "var"), "NETRAVEN_BROKER_URL": SPARE_REDIS_URL}
+    api_port, flower_port = free_port(), free_port()
+    log_path = tmp_path / "up.log"
+    command = ["up", "--no-demo", "--port", str(api_port), "--flower-port", str(flower_port)]
+    with log_path.open("wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "netraven_tasks.cli", *command],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, process_group=0,
+        )  # fmt: skip
+    flower = f"http://127.0.0.1:{flower_port}"
+
+    def flower_answers() -> bool:
+        try:
+            return requests.get(f"{flower}/healthcheck", timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    try:
+        until_ready(up, flower_answers, "Flower", log_path.read_text, timeout=90)
+        assert requests.get(f"{flower}/api/workers", timeout=10).status_code == 401
+        banner = re.search(rf"Flower +{flower} +\(user (\S+), password (\S+)\)", log_path.read_text())
+        assert banner, log_path.read_text()[-3000:]
+        user, password = banner[1], banner[2]
+        assert (tmp_path / "var" / "flower-password").read_text().strip() == password
+        assert (tmp_path / "var" / "flower-password").stat().st_mode & 0o077 == 0
+        assert requests.get(f"{flower}/", auth=(user, "wrong"), timeout=10).status_code == 401
+        assert requests.get(f"{flower}/api/workers", auth=(user, password), timeout=10).status_code == 200
+    finally:
+        os.killpg(up.pid, signal.SIGINT)
+        try:
+            code = up.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+            raise
+    assert code == 0, log_path.read_text()[-3000:]
