@@ -106,3 +106,34 @@ def test_slow_clients_cannot_hold_the_api_and_the_deadlines_close_them(api_port,
         assert answered_408 == HEAD_TRICKLERS + BODY_TRICKLERS, "each is told why (408, JSON)"
     finally:
         tricklers.close()
+
+
+STREAMS = 20
+
+
+def test_event_streams_run_side_by_side_through_the_server(api_port, make_api_user, redis_client):
+    """Each open stream holds one of the app's threads; 20 at once still leave the API prompt."""
+    from netraven_tasks.tracking.live import LiveFeed
+
+    alice = make_api_user("alice")
+    base = f"http://127.0.0.1:{api_port}"
+    streams = [
+        requests.get(f"{base}/job-logs/stream", headers=alice.headers, stream=True, timeout=10)
+        for _ in range(STREAMS)
+    ]
+    try:
+        lines = [stream.iter_lines(decode_unicode=True) for stream in streams]
+        for stream, stream_lines in zip(streams, lines, strict=True):
+            assert stream.status_code == 200 and stream.headers["content-type"].startswith(
+                "text/event-stream"
+            )
+            assert next(line for line in stream_lines if line.startswith(":")) == ": connected"
+        started = time.monotonic()
+        assert requests.get(f"{base}/healthz", timeout=PROMPT_SECONDS).status_code in {200, 503}
+        assert time.monotonic() - started < PROMPT_SECONDS
+        LiveFeed(redis_client).publish([{"id": 424242, "owner_id": alice.id, "status": "running"}])
+        for stream_lines in lines:
+            assert next(line for line in stream_lines if line.startswith("data: ")).find('"id": 424242') > 0
+    finally:
+        for stream in streams:
+            stream.close()
