@@ -20,6 +20,9 @@ worker_class = "api.gunicorn_config.ApiWorker"
 timeout = 30  # a worker whose event loop is silent this long is restarted
 graceful_timeout = 20
 keepalive = 5  # seconds an idle keep-alive connection is kept
+# Recent gunicorn opens a control socket at one path per user (~/.gunicorn/gunicorn.ctl): every API
+# on the machine would take it over from the last. Processes are driven by signals here.
+control_socket_disable = True
 # Each slow client holds a socket: a soft limit of 1024 would cap the connections below that.
 OPEN_FILES = 65536
 
