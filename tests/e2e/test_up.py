@@ -44,7 +44,7 @@ def _run_readme_curl_examples(tmp_path, port: int, env: dict[str, str]) -> None:
     out = re.sub(r"\s", "", done.stdout)
     assert '"status":"ok"' in out  # healthz
     assert '"name":"reachability_check"' in out  # GET /jobs
-    assert out.count("HTTP/1.1202") == 1 and "Location:" in done.stdout  # the launch
+    assert out.count("HTTP/1.1202") == 1 and "location:" in done.stdout.lower()  # the launch
     assert '"total_jobs":' in out and '"success_rate":' in out  # statistics
     assert '"notification_frequency":"daily"' in out  # the PATCH
     assert '"notification_frequency":"immediate"' in out  # the PUT
@@ -150,6 +150,9 @@ def _api_answers() -> bool:
         return False
 
 
+# A round is start-up until the API answers plus the stop, which waits for the Celery worker's warm
+# shutdown (~6 s on the SQLAlchemy transport): 18-32 s a round was measured on a busy 2-core machine.
+@pytest.mark.timeout(600)
 def test_ctrl_c_stops_everything_every_time(tmp_path):
     """A terminal's Ctrl-C is SIGINT to the foreground process group: ``up``'s group, here too."""
     with socket.socket() as probe:
