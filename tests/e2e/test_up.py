@@ -212,6 +212,8 @@ def test_up_runs_flower_only_behind_basic_auth(tmp_path):
 
     try:
         until_ready(up, flower_answers, "Flower", log_path.read_text, timeout=90)
+        # Flower's dashboard, open on any Flower without auth (its /api/ refuses by itself then).
+        assert requests.get(f"{flower}/", timeout=10).status_code == 401
         assert requests.get(f"{flower}/api/workers", timeout=10).status_code == 401
         banner = re.search(rf"Flower +{flower} +\(user (\S+), password (\S+)\)", log_path.read_text())
         assert banner, log_path.read_text()[-3000:]
