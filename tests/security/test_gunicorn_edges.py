@@ -1,5 +1,5 @@
-"""The API behind a real gunicorn (as ``netraven-tasks api`` runs it): idle connections do not
-starve it (row 9), and what gunicorn answers itself (414, 431) is JSON like the app's (row 11)."""
+"""The API behind its real server (as ``netraven-tasks api`` runs it): idle connections do not
+starve it (row 9), and oversize requests (414, 431, 413) are JSON like every other error (row 11)."""
 
 from __future__ import annotations
 
