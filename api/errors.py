@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
+from http import HTTPStatus
 from typing import Any, NoReturn
 
 from flask_smorest import Api, abort
@@ -50,6 +52,11 @@ def cap_errors(errors: Any) -> Any:
         return [cap_errors(item) for item in errors[:MAX_ERROR_MESSAGES]]
     text = str(errors)
     return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
+
+
+def error_body(code: int, message: str) -> bytes:
+    """The JSON error of an answer the server gives before Flask sees the request (408, 413, 400)."""
+    return json.dumps({"code": code, "status": HTTPStatus(code).phrase, "message": message}).encode()
 
 
 def fail(code: int, message: str, **extra: Any) -> NoReturn:

@@ -243,6 +243,10 @@ class Settings(BaseSettings):
     )
     max_body_bytes: Annotated[int, _env(_number(int, 1024, 1024 * 1024 * 1024))] = 1024 * 1024
     max_json_depth: Annotated[int, _env(_number(int, 2, 200))] = 32
+    # The API server's read deadlines: a request's head (line and headers) must arrive within the
+    # first, its body within the second, or the connection is answered 408 and closed.
+    request_head_seconds: Annotated[float, _env(_number(float, 0.5, 600))] = 10.0
+    request_body_seconds: Annotated[float, _env(_number(float, 0.5, 3600))] = 30.0
     login_rate_limit: Annotated[str, _env(_rate_limit)] = "10 per minute"  # failed sign-ins per username
     login_address_rate_limit: Annotated[str, _env(_rate_limit)] = "30 per minute"  # ... per client address
     # dashboard: an SSE stream ends after this; the browser reconnects

@@ -39,7 +39,7 @@ def test_the_celery_app_the_worker_command_and_devserver_follow_it(monkeypatch):
     from netraven_tasks.settings import get_settings
 
     execed: list[list[str]] = []
-    monkeypatch.setattr(services, "_celery", lambda args, extra_env=None: execed.append(list(args)))
+    monkeypatch.setattr(services, "_exec", lambda command, extra_env=None: execed.append(list(command)))
     try:
         for url, events in (("memory://", False), ("sqla+sqlite:///b.sqlite", False), ("redis://r/0", True)):
             settings = get_settings().model_copy(update={"broker_url": url})

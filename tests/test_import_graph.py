@@ -78,7 +78,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "entry points: the CLI and the development server",
         (
             "netraven_tasks.cli", "netraven_tasks.cli.*", "netraven_tasks.schedules.commands",
-            "netraven_tasks.devserver",
+            "netraven_tasks.devserver", "netraven_tasks.service_argv",
         ),
     ),
     ("api: the HTTP API and the dashboard (may import netraven_tasks, never the reverse)", ("api", "api.*")),

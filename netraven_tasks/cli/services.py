@@ -5,55 +5,42 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-from netraven_tasks.broker import broker_has_events
 from netraven_tasks.devserver import run_everything
-from netraven_tasks.private_files import make_private_dir
+from netraven_tasks.service_argv import (
+    api_argv,
+    beat_argv,
+    flower_argv,
+    flower_environment,
+    worker_argv,
+)
 from netraven_tasks.settings import Settings
 
 PASSTHROUGH = {"worker", "beat", "flower"}  # unknown options go to Celery as they are
 
 
-def _celery(args: Sequence[str], extra_env: dict[str, str] | None = None) -> None:
-    command = [sys.executable, "-m", "celery", "-A", "netraven_tasks", *args]
-    os.execvpe(sys.executable, command, {**os.environ, **(extra_env or {})})
+def _exec(command: list[str], extra_env: dict[str, str] | None = None) -> None:
+    os.execvpe(command[0], command, {**os.environ, **(extra_env or {})})
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
-    events = ["-E"] if broker_has_events(settings.broker_url) else []
-    _celery(["worker", "--loglevel", args.loglevel, *events, *args.celery_args])
+    _exec(worker_argv(settings, args.loglevel, args.celery_args))
 
 
 def cmd_beat(settings: Settings, args: argparse.Namespace) -> None:
-    make_private_dir(settings.var_dir)
-    schedule = str(settings.var_dir / "celerybeat-schedule")
-    _celery(["beat", "--loglevel", args.loglevel, "--schedule", schedule, *args.celery_args])
+    _exec(beat_argv(settings, args.loglevel, args.celery_args))
 
 
 def cmd_flower(settings: Settings, args: argparse.Namespace) -> None:
-    # Flower reads FLOWER_BASIC_AUTH itself: the password stays out of the process list.
-    auth = {"FLOWER_BASIC_AUTH": settings.flower_basic_auth} if settings.flower_basic_auth else {}
-    _celery(["flower", f"--address={args.host}", f"--port={args.port}", *args.celery_args], auth)
+    _exec(flower_argv(args.host, args.port, args.celery_args), flower_environment(settings.flower_basic_auth))
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
-    # The API is the layer above this package: named here, imported only by the process run.
     if args.dev:
         run = f"create_app().run(host={args.host!r}, port={args.port}, debug=False)"
         os.execvp(sys.executable, [sys.executable, "-c", f"from api import create_app; {run}"])
-    os.execvp(
-        sys.executable,
-        [
-            sys.executable, "-m", "gunicorn",
-            "--config", "python:api.gunicorn_config",  # security: gthread, timeouts, JSON errors
-            "--bind", f"{args.host}:{args.port}",
-            "--workers", str(args.workers),
-            "--access-logfile", "-",
-            "api:create_app()",
-        ],
-    )  # fmt: skip
+    _exec(api_argv(args.host, args.port, args.workers))
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> None:

@@ -1,52 +1,22 @@
-"""The API behind a real gunicorn (as ``netraven-tasks api`` runs it): idle connections do not
-starve it (row 9), and what gunicorn answers itself (414, 431) is JSON like the app's (row 11)."""
+"""The API behind its real server (as ``netraven-tasks api`` runs it): idle connections do not
+starve it (row 9), and oversize requests (414, 431, 413) are JSON like every other error (row 11)."""
 
 from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ROOT, TEST_ENV, eventually, free_port, stop_process
+from tests.support.api_server import serving_api
 
 
 @pytest.fixture(scope="module")
 def api_url(database_url, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    port = free_port()
-    log = (tmp_path_factory.mktemp("gunicorn") / "api.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netraven_tasks.cli",
-            "api",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        env={**__import__("os").environ, **TEST_ENV},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-    def answers() -> bool:
-        try:
-            return raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")[0] in {200, 503}
-        except OSError:
-            return False
-
-    eventually(answers, 60, "gunicorn to answer")
-    yield f"127.0.0.1:{port}"
-    stop_process(process)
+    with serving_api(tmp_path_factory.mktemp("gunicorn") / "api.log") as port:
+        yield f"127.0.0.1:{port}"
 
 
 def raw_request(port: int, data: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
