@@ -9,6 +9,7 @@ Every answer the server gives itself (400, 408, 413) is JSON like the app's.
 
 from __future__ import annotations
 
+import logging
 import resource
 from typing import Any
 
@@ -40,6 +41,13 @@ class ApiWorker(UvicornWorker):
         "proxy_headers": False,
         "server_header": False,
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each access line names the worker process that answered (which one is stuck, which one
+        # counted a sign-in): uvicorn's own line has no process id.
+        for handler in logging.getLogger("uvicorn.access").handlers:
+            handler.setFormatter(logging.Formatter("pid=%(process)d %(message)s"))
 
 
 def on_starting(server: Any) -> None:

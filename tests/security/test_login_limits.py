@@ -51,8 +51,8 @@ class EmbeddedApi:
             connection.close()
 
     def token_pids(self) -> set[str]:
-        """The gunicorn workers that answered POST /auth/token (the access log names the pid)."""
-        return set(re.findall(r"^pid=<?(\d+)>? /auth/token", self.log.read_text(), re.MULTILINE))
+        """The API workers that answered POST /auth/token (each access line names its process)."""
+        return set(re.findall(r'^pid=(\d+) .*"POST /auth/token ', self.log.read_text(), re.MULTILINE))
 
 
 def embedded_settings(var_dir: Path) -> Settings:
@@ -75,7 +75,6 @@ def embedded_api(tmp_path_factory) -> Iterator[EmbeddedApi]:  # type: ignore[no-
         NETRAVEN_VAR_DIR=str(folder / "var"),
         NETRAVEN_LOGIN_RATE_LIMIT=f"{LIMIT} per minute",
         NETRAVEN_LOGIN_ADDRESS_RATE_LIMIT="1000 per minute",
-        GUNICORN_CMD_ARGS="--access-logformat 'pid=%(p)s %(U)s %(s)s'",
     )
     # The schema and two users, written here: three CLI processes would take longer than the test.
     settings = embedded_settings(folder / "var")
