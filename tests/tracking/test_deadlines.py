@@ -63,7 +63,7 @@ def test_settled_status_answers_only_for_finished_runs(settings, db_session):
 
 
 @pytest.mark.usefixtures("clean_db")
-def test_launch_records_the_message_before_publishing_it(settings, redis_client, spare_redis):
+def test_a_launched_message_is_in_our_record(settings, redis_client, spare_redis):
     # Published through an app on the spare db, where no worker takes it: the record keeps it.
     app = Celery("record-test", broker=SPARE_REDIS_URL, set_as_current=False)
     launched = launch_job(settings, "test_nap", {}, None, app=app)
