@@ -261,6 +261,10 @@ class Settings(BaseSettings):
     sms_auth_token: str | None = Field(default=None, repr=False)
     sms_from: str | None = None
     tracking_partitions: Annotated[int, _env(_number(int, 1, 64))] = 1  # tracking: stream partitions
+    # Quotas of non-admins (netraven_tasks/quotas.py): schedules, launches, devices per batch.
+    max_schedules_per_user: Annotated[int, _env(_number(int, 1, 1_000_000))] = 100
+    launch_rate_limit: Annotated[str, _env(_rate_limit)] = "60 per minute"
+    max_batch_devices: Annotated[int, _env(_number(int, 1, 10_000_000))] = 500
 
     @model_validator(mode="before")
     @classmethod
