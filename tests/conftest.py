@@ -66,7 +66,7 @@ TEST_ENV = {
     # security: the session's many test sign-ins come from one address; tests/security sets tight limits
     "NETRAVEN_LOGIN_RATE_LIMIT": "1000 per minute",
     "NETRAVEN_LOGIN_ADDRESS_RATE_LIMIT": "1000 per minute",
-    # access: user ids restart with each test, so launch counters carry over; tests/api/test_quotas tightens it
+    # access: user ids restart each test, so launch counters carry over; tests/api/test_quotas tightens it
     "NETRAVEN_LAUNCH_RATE_LIMIT": "100000 per minute",
     # Schedules: seconds instead of minutes, so beat tests see several slots quickly.
     "NETRAVEN_SCHEDULE_MIN_INTERVAL_SECONDS": "1",
