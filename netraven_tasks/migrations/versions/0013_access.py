@@ -35,13 +35,11 @@ def upgrade() -> None:
         sa.Column("window_start", sa.BigInteger, primary_key=True),
         sa.Column("launches", sa.Integer, nullable=False),
     )
-    with op.batch_alter_table("schedules") as batch:
-        batch.add_column(sa.Column("paused_reason", sa.String(200)))
+    op.add_column("schedules", sa.Column("paused_reason", sa.String(200)))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("schedules") as batch:
-        batch.drop_column("paused_reason")
+    op.drop_column("schedules", "paused_reason")  # SQLite >= 3.35 drops columns natively
     op.drop_table("launch_windows")
     op.drop_index("ix_revoked_tokens_expires_at", table_name="revoked_tokens")
     op.drop_table("revoked_tokens")
