@@ -69,6 +69,16 @@ def cmd_users_deactivate(settings: Settings, args: argparse.Namespace) -> None:
             print(f"deactivated {user.username}; tokens issued before no longer work, schedules paused")
     except UserError as error:
         raise CommandError(str(error)) from None
+    # After the commit above, so nothing new can be queued as the user while their pending runs
+    # are canceled. lazy: builds the Celery app, through which the revokes go.
+    from netraven_tasks.celery_app import app
+
+    # lazy: the job actions import the launcher; `db upgrade` must not need it.
+    from netraven_tasks.jobs.actions import cancel_pending_runs
+
+    with session_factory(settings)() as session:
+        canceled = cancel_pending_runs(session, user.id, f"the deactivation of {user.username}", app)
+    print(f"canceled {canceled} queued or retrying run(s) of {user.username}")
 
 
 def cmd_users_activate(settings: Settings, args: argparse.Namespace) -> None:

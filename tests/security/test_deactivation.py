@@ -4,7 +4,7 @@ reason shown), the CLI's ``run --owner``, and the launcher itself; re-activation
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery import Celery
@@ -15,7 +15,7 @@ from netraven_tasks.jobs.launch_roles import OwnerDeactivated
 from netraven_tasks.models import JobLog
 from netraven_tasks.schedules.launcher import launch_due
 from netraven_tasks.users import activate_user, deactivate_user
-from tests.conftest import SPARE_REDIS_URL
+from tests.conftest import SPARE_REDIS_URL, eventually
 from tests.security.test_accounts import cli
 
 HOURLY = {"job_type": "test_flaky", "interval_seconds": 3600, "arguments": {"succeed_on_attempt": 1}}
@@ -86,3 +86,38 @@ def test_no_launch_path_runs_as_a_deactivated_owner(users, settings, beats_app, 
     refused = cli("run", "test_flaky", "--owner", "bob", "--arg", "succeed_on_attempt=1")
     assert refused.returncode == 2 and "deactivated" in refused.stderr, refused.stderr
     assert _runs(settings) == 0 and spare_redis.llen("celery") == 0
+
+
+@pytest.mark.usefixtures("worker")
+def test_deactivation_cancels_the_users_runs_that_have_not_started(users, settings, insert_job_logs):
+    now = datetime.now(UTC)
+    rows = [
+        {"owner_id": users.alice.id, "status": "queued", "queued_at": now},
+        {"owner_id": users.alice.id, "status": "retrying", "queued_at": now},
+        {"owner_id": users.alice.id, "status": "completed", "queued_at": now},
+        {"owner_id": users.bob.id, "status": "queued", "queued_at": now},
+    ]
+    alice_queued, alice_retrying, alice_done, bobs = insert_job_logs(rows)
+    done = cli("users", "deactivate", "alice")
+    assert done.returncode == 0 and "canceled 2 queued or retrying run(s) of alice" in done.stdout, (
+        done.stderr
+    )
+
+    with session_factory(settings)() as session:  # written before the command returned
+        canceled_by = {job.id: job.canceled_by for job in session.query(JobLog)}
+    assert canceled_by == {
+        alice_queued: users.alice.id,
+        alice_retrying: users.alice.id,
+        alice_done: None,
+        bobs: None,
+    }
+
+    def statuses() -> dict[int, str]:
+        with session_factory(settings)() as session:
+            return {job.id: job.status for job in session.query(JobLog)}
+
+    eventually(
+        lambda: statuses() == {alice_queued: "canceled", alice_retrying: "canceled", alice_done: "completed",
+                               bobs: "queued"},
+        message=lambda: f"alice's pending runs canceled, nothing else: {statuses()}",
+    )  # fmt: skip
