@@ -80,9 +80,10 @@ def launch_schedule(
                 try:
                     launched += _launch_slot(settings, schedule, slot, is_admin, app)
                 except OwnerDeactivated:
-                    # Resumed by an admin, or deactivated in a way that skipped the pause.
+                    # Resumed by an admin, or deactivated in a way that skipped the pause. Only
+                    # this one: the owner's others may be held by another launcher.
                     log.warning("schedule %s: its owner is deactivated; pausing it", schedule.id)
-                    pause_owner_schedules(session, schedule.owner_id, OWNER_DEACTIVATED)
+                    pause_owner_schedules(session, schedule.owner_id, OWNER_DEACTIVATED, only=schedule.id)
             else:
                 log.warning("schedule %s: slot %s is past its grace, not launched", schedule.id, slot)
             slot = timing.next_slot(slot)

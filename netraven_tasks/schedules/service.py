@@ -163,12 +163,12 @@ def update_schedule(session: Session, schedule: Schedule, values: dict[str, Any]
     return schedule
 
 
-def pause_owner_schedules(session: Session, owner_id: int, reason: str) -> int:
-    """Pause every enabled schedule of ``owner_id``, saying why; returns how many."""
+def pause_owner_schedules(session: Session, owner_id: int, reason: str, only: int | None = None) -> int:
+    """Pause every enabled schedule of ``owner_id`` (``only``: just that one), saying why; returns
+    how many. Schedules loaded in ``session`` see the change."""
+    query = update(Schedule).where(Schedule.owner_id == owner_id, Schedule.enabled)
     result = session.execute(
-        update(Schedule)
-        .where(Schedule.owner_id == owner_id, Schedule.enabled)
-        .values(
+        (query if only is None else query.where(Schedule.id == only)).values(
             enabled=False,
             paused_reason=reason,
             watch_state=WatchState.OK.value,
