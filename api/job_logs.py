@@ -20,6 +20,7 @@ from api.errors import fail
 from api.job_log_queries import JobLogFilter, active_filter, job_log_with_entries, list_page, total_of
 from api.job_log_rows import list_rows, with_timings
 from api.pagination import PaginatedBlueprint
+from api.quotas import count_launch
 from api.schemas import Text, UTCDateTime
 from api.security import Caller, current_caller, errors, may_see_owner, protect, visible_owner
 from netraven_tasks.jobs.actions import JobActionRefused, cancel_job, rerun_job
@@ -219,11 +220,12 @@ class RerunJobLog(MethodView):
     @blp.response(
         202, RerunSchema, headers={"Location": {"description": "the new run", "schema": {"type": "string"}}}
     )
-    @errors(blp, 401, 403, 404, 409, 503)
+    @errors(blp, 401, 403, 404, 409, 429, 503)
     def post(self, job_log_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Run a finished job again with the same arguments, owned by the caller (``rerun_of`` kept)."""
         caller = current_caller()
         job = _visible_job(caller, job_log_id)
+        count_launch()
         try:
             launched = rerun_job(current_settings(), job, caller.id, caller.is_admin)
         except LaunchForbidden as error:

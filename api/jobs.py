@@ -11,6 +11,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields
 
 from api.context import current_settings
 from api.errors import fail, fail_invalid
+from api.quotas import count_launch
 from api.security import current_caller, errors, protect
 from netraven_tasks.jobs.arguments import contains_nul
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
@@ -95,12 +96,13 @@ class JobRuns(MethodView):
         LaunchedJobSchema,
         headers={"Location": {"description": "the job log", "schema": {"type": "string"}}},
     )
-    @errors(blp, 401, 403, 404, 422, 503)
+    @errors(blp, 401, 403, 404, 422, 429, 503)
     def post(self, arguments: dict[str, Any], job_type: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Launch a run of a job type, owned by the caller; follow the Location header to watch it."""
         if contains_nul(arguments):
             fail(422, "arguments must not contain NUL characters")
         caller = current_caller()
+        count_launch()
         try:
             declared = get_job_type(job_type)
             if declared is not None:  # security: who may launch it, with these arguments

@@ -11,15 +11,18 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.context import current_settings, db_session
 from api.errors import fail, fail_invalid
+from api.pagination import PaginatedBlueprint, requested_window
+from api.quotas import too_many
 from api.security import current_caller, errors, may_see_owner, protect
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.models import utcnow
+from netraven_tasks.quotas import QuotaExceeded, ensure_schedule_quota
 from netraven_tasks.schedules.models import Schedule
 from netraven_tasks.schedules.service import (
     ScheduleBodySchema,
@@ -32,7 +35,9 @@ from netraven_tasks.schedules.service import (
     update_schedule,
 )
 
-blp = protect(Blueprint("schedules", __name__, url_prefix="/schedules", description="Scheduled job runs"))
+blp = protect(
+    PaginatedBlueprint("schedules", __name__, url_prefix="/schedules", description="Scheduled job runs")
+)
 
 MAX_ID = 2**31 - 1
 EXAMPLE = {
@@ -64,6 +69,10 @@ class ScheduleSchema(Schema):
     last_job_log_id = fields.Integer(allow_none=True)
     last_status = fields.String(allow_none=True)
     state = fields.String(required=True, metadata={"description": "ok, late, missed, failing or paused"})
+    paused_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "why the system paused it (owner deactivated); null otherwise"},
+    )
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
@@ -78,28 +87,43 @@ def _own_schedule(schedule_id: int) -> Schedule:
 @blp.route("")
 class Schedules(MethodView):
     @blp.response(200, ScheduleSchema(many=True))
+    @blp.paginate(page_size=20, max_page_size=100)
     @errors(blp, 401)
-    def get(self) -> list[dict[str, Any]]:
-        """Your schedules (an admin: everyone's), oldest first, each with its last run and state."""
+    def get(self, pagination_parameters: PaginationParameters) -> list[dict[str, Any]]:
+        """Your schedules (an admin: everyone's), oldest first, each with its last run and state;
+        paginated like /job-logs (the X-Pagination header has the total)."""
         caller = current_caller()
         query = select(Schedule).order_by(Schedule.id)
         if not caller.is_admin:
             query = query.where(Schedule.owner_id == caller.id)
         session = db_session()
-        return describe(session, list(session.scalars(query)))
+        pagination_parameters.item_count = session.scalar(
+            select(func.count()).select_from(query.order_by(None).subquery())
+        )
+        window = requested_window(pagination_parameters)
+        if window is None:
+            return []
+        limit, offset = window
+        return describe(session, list(session.scalars(query.limit(limit).offset(offset))))
 
     @blp.arguments(ScheduleBodySchema, example=EXAMPLE)
     @blp.response(201, ScheduleSchema, headers={"Location": {"schema": {"type": "string"}}})
-    @errors(blp, 401, 403, 422)
+    @errors(blp, 401, 403, 422, 429)
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """Create a schedule owned by you: exactly one of interval_seconds or cron (+ timezone)."""
+        """Create a schedule owned by you: exactly one of interval_seconds or cron (+ timezone).
+        A non-admin has at most NETRAVEN_MAX_SCHEDULES_PER_USER (429 beyond)."""
+        caller = current_caller()
         try:
-            values = load_new(body, current_settings(), current_caller().is_admin)
+            values = load_new(body, current_settings(), caller.is_admin)
         except ValidationError as error:
             fail_invalid(error.messages)
         except LaunchForbidden as error:
             fail(403, str(error))
         session = db_session()
+        try:
+            ensure_schedule_quota(session, caller.id, caller.is_admin, current_settings())
+        except QuotaExceeded as error:
+            too_many(error)
         schedule = create_schedule(session, current_caller().id, values, utcnow())
         session.commit()
         location = url_for("schedules.ScheduleDetail", schedule_id=schedule.id)

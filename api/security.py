@@ -17,7 +17,7 @@ from flask_smorest import Blueprint
 from api.context import current_settings, db_session
 from api.errors import fail
 from api.session_cookie import session_token
-from netraven_tasks.auth import InvalidToken, decode_token, token_revoked
+from netraven_tasks.auth import InvalidToken, TokenClaims, decode_token, token_user
 from netraven_tasks.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,6 +35,10 @@ class Caller:
     username: str
     is_admin: bool
 
+    @classmethod
+    def of(cls, user: User) -> Caller:
+        return cls(id=user.id, username=user.username, is_admin=bool(user.is_admin))
+
 
 def _unauthorized(message: str) -> NoReturn:
     fail(401, message, headers=WWW_AUTHENTICATE)
@@ -51,12 +55,12 @@ def authenticate() -> Caller:
         claims = decode_token(token.strip(), current_settings())
     except InvalidToken as error:
         _unauthorized(f"invalid bearer token: {error}")
-    user = db_session().get(User, claims.user_id) if 0 < claims.user_id < 2**31 else None
-    if user is None or not user.active:
-        _unauthorized("the token's user is unknown or deactivated")
-    if token_revoked(user, claims):
-        _unauthorized("the token was revoked (password changed); sign in again")
-    return Caller(id=user.id, username=user.username, is_admin=bool(user.is_admin))
+    try:
+        user = token_user(db_session(), claims)
+    except InvalidToken as error:
+        _unauthorized(str(error))
+    g.netraven_token_claims = claims
+    return Caller.of(user)
 
 
 def current_caller() -> Caller:
@@ -64,6 +68,13 @@ def current_caller() -> Caller:
     if caller is None:
         caller = g.netraven_caller = authenticate()
     return caller
+
+
+def current_claims() -> TokenClaims:
+    """The claims of the token this request was authenticated with (after ``current_caller``)."""
+    current_caller()
+    claims: TokenClaims = g.netraven_token_claims
+    return claims
 
 
 def protect(blp: Blueprint) -> Blueprint:

@@ -3,6 +3,11 @@
 Each open stream is one blocking XREAD on Redis, never a database query, and holds one of
 gunicorn's threads: so a stream ends by itself after ``NETRAVEN_STREAM_MAX_SECONDS`` and the
 browser's EventSource reconnects, resuming after the last id it saw (``Last-Event-ID``).
+
+The caller is re-checked while the stream runs (``CallerWatch``): before each batch of events and
+at least every ``RECHECK_SECONDS``, so deactivation, a password change or sign-out ends an open
+stream within seconds. A quiet stream gets a comment line every ``HEARTBEAT_SECONDS`` so proxies
+keep it open, and its Redis client waits longer than any read blocks.
 """
 
 from __future__ import annotations
@@ -18,14 +23,19 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.caller_watch import RECHECK_SECONDS, CallerWatch
 from api.context import current_settings
 from api.errors import fail
-from api.security import Caller, current_caller, errors, protect
+from api.security import Caller, errors, protect
 from netraven_tasks.tracking.live import LiveFeed
 
 blp = protect(Blueprint("job_log_stream", __name__, url_prefix="/job-logs", description="Live job updates"))
 
 HEARTBEAT_SECONDS = 15  # a comment line this often keeps proxies from closing an idle stream
+# An XREAD blocks at most this long; the client's socket timeout must outlast it by a margin, or a
+# quiet stream ends in a timeout (redis-py's default socket timeout is 5 s).
+READ_BLOCK_SECONDS = RECHECK_SECONDS
+SOCKET_TIMEOUT_SECONDS = READ_BLOCK_SECONDS + 10
 RECONNECT_MS = 1000
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 _REDIS_KEY = "netraven_live_redis"
@@ -35,7 +45,9 @@ def _live_feed() -> LiveFeed:
     """One Redis client (and connection pool) per API process, shared by its streams."""
     client = current_app.extensions.get(_REDIS_KEY)
     if client is None:
-        client = current_app.extensions[_REDIS_KEY] = redis.Redis.from_url(current_settings().broker_url)
+        client = current_app.extensions[_REDIS_KEY] = redis.Redis.from_url(
+            current_settings().broker_url, socket_timeout=SOCKET_TIMEOUT_SECONDS
+        )
     return LiveFeed(client)
 
 
@@ -53,24 +65,44 @@ def _visible(caller: Caller, row: dict[str, object]) -> bool:
     return caller.is_admin or row.get("owner_id") == caller.id
 
 
+REVOKED = ": access revoked (signed out, deactivated or password changed); sign in again\n\n"
+
+
 def job_events(
-    feed: LiveFeed, caller: Caller, after: str, until: float, heartbeat: float = HEARTBEAT_SECONDS
+    feed: LiveFeed,
+    watch: CallerWatch,
+    after: str,
+    until: float,
+    heartbeat: float = HEARTBEAT_SECONDS,
+    block: float = READ_BLOCK_SECONDS,
 ) -> Iterator[str]:
-    """The SSE text: ``event: job`` per visible row, heartbeats between, until ``until`` (monotonic)."""
+    """The SSE text: ``event: job`` per row the caller may see (asking ``watch`` before each batch
+    and each quiet wake-up), a heartbeat after ``heartbeat`` seconds of silence, until ``until``
+    (monotonic) or until the caller's access ends."""
     yield f"retry: {RECONNECT_MS}\n: connected\n\n"
+    last_sent = time.monotonic()
     while (left := until - time.monotonic()) > 0:
+        if (caller := watch.current()) is None:
+            yield REVOKED
+            return
         try:
-            entries = feed.read(after, block_ms=max(1, int(min(left, heartbeat) * 1000)))
+            entries = feed.read(after, block_ms=max(1, int(min(left, block, heartbeat) * 1000)))
         except redis.RedisError:
             yield ": live feed unavailable, reconnect later\n\n"
             return
         if not entries:
-            yield ": heartbeat\n\n"
+            if time.monotonic() - last_sent >= heartbeat:
+                yield ": heartbeat\n\n"
+                last_sent = time.monotonic()
             continue
+        if (caller := watch.current()) is None:  # the rows may be newer than the last check
+            yield REVOKED
+            return
         for entry_id, row in entries:
             after = entry_id
             if _visible(caller, row):
                 yield f"id: {entry_id}\nevent: job\ndata: {json.dumps(row, default=str)}\n\n"
+                last_sent = time.monotonic()
     yield ": stream closed, reconnect with Last-Event-ID\n\n"
 
 
@@ -88,7 +120,7 @@ class JobLogStream(MethodView):
     @errors(blp, 401, 422, 503)
     def get(self, query: dict[str, str]) -> Response:
         """Every change of a job run the caller may see, as Server-Sent Events (resume with Last-Event-ID)."""
-        caller = current_caller()
+        watch = CallerWatch.of_request()
         settings = current_settings()
         if not settings.broker_is_redis:
             fail(503, "live updates need the Redis broker; poll GET /job-logs/active instead")
@@ -100,7 +132,7 @@ class JobLogStream(MethodView):
             fail(503, "the live feed is unavailable; poll GET /job-logs/active instead")
         until = time.monotonic() + settings.stream_max_seconds
         return Response(
-            job_events(feed, caller, after, until),
+            job_events(feed, watch, after, until),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -12,6 +12,7 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 
+from netraven_tasks.access import models as _access_models  # noqa: F401 - their tables
 from netraven_tasks.broker import broker_has_events
 from netraven_tasks.celery_integration import install
 from netraven_tasks.jobs import BUILTIN_JOB_MODULES

@@ -271,6 +271,10 @@ class Settings(BaseSettings):
     heartbeat_seconds: Annotated[float, _env(_number(float, 0.2, 3600))] = 20.0
     deadline_seconds: Annotated[float, _env(_number(float, 1, 86400))] = 60.0
     redelivery_seconds: Annotated[int, _env(_number(int, 1, 7 * 24 * 3600))] = 3600
+    # Quotas of non-admins (netraven_tasks/quotas.py): schedules, launches, devices per batch.
+    max_schedules_per_user: Annotated[int, _env(_number(int, 1, 1_000_000))] = 100
+    launch_rate_limit: Annotated[str, _env(_rate_limit)] = "60 per minute"
+    max_batch_devices: Annotated[int, _env(_number(int, 1, 10_000_000))] = 500
 
     @model_validator(mode="before")
     @classmethod

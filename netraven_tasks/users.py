@@ -9,8 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from netraven_tasks.auth import hash_password
+from netraven_tasks.jobs.launch_roles import OwnerDeactivated
 from netraven_tasks.models import User, utcnow
 from netraven_tasks.preferences import DEFAULT_PREFERENCES
+from netraven_tasks.schedules.service import OWNER_DEACTIVATED, pause_owner_schedules
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,150}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+$")
@@ -79,11 +81,32 @@ def set_password(session: Session, username: str, password: str) -> User:
 
 
 def deactivate_user(session: Session, username: str) -> User:
-    """The user can no longer sign in, and every token issued before stops working."""
+    """The user can no longer sign in, every token issued before stops working, and their
+    schedules are paused (``paused_reason`` says why); nothing is launched as them any more."""
     user = _existing(session, username)
+    # Schedules before the user row: a launcher holding one of them is let finish first (it
+    # reads the user row FOR SHARE), so the two never wait on each other.
+    pause_owner_schedules(session, user.id, OWNER_DEACTIVATED)
     user.active = False
     user.tokens_valid_after = utcnow()
     return user
+
+
+def activate_user(session: Session, username: str) -> User:
+    """The user may sign in again. Their paused schedules stay paused: they (or an admin) resume
+    the ones still wanted, rather than every one of them launching again at once."""
+    user = _existing(session, username)
+    user.active = True
+    return user
+
+
+def ensure_active_owner(session: Session, owner_id: int) -> None:
+    """OwnerDeactivated unless the user exists and is active. The row is read FOR SHARE, held to
+    the end of the launch's transaction: a deactivation waits for this launch to commit, and
+    every launch after the deactivation sees it."""
+    active = session.scalar(select(User.active).where(User.id == owner_id).with_for_update(read=True))
+    if not active:
+        raise OwnerDeactivated(f"user {owner_id} is deactivated: nothing is launched as them")
 
 
 def list_users(session: Session) -> Sequence[User]:

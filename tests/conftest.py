@@ -66,6 +66,8 @@ TEST_ENV = {
     # security: the session's many test sign-ins come from one address; tests/security sets tight limits
     "NETRAVEN_LOGIN_RATE_LIMIT": "1000 per minute",
     "NETRAVEN_LOGIN_ADDRESS_RATE_LIMIT": "1000 per minute",
+    # access: user ids restart each test, so launch counters carry over; tests/api/test_quotas tightens it
+    "NETRAVEN_LAUNCH_RATE_LIMIT": "100000 per minute",
     # Schedules: seconds instead of minutes, so beat tests see several slots quickly.
     "NETRAVEN_SCHEDULE_MIN_INTERVAL_SECONDS": "1",
     "NETRAVEN_SCHEDULE_CHECK_SECONDS": "0.5",

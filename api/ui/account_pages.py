@@ -19,6 +19,7 @@ from api.ui.session import (
     keep_sign_in_guard,
     local_page,
     page_caller,
+    revoke_session,
     session_token,
     sign_in_guard,
     signed_in,
@@ -65,7 +66,9 @@ def open_session() -> Any:
 
 @blp.route("/sign-out", methods=["POST"])
 def sign_out() -> Any:
-    session_token()  # checks the CSRF token: another site cannot sign a person out
+    token = session_token()  # checks the CSRF token: another site cannot sign a person out
+    if token:
+        revoke_session(token)
     response = redirect("/ui/sign-in", code=303)
     end_session(response)
     return response

@@ -20,7 +20,7 @@ from flask import g, redirect, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from api.context import current_settings
+from api.context import current_settings, db_session
 from api.errors import fail
 from api.security import Caller, current_caller
 from api.session_cookie import (  # noqa: F401 - the cookie and CSRF names, re-exported for the pages
@@ -31,6 +31,7 @@ from api.session_cookie import (  # noqa: F401 - the cookie and CSRF names, re-e
     csrf_for,
     session_token,
 )
+from netraven_tasks.auth import InvalidToken, decode_token, revoke_token
 
 SIGN_IN_COOKIE = "netraven_sign_in"  # a random value that guards the sign-in form itself
 HOME = "/ui/active"
@@ -105,6 +106,18 @@ def start_session(response: Response, token: str, max_age: int) -> None:
 
 def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def revoke_session(token: str) -> None:
+    """Refuse the session's token server-side from now on: a copy of the cookie stops working too
+    (every request checks it), and a stream opened with it ends at its next re-check."""
+    try:
+        claims = decode_token(token, current_settings())
+    except InvalidToken:
+        return  # expired or forged: nothing to revoke
+    session = db_session()
+    revoke_token(session, claims)
+    session.commit()
 
 
 def sign_in_guard() -> str:

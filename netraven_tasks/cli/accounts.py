@@ -11,7 +11,15 @@ from netraven_tasks.cli.common import CommandError, redact
 from netraven_tasks.db import session_factory
 from netraven_tasks.migrate import downgrade, upgrade
 from netraven_tasks.settings import Settings
-from netraven_tasks.users import UserError, create_user, deactivate_user, find_user, list_users, set_password
+from netraven_tasks.users import (
+    UserError,
+    activate_user,
+    create_user,
+    deactivate_user,
+    find_user,
+    list_users,
+    set_password,
+)
 
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
@@ -58,7 +66,26 @@ def cmd_users_deactivate(settings: Settings, args: argparse.Namespace) -> None:
     try:
         with session_factory(settings).begin() as session:
             user = deactivate_user(session, args.name)
-            print(f"deactivated {user.username}; tokens issued before no longer work")
+            print(f"deactivated {user.username}; tokens issued before no longer work, schedules paused")
+    except UserError as error:
+        raise CommandError(str(error)) from None
+    # After the commit above, so nothing new can be queued as the user while their pending runs
+    # are canceled. lazy: builds the Celery app, through which the revokes go.
+    from netraven_tasks.celery_app import app
+
+    # lazy: the job actions import the launcher; `db upgrade` must not need it.
+    from netraven_tasks.jobs.actions import cancel_pending_runs
+
+    with session_factory(settings)() as session:
+        canceled = cancel_pending_runs(session, user.id, f"the deactivation of {user.username}", app)
+    print(f"canceled {canceled} queued or retrying run(s) of {user.username}")
+
+
+def cmd_users_activate(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        with session_factory(settings).begin() as session:
+            user = activate_user(session, args.name)
+            print(f"activated {user.username}; their paused schedules stay paused until resumed")
     except UserError as error:
         raise CommandError(str(error)) from None
 
@@ -94,7 +121,7 @@ def _command(
 
 
 def add_commands(commands: Any) -> None:
-    """``db upgrade|downgrade``, ``users create|set-password|deactivate|list``, ``token``."""
+    """``db upgrade|downgrade``, ``users create|set-password|deactivate|activate|list``, ``token``."""
     db = commands.add_parser("db", help="database schema (Alembic)")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     _command(db_commands, "upgrade", "migrate to the newest schema", cmd_db_upgrade).add_argument(
@@ -112,6 +139,7 @@ def add_commands(commands: Any) -> None:
     set_help = "set NAME's password from stdin; revokes tokens"
     _command(user_commands, "set-password", set_help, cmd_users_set_password, "name")
     _command(user_commands, "deactivate", "deactivate NAME; revokes tokens", cmd_users_deactivate, "name")
+    _command(user_commands, "activate", "let NAME sign in again", cmd_users_activate, "name")
     user_commands.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
 
     token = commands.add_parser("token", help="print a bearer token for user NAME")

@@ -7,7 +7,7 @@ and only a run that is over can be re-run (``JobActionRefused`` names why, the A
 from __future__ import annotations
 
 from celery import Celery
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from netraven_tasks.db import session_factory
@@ -70,6 +70,26 @@ def cancel_job(
                 error_message=f"canceled by {canceled_by_name} before it ran",
             )
         )
+
+
+def cancel_pending_runs(
+    session: Session, owner_id: int, canceled_by_name: str, app: Celery | None = None
+) -> int:
+    """Cancel every run of ``owner_id`` no worker is running now (queued, or waiting for a retry),
+    as ``cancel_job`` does; returns how many. A deactivated user's pending work stops with them."""
+    pending = session.scalars(
+        select(JobLog)
+        .where(JobLog.owner_id == owner_id, JobLog.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]))
+        .order_by(JobLog.id)
+    ).all()
+    canceled = 0
+    for job in pending:
+        try:
+            cancel_job(session, job, owner_id, canceled_by_name, app)
+            canceled += 1
+        except JobActionRefused:
+            pass  # it finished meanwhile
+    return canceled
 
 
 def rerun_job(settings: Settings, job: JobLog, owner_id: int, owner_is_admin: bool) -> LaunchedJob:

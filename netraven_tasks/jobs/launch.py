@@ -18,6 +18,7 @@ from typing import Any
 from celery import Celery
 
 from netraven_tasks.db import session_factory
+from netraven_tasks.jobs.launch_roles import OwnerDeactivated
 from netraven_tasks.jobs.registry import get_job_type
 from netraven_tasks.runtime import Runtime, runtime_of
 from netraven_tasks.schedules.runs import SlotTaken, insert_scheduled_row
@@ -26,6 +27,7 @@ from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.headers import JOB_LOG_HEADER, OWNER_HEADER
 from netraven_tasks.tracking.recorder import after_commit
 from netraven_tasks.tracking.transitions import Outcome, apply_event
+from netraven_tasks.users import ensure_active_owner
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ def _write(
 ) -> Outcome:
     """Apply ``event`` in one transaction; with a (schedule id, slot), the row is that slot's run."""
     with session_factory(settings).begin() as session:
+        if event.kind is EventKind.QUEUED and event.owner_id is not None:
+            ensure_active_owner(session, event.owner_id)  # every launch path comes through here
         if slot is not None:
             insert_scheduled_row(
                 session,
@@ -84,7 +88,8 @@ def launch_job(
     slot: datetime | None = None,
     app: Celery | None = None,
 ) -> LaunchedJob:
-    """Queue a run; raises UnknownJobType, marshmallow.ValidationError or LaunchUnavailable.
+    """Queue a run; raises UnknownJobType, marshmallow.ValidationError, OwnerDeactivated (a
+    LaunchForbidden) or LaunchUnavailable.
 
     A scheduled run (``schedule_id`` and ``slot``) is keyed by its slot: SlotTaken if that run
     was launched before, and then nothing is published. It is published through ``app``
@@ -106,7 +111,7 @@ def launch_job(
     scheduled = (schedule_id, slot) if schedule_id is not None and slot is not None else None
     try:
         row = _write(settings, runtime, queued, scheduled)
-    except SlotTaken:
+    except (SlotTaken, OwnerDeactivated):
         raise
     except Exception as error:
         log.warning("could not write the queued row of a %s run: %s", declared.name, error)

@@ -24,6 +24,10 @@ class LaunchForbidden(PermissionError):
     """The caller's role may not launch this job type with these arguments."""
 
 
+class OwnerDeactivated(LaunchForbidden):
+    """The run's owner is deactivated (or gone): nothing is launched as them, from anywhere."""
+
+
 def role_of(is_admin: bool | None) -> str:
     return ADMIN if is_admin else USER
 

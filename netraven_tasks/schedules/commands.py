@@ -18,6 +18,7 @@ from netraven_tasks.cli.common import CommandError, parse_arg
 from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.models import utcnow
+from netraven_tasks.quotas import QuotaExceeded, ensure_schedule_quota
 from netraven_tasks.schedules.models import Schedule
 from netraven_tasks.schedules.service import (
     create_schedule,
@@ -45,8 +46,9 @@ def _line(row: dict[str, Any]) -> str:
         else f"cron {row['cron']!r} {row['timezone']}"
     )
     next_run = row["next_run_at"].isoformat() if row["next_run_at"] else "-"
+    state = f"{row['state']} ({row['paused_reason']})" if row["paused_reason"] else row["state"]
     return (
-        f"{row['id']:>5}  {row['state']:<8} {row['job_type']:<20} {timing:<32} next {next_run}"
+        f"{row['id']:>5}  {state:<8} {row['job_type']:<20} {timing:<32} next {next_run}"
         f"  last {row['last_status'] or '-'}  {json.dumps(row['arguments'], sort_keys=True)}"
     )
 
@@ -83,6 +85,10 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> None:
             raise _error(f"invalid schedule: {json.dumps(error.messages)}") from None
         except LaunchForbidden as error:
             raise _error(f"{args.owner} may not schedule this: {error}") from None
+        try:
+            ensure_schedule_quota(session, owner.id, owner.is_admin, settings)
+        except QuotaExceeded as error:
+            raise _error(str(error)) from None
         schedule = create_schedule(session, owner.id, values, utcnow())
         print(f"created schedule {schedule.id}: {_line(describe(session, [schedule])[0])}")
 

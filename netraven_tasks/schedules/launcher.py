@@ -18,11 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.jobs.launch import UnknownJobType, launch_job
-from netraven_tasks.jobs.launch_roles import LaunchForbidden
+from netraven_tasks.jobs.launch_roles import LaunchForbidden, OwnerDeactivated
 from netraven_tasks.jobs.registry import get_job_type
 from netraven_tasks.schedules.models import Schedule
 from netraven_tasks.schedules.runs import SlotTaken
-from netraven_tasks.schedules.service import owner_is_admin, timing_of
+from netraven_tasks.schedules.service import (
+    OWNER_DEACTIVATED,
+    owner_is_admin,
+    pause_owner_schedules,
+    timing_of,
+)
 from netraven_tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,9 +75,15 @@ def launch_schedule(
             return 0  # another launcher holds it, or it changed meanwhile
         timing, slot, launched = timing_of(schedule), schedule.next_run_at, 0
         is_admin = owner_is_admin(session, schedule)
-        while slot <= now:
+        while slot <= now and schedule.enabled:
             if (now - slot).total_seconds() <= schedule.grace_seconds:
-                launched += _launch_slot(settings, schedule, slot, is_admin, app)
+                try:
+                    launched += _launch_slot(settings, schedule, slot, is_admin, app)
+                except OwnerDeactivated:
+                    # Resumed by an admin, or deactivated in a way that skipped the pause. Only
+                    # this one: the owner's others may be held by another launcher.
+                    log.warning("schedule %s: its owner is deactivated; pausing it", schedule.id)
+                    pause_owner_schedules(session, schedule.owner_id, OWNER_DEACTIVATED, only=schedule.id)
             else:
                 log.warning("schedule %s: slot %s is past its grace, not launched", schedule.id, slot)
             slot = timing.next_slot(slot)
@@ -98,6 +109,8 @@ def _launch_slot(
             slot=slot,
             app=app,
         )
+    except OwnerDeactivated:
+        raise  # the caller pauses the schedule
     except SlotTaken:
         return 0  # launched before (by another beat, or by this one before a crash)
     except (UnknownJobType, ValidationError, LaunchForbidden) as error:

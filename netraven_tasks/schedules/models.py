@@ -39,6 +39,7 @@ class Schedule(Base):
     cron: Mapped[str | None] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    paused_reason: Mapped[str | None] = mapped_column(String(200))  # why the system paused it (0011)
     grace_seconds: Mapped[int] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
     next_run_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the next slot beat launches

@@ -26,6 +26,7 @@ from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import JobStatus
 
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
+OWNER_DEACTIVATED = "owner deactivated"  # the paused_reason of a deactivated user's schedules
 EDITABLE = (
     "job_type",
     "arguments",
@@ -150,6 +151,8 @@ def update_schedule(session: Session, schedule: Schedule, values: dict[str, Any]
     old_timing, was_enabled = timing_of(schedule), schedule.enabled
     for key, value in values.items():
         setattr(schedule, key, value)
+    if schedule.enabled and not was_enabled:
+        schedule.paused_reason = None
     if timing_of(schedule) != old_timing or (schedule.enabled and not was_enabled):
         schedule.next_run_at = schedule.slots_from = timing_of(schedule).next_slot(now)
         schedule.watch_state, schedule.incident_slot = WatchState.OK.value, None
@@ -158,6 +161,22 @@ def update_schedule(session: Session, schedule: Schedule, values: dict[str, Any]
     schedule.updated_at = now
     session.flush()
     return schedule
+
+
+def pause_owner_schedules(session: Session, owner_id: int, reason: str, only: int | None = None) -> int:
+    """Pause every enabled schedule of ``owner_id`` (``only``: just that one), saying why; returns
+    how many. Schedules loaded in ``session`` see the change."""
+    query = update(Schedule).where(Schedule.owner_id == owner_id, Schedule.enabled)
+    result = session.execute(
+        (query if only is None else query.where(Schedule.id == only)).values(
+            enabled=False,
+            paused_reason=reason,
+            watch_state=WatchState.OK.value,
+            incident_slot=None,
+            updated_at=utcnow(),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def delete_schedule(session: Session, schedule: Schedule) -> None:
@@ -233,6 +252,7 @@ def describe(session: Session, schedules: Sequence[Schedule]) -> list[dict[str, 
                 "last_job_log_id": last.job_log_id if last else None,
                 "last_status": last.status if last else None,
                 "state": state_of(schedule, schedule_scope(schedule.id) in failing),
+                "paused_reason": schedule.paused_reason,
                 "created_at": schedule.created_at,
                 "updated_at": schedule.updated_at,
             }

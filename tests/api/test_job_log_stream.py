@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 
@@ -13,6 +14,16 @@ from api.security import Caller
 from api.stream import job_events
 from netraven_tasks.tracking.live import LiveFeed
 from tests.api.test_jobs_and_job_logs import launch
+
+
+class Watching:
+    """A CallerWatch stand-in for the generator's own tests: the caller, unchanged."""
+
+    def __init__(self, caller: Caller):
+        self.caller = caller
+
+    def current(self) -> Caller:
+        return self.caller
 
 
 @pytest.fixture
@@ -37,14 +48,16 @@ def test_a_user_gets_only_their_rows_an_admin_all_with_heartbeats_and_an_end(fee
     feed.publish([{"id": 1, "owner_id": 7, "status": "completed"}])
 
     began = time.monotonic()
-    mine = "".join(job_events(feed, Caller(7, "u7", False), start, time.monotonic() + 0.6, heartbeat=0.2))
+    mine = "".join(
+        job_events(feed, Watching(Caller(7, "u7", False)), start, time.monotonic() + 0.6, heartbeat=0.2)
+    )
     assert time.monotonic() - began < 3  # the stream ends by itself
     assert [(e["row"]["id"], e["row"]["status"]) for e in _events(mine)] == [(1, "queued"), (1, "completed")]
     assert mine.startswith("retry: 1000\n") and ": heartbeat\n\n" in mine
     assert mine.endswith(": stream closed, reconnect with Last-Event-ID\n\n")
 
     everything = "".join(
-        job_events(feed, Caller(1, "root", True), start, time.monotonic() + 0.3, heartbeat=0.1)
+        job_events(feed, Watching(Caller(1, "root", True)), start, time.monotonic() + 0.3, heartbeat=0.1)
     )
     assert [e["row"]["id"] for e in _events(everything)] == [1, 2, 1]
 
@@ -52,8 +65,12 @@ def test_a_user_gets_only_their_rows_an_admin_all_with_heartbeats_and_an_end(fee
 def test_resuming_after_an_id_skips_what_was_seen(feed):
     start = feed.last_id()
     feed.publish([{"id": n, "owner_id": 7, "status": "queued"} for n in (1, 2, 3)])
-    first = _events("".join(job_events(feed, Caller(7, "u", False), start, time.monotonic() + 0.2, 0.1)))
-    rest = "".join(job_events(feed, Caller(7, "u", False), first[0]["id"], time.monotonic() + 0.2, 0.1))
+    first = _events(
+        "".join(job_events(feed, Watching(Caller(7, "u", False)), start, time.monotonic() + 0.2, 0.1))
+    )
+    rest = "".join(
+        job_events(feed, Watching(Caller(7, "u", False)), first[0]["id"], time.monotonic() + 0.2, 0.1)
+    )
     assert [e["row"]["id"] for e in _events(rest)] == [2, 3]
 
 
@@ -77,3 +94,34 @@ def test_the_stream_pushes_a_launched_jobs_changes_to_its_owner(client, users):
 
 def test_the_stream_needs_a_caller(client):
     assert client.get("/job-logs/stream").status_code == 401
+
+
+@pytest.mark.slow  # the one slow stream test: it has to be quiet for longer than a socket timeout
+def test_a_quiet_stream_stays_open_with_heartbeats_between_two_events_20_s_apart(client, users, redis_client):
+    """redis-py's default socket timeout (5 s) must not end a stream that has nothing to say."""
+    live = LiveFeed(redis_client)
+    response = client.get("/job-logs/stream", headers=users.alice.headers, buffered=False)
+    assert response.status_code == 200
+    chunks = iter(response.response)
+    assert next(chunks).startswith(b"retry:")
+    live.publish([{"id": 1, "owner_id": users.alice.id, "status": "queued"}])
+    published = [time.monotonic()]
+    # The second event, 20 s later, is the sentinel the quiet period ends with.
+    later = threading.Timer(
+        20, lambda: live.publish([{"id": 1, "owner_id": users.alice.id, "status": "completed"}])
+    )
+    seen: list[tuple[float, str]] = []
+    text = ""
+    try:
+        later.start()
+        while len(seen) < 2 and time.monotonic() - published[0] < 40:
+            chunk = next(chunks).decode()
+            text += chunk
+            seen += [(time.monotonic(), e["row"]["status"]) for e in _events(chunk)]
+            assert "unavailable" not in chunk, text
+    finally:
+        later.cancel()
+        response.close()
+    assert [status for _, status in seen] == ["queued", "completed"], text
+    assert seen[1][0] - seen[0][0] >= 19
+    assert text.count(": heartbeat") == 1, text  # one every 15 s of silence, not one per read

@@ -1,0 +1,1 @@
+"""Access beyond a single request: signed-out sessions and per-user quotas."""
