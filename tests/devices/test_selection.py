@@ -22,21 +22,28 @@ PLATFORMS = ["cisco_ios", "arista_eos", "juniper_junos"]
 TAGS = ["core", "edge", "pop:fra", "lab"]
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def session(request, tmp_path_factory) -> Iterator[Session]:  # type: ignore[no-untyped-def]
-    if request.param == "postgresql":
-        request.getfixturevalue("clean_db")
-        yield request.getfixturevalue("db_session")
-        return
+@pytest.fixture(scope="module")
+def sqlite_engine(tmp_path_factory) -> Iterator[sa.Engine]:  # type: ignore[no-untyped-def]
+    """The embedded default's database, migrated by Alembic (a unit test: no server)."""
     from netraven_tasks.db import make_engine
     from netraven_tasks.migrate import upgrade
 
     url = f"sqlite:///{tmp_path_factory.mktemp('inventory') / 'inventory.db'}"
     upgrade(url)
     engine = make_engine(url)
-    with Session(engine) as sqlite_session:
-        yield sqlite_session
+    yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sqlite_session(sqlite_engine) -> Iterator[Session]:  # type: ignore[no-untyped-def]
+    with Session(sqlite_engine) as session:
+        yield session
+
+
+@pytest.fixture
+def pg_session(clean_db, db_session) -> Session:  # type: ignore[no-untyped-def]
+    return db_session  # type: ignore[no-any-return]
 
 
 def store(session: Session, fleet: list[dict]) -> None:  # type: ignore[type-arg]
@@ -83,9 +90,7 @@ name_selectors = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(fleet=fleets, selector=filter_selectors | name_selectors)
-def test_selection_is_the_python_filter_of_the_same_devices(session, fleet, selector):
+def check_selection(session: Session, fleet: list[dict], selector: Selector) -> None:  # type: ignore[type-arg]
     store(session, fleet)
     unknown = sorted(set(selector.devices) - {d["name"] for d in fleet})
     try:
@@ -99,7 +104,26 @@ def test_selection_is_the_python_filter_of_the_same_devices(session, fleet, sele
     assert selected == (f"unknown {unknown}" if unknown else python_filter(fleet, selector))
 
 
-def test_unknown_names_are_an_error_naming_them_and_nothing_left_is_another(session):
+PROPERTY = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@PROPERTY
+@given(fleet=fleets, selector=filter_selectors | name_selectors)
+def test_selection_is_the_python_filter_of_the_same_devices_on_postgresql(pg_session, fleet, selector):
+    check_selection(pg_session, fleet, selector)
+
+
+@PROPERTY
+@given(fleet=fleets, selector=filter_selectors | name_selectors)
+def test_selection_is_the_python_filter_of_the_same_devices_on_sqlite(sqlite_session, fleet, selector):
+    check_selection(sqlite_session, fleet, selector)
+
+
+@pytest.mark.parametrize("database", ["pg_session", "sqlite_session"])
+def test_unknown_names_are_an_error_naming_them_and_nothing_left_is_another(request, database, clean_db):
+    session = request.getfixturevalue(database)
     fleet = [
         {"name": "r1", "site": "FRA", "platform": "cisco_ios", "tags": ["core"], "enabled": True},
         {"name": "r2", "site": "FRA", "platform": "cisco_ios", "tags": [], "enabled": False},

@@ -8,6 +8,7 @@ import re
 import pytest
 import requests
 
+from tests.ui.conftest import PHONE
 from tests.ui.test_dashboard import launch
 
 pytestmark = pytest.mark.slow
@@ -78,3 +79,12 @@ def test_a_device_page_shows_its_fields_runs_and_backups(
     assert response.status == 200 and response.json()["content"] == "hostname core-rtr-01\n"
     missing = tab.open("/ui/devices/no-such-device")
     assert "There is no device no-such-device you may see" in missing.inner_text("main")
+
+    phone = dashboard(PHONE)
+    phone.open("/ui/devices")
+    phone.sign_in(users.admin)
+    for path in ("/ui/devices", "/ui/devices/core-rtr-01"):
+        page = phone.open(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{path} is wider than a phone by {overflow}px"
+        phone.screenshot(path.strip("/").replace("/", "-") + "-phone")
