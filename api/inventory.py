@@ -37,6 +37,7 @@ from netraven_tasks.devices.schemas import (
     SITE_WORD,
     TAG_WORD,
     DeviceSchema,
+    FullMatch,
     with_defaults,
 )
 from netraven_tasks.devices.selection import SelectionError
@@ -84,7 +85,7 @@ class DeviceQuerySchema(Schema):
     )
     enabled = fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={"description": "true or false"})
     q = fields.String(
-        validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,253}\Z", error="must be the start of a device name"),
+        validate=FullMatch(r"^[A-Za-z0-9_.-]{1,253}$", error="must be the start of a device name"),
         metadata={"description": "devices whose name starts with this"},
     )
 
