@@ -38,7 +38,9 @@ class DeviceFilter:
         if self.enabled is not None:
             query = query.where(Device.enabled.is_(self.enabled))
         if self.name_prefix:
-            query = query.where(Device.name.startswith(self.name_prefix, autoescape=True))
+            # Not LIKE: SQLite's ignores case and PostgreSQL's does not; this means the same on both.
+            prefix = self.name_prefix
+            query = query.where(func.substr(Device.name, 1, len(prefix)) == prefix)
         return query
 
 

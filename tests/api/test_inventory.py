@@ -134,6 +134,7 @@ def test_list_is_by_name_filtered_and_paginated(client, users, fleet):
     assert names(get("?enabled=true&site=FRA")) == ["core-rtr-01", "core-rtr-02"]
     assert names(get("?q=core-")) == ["core-rtr-01", "core-rtr-02"]
     assert names(get("?q=core_")) == []  # _ is a character here, not LIKE's wildcard
+    assert names(get("?q=CORE-")) == []  # case-sensitive, as names are
     page = get("?page=2&page_size=3")
     assert names(page) == ["old-rtr"]
     assert json.loads(page.headers["X-Pagination"])["total"] == 4

@@ -6,6 +6,7 @@ import pytest
 from marshmallow import ValidationError
 
 from netraven_tasks.devices.schemas import PLATFORMS, DeviceSchema, TargetsSchema, with_defaults
+from netraven_tasks.devices.selection import Selector
 
 
 def problems(schema, body):  # type: ignore[no-untyped-def]
@@ -67,3 +68,9 @@ def test_a_selector_is_names_or_filters_never_both_never_empty():
     assert "platform" in problems(TargetsSchema(), {"platform": "nope"})
     assert "devices" in problems(TargetsSchema(), {"devices": ["../r1"]})
     assert "sites" in problems(TargetsSchema(), {"sites": ["FRA"]})
+
+
+def test_a_loaded_selector_becomes_the_selection_s_selector():
+    loaded = TargetsSchema().load({"site": "FRA", "tags": ["core", "pop:fra"]})
+    assert Selector.of(loaded) == Selector(site="FRA", tags=("core", "pop:fra"))
+    assert Selector.of(TargetsSchema().load({"devices": ["r1"]})).describe() == "devices r1"

@@ -179,3 +179,21 @@ def test_selection_at_10000_devices_is_one_indexed_query_on_postgresql(clean_db,
     print(f"selection at 10,000 devices: site+tag {elapsed * 1000:.1f} ms, tag ({len(everything)}) "
           f"{elapsed_all * 1000:.1f} ms")  # fmt: skip
     assert elapsed < 1.0 and elapsed_all < 2.0
+
+
+def test_the_list_filter_means_the_same_on_sqlite_a_name_prefix_is_case_sensitive(sqlite_session):
+    from netraven_tasks.devices.inventory import DeviceFilter, page_of_devices
+
+    fleet = [
+        {"name": name, "site": "FRA", "platform": "cisco_ios", "tags": tags, "enabled": True}
+        for name, tags in (("core-rtr-01", ["core"]), ("Core-rtr-02", ["core", "edge"]), ("core_x", []))
+    ]
+    store(sqlite_session, fleet)
+
+    def listed(where: DeviceFilter) -> list[str]:
+        return [device.name for device in page_of_devices(sqlite_session, where, 50, 0)[0]]
+
+    assert listed(DeviceFilter(name_prefix="core")) == ["core-rtr-01", "core_x"]
+    assert listed(DeviceFilter(name_prefix="core-")) == ["core-rtr-01"]  # no LIKE wildcard in "_" or "-"
+    assert listed(DeviceFilter(tags=("core", "edge"))) == ["Core-rtr-02"]
+    sqlite_session.rollback()
