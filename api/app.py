@@ -11,6 +11,7 @@ from api import (
     docs_assets,
     health,
     inbox,
+    inventory,
     job_logs,
     jobs,
     metrics,
@@ -72,6 +73,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(metrics.blp)
     # security: configuration backups, per device and history
     api.register_blueprint(devices.blp)
+    # fleet: the device inventory, GET|POST /devices, GET|PATCH|DELETE /devices/{name}
+    api.register_blueprint(inventory.blp)
+    inventory.init_app(app, api)
     # dashboard: the /ui/ pages, and Swagger UI's files for /docs
     ui.init_app(app)
     docs_assets.init_app(app)

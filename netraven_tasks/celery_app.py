@@ -15,6 +15,7 @@ from celery.schedules import crontab
 from netraven_tasks.access import models as _access_models  # noqa: F401 - their tables
 from netraven_tasks.broker import broker_has_events
 from netraven_tasks.celery_integration import install
+from netraven_tasks.devices import models as _device_models  # noqa: F401 - their tables
 from netraven_tasks.jobs import BUILTIN_JOB_MODULES
 from netraven_tasks.jobs.registry import load_job_modules
 from netraven_tasks.notifications import tasks as notification_tasks

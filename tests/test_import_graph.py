@@ -54,6 +54,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "netraven_tasks.jobs.*", "netraven_tasks.retention", "netraven_tasks.statistics",
             "netraven_tasks.metrics", "netraven_tasks.logging_setup", "netraven_tasks.preferences",
             "netraven_tasks.users", "netraven_tasks.quotas", "netraven_tasks.access",
+            "netraven_tasks.devices", "netraven_tasks.devices.*",
         ),
     ),
     (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api.ui import account_pages, job_pages, ops_pages  # noqa: F401 - they add their routes
+from api.ui import account_pages, device_pages, job_pages, ops_pages  # noqa: F401 - they add their routes
 from api.ui.blueprint import blp
 
 

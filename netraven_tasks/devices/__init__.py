@@ -1,0 +1,1 @@
+"""The device inventory: devices with their address, platform, site and tags, and device selectors."""
