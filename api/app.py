@@ -9,6 +9,7 @@ from api import (
     context,
     devices,
     docs_assets,
+    error_map,
     health,
     inbox,
     job_logs,
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     request_limits.init_app(app, settings)
     rate_limit.init_app(app, settings)
     api = NetRavenApi(app)
+    error_map.init_app(app, api)  # domain errors -> HTTP, for every view
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, BEARER_SCHEME)
 
     # lazy: the Celery app (and the job types it loads) is built for an API app, not by importing

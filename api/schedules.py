@@ -11,14 +11,13 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from api.context import current_settings, db_session
-from api.errors import fail, fail_invalid
+from api.errors import fail
+from api.json_body import Blueprint
 from api.security import current_caller, errors, may_see_owner, protect
-from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.models import utcnow
 from netraven_tasks.schedules.models import Schedule
 from netraven_tasks.schedules.service import (
@@ -93,12 +92,7 @@ class Schedules(MethodView):
     @errors(blp, 401, 403, 422)
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Create a schedule owned by you: exactly one of interval_seconds or cron (+ timezone)."""
-        try:
-            values = load_new(body, current_settings(), current_caller().is_admin)
-        except ValidationError as error:
-            fail_invalid(error.messages)
-        except LaunchForbidden as error:
-            fail(403, str(error))
+        values = load_new(body, current_settings(), current_caller().is_admin)
         session = db_session()
         schedule = create_schedule(session, current_caller().id, values, utcnow())
         session.commit()
@@ -120,12 +114,7 @@ class ScheduleDetail(MethodView):
     def patch(self, body: dict[str, Any], schedule_id: int) -> dict[str, Any]:
         """Change the fields given; beat uses the change from its next tick on."""
         schedule = _own_schedule(schedule_id)
-        try:
-            values = load_changes(schedule, body, current_settings(), owner_is_admin(db_session(), schedule))
-        except ValidationError as error:
-            fail_invalid(error.messages)
-        except LaunchForbidden as error:
-            fail(403, str(error))
+        values = load_changes(schedule, body, current_settings(), owner_is_admin(db_session(), schedule))
         session = db_session()
         update_schedule(session, schedule, values, utcnow())
         session.commit()
