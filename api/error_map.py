@@ -13,7 +13,7 @@ from flask import Flask
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from api.errors import NetRavenApi, describe_errors, fail
+from api.errors import NetRavenApi, fail, fail_invalid
 from netraven_tasks.jobs.actions import ActionUnavailable, JobActionRefused
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
@@ -33,7 +33,7 @@ def _unknown_job_type(error: UnknownJobType) -> None:
 
 def _invalid(error: ValidationError) -> None:
     # A domain check after webargs' own (a job type's arguments, a schedule's timing).
-    fail(422, describe_errors(error.messages), errors={"json": error.messages})
+    fail_invalid(error.messages)
 
 
 def _statistics(error: StatisticsError) -> None:

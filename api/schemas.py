@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
+from netraven_tasks.input_schema import InputSchema
+
 # Two years inside Python's calendar (years 1 to 9999) on each side: every bound computed from a
 # date (a period of up to a year or a window of up to 400 days, then a series bucket of up to a
 # week around it) stays a datetime Python and the databases can hold, not an OverflowError (500).
@@ -31,6 +33,23 @@ class UTCDateTime(fields.AwareDateTime):
         if not EARLIEST <= in_utc <= LATEST:
             raise ValidationError(OUT_OF_RANGE)
         return in_utc
+
+
+# What InputSchema refuses, as far as OpenAPI can say it (a pattern cannot name a lone surrogate).
+STORABLE_TEXT_PATTERN = "^[^\x00]*$"
+
+
+def document_storable_text(
+    converter: Any, field: fields.Field, ret: dict[str, Any], **_: Any
+) -> dict[str, Any]:
+    """apispec attribute function: a string of an input schema says it refuses NUL, as a pattern,
+    so clients (and the fuzz tests) know it before a 422 tells them."""
+    owner = field.parent
+    while isinstance(owner, fields.Field):
+        owner = owner.parent
+    if isinstance(field, fields.String) and isinstance(owner, InputSchema) and "pattern" not in ret:
+        return {"pattern": STORABLE_TEXT_PATTERN}
+    return {}
 
 
 class ErrorSchema(Schema):
