@@ -18,7 +18,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 INT64 = 2**63
-# A longer literal cannot fit in 64 bits (leading zeros aside): refused before int() reads it.
+# A longer literal cannot fit in 64 bits (JSON has no leading zeros): refused before int() reads it.
 MAX_INTEGER_DIGITS = 25
 NUMBER_RANGE = f"numbers must be finite and integers between {-INT64} and {INT64 - 1}"
 
