@@ -9,6 +9,7 @@ from api import (
     context,
     devices,
     docs_assets,
+    error_map,
     health,
     inbox,
     inventory,
@@ -27,6 +28,7 @@ from api import (
     ui,
 )
 from api.errors import NetRavenApi
+from api.schemas import document_storable_text
 from api.security import BEARER_SCHEME, SECURITY_SCHEME_NAME
 from netraven_tasks.logging_setup import configure_logging
 from netraven_tasks.settings import Settings, get_settings
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     security_headers.init_app(app)  # nosniff on every answer, a CSP on every page
     rate_limit.init_app(app, settings)
     api = NetRavenApi(app)
+    api.ma_plugin.converter.add_attribute_function(document_storable_text)  # InputSchema's check
+    error_map.init_app(app, api)  # domain errors -> HTTP, for every view
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, BEARER_SCHEME)
 
     # lazy: the Celery app (and the job types it loads) is built for an API app, not by importing
