@@ -79,7 +79,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(devices.blp)
     # fleet: the device inventory, GET|POST /devices, GET|PATCH|DELETE /devices/{name}
     api.register_blueprint(inventory.blp)
-    inventory.init_app(app, api)
     # dashboard: the /ui/ pages, and Swagger UI's files for /docs
     ui.init_app(app)
     docs_assets.init_app(app)

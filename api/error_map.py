@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from api.errors import NetRavenApi, fail, fail_invalid
+from netraven_tasks.devices.selection import SelectionError
 from netraven_tasks.jobs.actions import ActionUnavailable, JobActionRefused
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
@@ -41,6 +42,11 @@ def _invalid(error: ValidationError) -> None:
     fail_invalid(error.messages)
 
 
+def _selection(error: SelectionError) -> None:
+    # A selector that selects nothing (or names unknown devices) is the client's to fix.
+    fail(422, f"{error.field}: {error}", errors={error.field: [str(error)]})
+
+
 def _statistics(error: StatisticsError) -> None:
     fail(422, str(error), errors={"query": {error.field: [error.message]}})
 
@@ -54,6 +60,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], None]] = {
     ValidationError: _invalid,
     StatisticsError: _statistics,
     QuotaExceeded: _too_many,
+    SelectionError: _selection,
 }
 
 

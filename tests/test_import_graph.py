@@ -267,7 +267,8 @@ def test_function_level_imports_of_our_modules_say_why_they_are_lazy():
 # Where the settings are read from the environment: the entry points, which hand them down.
 SETTINGS_ENTRY_POINTS = (
     "netraven_tasks.settings", "netraven_tasks.celery_app", "netraven_tasks.cli", "netraven_tasks.cli.*",
-    "netraven_tasks.schedules.commands", "netraven_tasks.devserver", "api.app",
+    "netraven_tasks.schedules.commands", "netraven_tasks.devserver", "api.app", "api.asgi",
+    "api.gunicorn_config",
 )  # fmt: skip
 
 

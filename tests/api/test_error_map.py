@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from marshmallow import ValidationError
 
+from netraven_tasks.devices.selection import SelectionError
 from netraven_tasks.jobs.actions import ActionUnavailable, JobActionRefused
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
+from netraven_tasks.quotas import QuotaExceeded
 from netraven_tasks.statistics import StatisticsError
 
 ANSWERS = [
@@ -20,6 +22,8 @@ ANSWERS = [
     (UnknownJobType("nope"), 404),
     (ValidationError({"host": ["bad"]}), 422),
     (StatisticsError("since", "too early"), 422),
+    (QuotaExceeded("at most 60 launches per minute", retry_after=7), 429),
+    (SelectionError("no enabled device matches"), 422),
 ]
 
 
@@ -49,6 +53,8 @@ def test_each_domain_error_answers_its_status_as_json(raising_app, error, status
     assert body["message"] and "Traceback" not in body["message"]
     if status == 503:
         assert response.headers["Retry-After"] == "5"
+    if status == 429:
+        assert response.headers["Retry-After"] == "7"
 
 
 def test_the_map_covers_every_domain_error_listed():
