@@ -153,6 +153,16 @@ def _api_answers() -> bool:
 # A round is start-up until the API answers plus the stop, which waits for the Celery worker's warm
 # shutdown (~6 s on the SQLAlchemy transport): 18-32 s a round was measured on a busy 2-core machine.
 @pytest.mark.timeout(600)
+def _ctrl_c(up: subprocess.Popen[bytes]) -> int:
+    """A terminal's Ctrl-C: SIGINT to ``up``'s process group; its exit code (killed after 30 s)."""
+    os.killpg(up.pid, signal.SIGINT)
+    try:
+        return up.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(up.pid, signal.SIGKILL)
+        raise
+
+
 def test_ctrl_c_stops_everything_every_time(tmp_path):
     """A terminal's Ctrl-C is SIGINT to the foreground process group: ``up``'s group, here too."""
     with socket.socket() as probe:
@@ -172,12 +182,7 @@ def test_ctrl_c_stops_everything_every_time(tmp_path):
         try:
             until_ready(up, _api_answers, "the API", log_path.read_text, timeout=60)
         finally:
-            os.killpg(up.pid, signal.SIGINT)
-            try:
-                code = up.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(up.pid, signal.SIGKILL)
-                raise
+            code = _ctrl_c(up)
         rounds.append(round(time.monotonic() - started, 1))
         assert code == 0 and "stopped" in log_path.read_text(), log_path.read_text()[-3000:]
         left = _processes_of(var_dir)
@@ -223,10 +228,5 @@ def test_up_runs_flower_only_behind_basic_auth(tmp_path):
         assert requests.get(f"{flower}/", auth=(user, "wrong"), timeout=10).status_code == 401
         assert requests.get(f"{flower}/api/workers", auth=(user, password), timeout=10).status_code == 200
     finally:
-        os.killpg(up.pid, signal.SIGINT)
-        try:
-            code = up.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(up.pid, signal.SIGKILL)
-            raise
+        code = _ctrl_c(up)
     assert code == 0, log_path.read_text()[-3000:]

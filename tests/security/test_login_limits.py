@@ -121,7 +121,8 @@ def test_the_11th_failed_sign_in_is_refused_across_two_api_workers(embedded_api)
         username = "alice" if burst == 0 else f"guess-{burst}"
         since = embedded_api.log.stat().st_size
         with ThreadPoolExecutor(2 * LIMIT) as pool:
-            codes = list(pool.map(lambda i: embedded_api.sign_in(username, f"wrong-{i}"), range(2 * LIMIT)))
+            guesses = [f"wrong-{i}" for i in range(2 * LIMIT)]
+            codes = list(pool.map(embedded_api.sign_in, [username] * len(guesses), guesses))
         assert sorted(codes) == [401] * LIMIT + [429] * LIMIT, (username, codes)
         if len(embedded_api.token_pids(since)) == 2:
             break

@@ -19,6 +19,7 @@ from schemathesis.checks import not_a_server_error, positive_data_acceptance
 from schemathesis.core.parameters import ParameterLocation
 
 from api import create_app
+from api.json_body import NUMBER_RANGE
 from api.schemas import OUT_OF_RANGE
 
 MAX_EXAMPLES = 15
@@ -57,7 +58,7 @@ def call_and_validate(case, headers: dict[str, str]) -> None:  # type: ignore[no
     """Every schemathesis check, except that a schema-valid request may get a 422 for a documented rule.
 
     OpenAPI 3.0 cannot say "until after since", "at most 400 days", "a date within years 3 to
-    9997", "arguments as the job type's
+    9997", "an integer within 64 bits", "arguments as the job type's
     own schema wants", "a host name that is no path" or "a webhook URL that resolves to a public
     address"; those answer 422.
     Any other 422 for schema-valid input is still a failure.
@@ -80,6 +81,8 @@ def call_and_validate(case, headers: dict[str, str]) -> None:  # type: ignore[no
     if response.status_code != 422 or case.meta.generation.mode.is_negative:
         return
     body = response.json()
+    if body.get("errors") == {"json": [NUMBER_RANGE]}:
+        return  # an integer beyond 64 bits anywhere in a body (api/json_body.py), valid per the spec
     if case.operation.path == "/jobs/{job_type}/runs":
         return
     if case.operation.path.startswith("/devices/{host}"):
