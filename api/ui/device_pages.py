@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import render_template, request
 from marshmallow import ValidationError
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from api.context import db_session
 from api.errors import describe_errors
@@ -31,9 +31,9 @@ def _choices() -> dict[str, list[str]]:
     """The sites and tags in use, for the filters' menus."""
     session = db_session()
     sites = session.scalars(
-        select(distinct(Device.site)).where(Device.site.is_not(None)).order_by(Device.site)
+        select(Device.site).distinct().where(Device.site.is_not(None)).order_by(Device.site)
     )
-    tags = session.scalars(select(distinct(DeviceTag.tag)).order_by(DeviceTag.tag))
+    tags = session.scalars(select(DeviceTag.tag).distinct().order_by(DeviceTag.tag))
     return {"sites": [site for site in sites if site], "tags": list(tags), "platforms": list(PLATFORMS)}
 
 
