@@ -92,7 +92,9 @@ def test_ten_jobs_on_one_device_run_one_at_a_time_and_waiting_uses_no_attempt(
         assert set(events[1:-2]) <= {"deferred"}, events
 
 
-def test_limit_of_two_lets_two_run_and_other_devices_are_not_delayed(settings, spare_app, wait_for_job, tmp_path):
+def test_limit_of_two_lets_two_run_and_other_devices_are_not_delayed(
+    settings, spare_app, wait_for_job, tmp_path
+):
     stamps = Stamps(tmp_path / "stamps")
     with worker_on(SPARE_REDIS_URL, "pairs", tmp_path, POOL, **LIMITED):
         # test_stamped_pairs declares device_concurrency=2 (the worker's default here is 1).
