@@ -119,3 +119,13 @@ def test_limits_follow_the_setting_the_job_type_and_its_time_limit(settings):
     waits = [limits.wait_seconds(n) for n in range(1, 12)]
     assert all(0 <= wait <= settings.device_wait_max_seconds for wait in waits)
     assert waits[-1] > waits[0]
+
+
+def test_metrics_count_leases_held_and_deferrals(spare_redis: redis.Redis):
+    from netraven_tasks.metrics import device_lease_families
+
+    store = RedisLeases(spare_redis)
+    assert store.acquire(Lease("r1", "a", 30), 2) and store.acquire(Lease("r2", "b", 30), 2)
+    store.count_deferral()
+    families = {family.name: family.samples[0].value for family in device_lease_families(store)}
+    assert families == {"netraven_device_leases_held": 2, "netraven_device_deferrals": 1}
