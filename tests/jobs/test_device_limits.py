@@ -153,3 +153,21 @@ def test_lease_of_a_killed_worker_expires_and_the_next_job_on_its_device_runs(
     assert stamps.runs()[waiting.task_id]["start"] >= expiry - 0.05, "it ran only after the lease expired"
     assert _waits(job), "it waited, and said so"
     assert survivor.process.poll() is None
+
+
+def test_heartbeat_keeps_the_lease_of_a_job_running_past_its_first_lifetime(
+    settings, spare_app, wait_for_job, tmp_path
+):
+    stamps = Stamps(tmp_path / "stamps")
+    # Heartbeat 1 s, deadline 3 s: a lease lives 3 s unless the heartbeat renews it.
+    fast = {**LIMITED, "NETRAVEN_HEARTBEAT_SECONDS": "1", "NETRAVEN_DEADLINE_SECONDS": "3"}
+    with worker_on(SPARE_REDIS_URL, "renewing", tmp_path, POOL, **fast):
+        long = _launch(settings, spare_app, "test_stamped", "r6", stamps, 5)
+        eventually(lambda: long.task_id in stamps.runs(), 20, "the long run to start")
+        short = _launch(settings, spare_app, "test_stamped", "r6", stamps, 0)
+        jobs = [wait_for_job(run.job_log_id, timeout=30) for run in (long, short)]
+
+    assert [job.status for job in jobs] == ["completed", "completed"]
+    runs = stamps.runs()
+    assert runs[short.task_id]["start"] >= runs[long.task_id]["end"], "it waited for the whole run"
+    assert _waits(jobs[1])
