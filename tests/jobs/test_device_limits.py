@@ -19,7 +19,10 @@ import redis
 from celery import Celery
 
 from netraven_tasks.devices.leases import KEY_PREFIX
+from netraven_tasks.jobs.actions import cancel_job
 from netraven_tasks.jobs.launch import LaunchedJob, launch_job
+from netraven_tasks.models import JobLog
+from netraven_tasks.users import create_user
 from tests.conftest import SPARE_REDIS_URL, WorkerProcess, eventually
 from tests.reliability.test_faults import worker_on
 
@@ -171,3 +174,27 @@ def test_heartbeat_keeps_the_lease_of_a_job_running_past_its_first_lifetime(
     runs = stamps.runs()
     assert runs[short.task_id]["start"] >= runs[long.task_id]["end"], "it waited for the whole run"
     assert _waits(jobs[1])
+
+
+def test_a_job_canceled_while_it_waits_for_its_device_never_runs(
+    settings, spare_app, db_session, wait_for_job, tmp_path
+):
+    stamps = Stamps(tmp_path / "stamps")
+    admin = create_user(db_session, "lease-admin", "lease-admin@example.test", is_admin=True)
+    db_session.commit()
+    with worker_on(SPARE_REDIS_URL, "cancel", tmp_path, POOL, **LIMITED):
+        busy = _launch(settings, spare_app, "test_stamped", "r7", stamps, 2)
+        waiting = _launch(settings, spare_app, "test_stamped", "r7", stamps, 0)
+        eventually(lambda: _waits(wait_for_job(waiting.job_log_id, statuses={"queued"})), 20, "a wait")
+        row = db_session.get(JobLog, waiting.job_log_id)
+        assert row is not None
+        cancel_job(db_session, row, admin.id, admin.username, app=spare_app)
+        # Sentinel: a run launched after the cancel, on the same device, waits behind the busy one
+        # and ends after it; by then the canceled run's copy (waits are at most 1 s) has come back.
+        after = _launch(settings, spare_app, "test_stamped", "r7", stamps, 0)
+        assert wait_for_job(busy.job_log_id).status == "completed"
+        assert wait_for_job(after.job_log_id).status == "completed"
+        job = wait_for_job(waiting.job_log_id)
+
+    assert job.status == "canceled" and job.attempts == 0
+    assert waiting.task_id not in stamps.runs(), "the canceled run never ran"
