@@ -284,13 +284,17 @@ class JobRequest(Request):  # type: ignore[misc]
     def acknowledge(self) -> None:
         """Job tasks are acknowledged late: the message's end (success, failure, retry, time
         limit, revoke) is where its device lease is given back."""
-        super().acknowledge()
-        self._give_back_lease()
+        try:
+            super().acknowledge()
+        finally:
+            self._give_back_lease()
 
     def reject(self, requeue: bool = False) -> None:
         """A lost worker's message (requeued) gives its lease back too."""
-        super().reject(requeue=requeue)
-        self._give_back_lease()
+        try:
+            super().reject(requeue=requeue)
+        finally:
+            self._give_back_lease()
 
     def _give_back_lease(self) -> None:
         device, self._device_lease = self._device_lease, None
