@@ -19,23 +19,30 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import redis
 from celery import Celery, signals
+from celery.worker import state
 from celery.worker.request import Request
 from celery.worker.state import task_ready
 
 from netraven_tasks.db import dispose_engines, session_factory
+from netraven_tasks.devices.leases import DatabaseLeases, LeaseStore, RedisLeases
 from netraven_tasks.heartbeat_step import HeartbeatStep
+from netraven_tasks.jobs.deferral import defer
+from netraven_tasks.jobs.device_limits import DeviceLimits
 from netraven_tasks.jobs.registry import JobTask, job_type_for_task
 from netraven_tasks.logging_setup import JobContextFilter, JobLogIds, apply_to_handlers
+from netraven_tasks.models import utcnow
 from netraven_tasks.notifications.batch_planning import NotificationPlanner
 from netraven_tasks.notifications.tasks import notification_planner
 from netraven_tasks.recorder_step import RecorderStep
 from netraven_tasks.runtime import APP_ATTRIBUTE, set_default
 from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.dead_letters import dead_letters_for
+from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.fallback import FallbackRecorder
 from netraven_tasks.tracking.headers import JOB_LOG_HEADER
 from netraven_tasks.tracking.live import LiveFeed
@@ -81,6 +88,14 @@ class CeleryIntegration:
 
     def live_feed(self) -> LiveFeed | None:
         return self._once("live", lambda: LiveFeed(client) if (client := self.redis_client()) else None)
+
+    def device_limits(self) -> DeviceLimits:
+        """Per-device leases: in the broker's Redis when there is one, else in the database."""
+        return self._once("device_limits", lambda: DeviceLimits(self._lease_store(), self.settings))
+
+    def _lease_store(self) -> LeaseStore:
+        client = self.redis_client()
+        return RedisLeases(client) if client is not None else DatabaseLeases(session_factory(self.settings))
 
     def planner(self) -> NotificationPlanner:
         """Notifications planned in the recorder's transaction, delivery published through this app."""
@@ -191,17 +206,23 @@ class JobRequest(Request):  # type: ignore[misc]
         if job_log_id is not None:
             headers[JOB_LOG_HEADER] = job_log_id
 
+    _device_lease: str | None = None  # the device this run holds a lease on, in this worker
+
     def revoked(self) -> bool:
-        """Whether the job must not run: revoked (Celery's check), or a redelivered message of a
-        run already settled, which is acknowledged here and logged (``tracking/redelivery.py``).
+        """Whether the job must not run now: revoked (Celery's check); a redelivered message of a
+        run already settled, which is acknowledged here and logged (``tracking/redelivery.py``);
+        or a job whose device is busy, which is deferred (``_device_busy``).
 
         Celery asks this before handing the request to the pool, and then skips it quietly."""
         if super().revoked():
             return True
-        if not self.delivery_info.get("redelivered"):
-            return False
         integration: CeleryIntegration | None = getattr(self.app, APP_ATTRIBUTE, None)
         if integration is None:
+            return False
+        return self._redelivered_but_settled(integration) or self._device_busy(integration)
+
+    def _redelivered_but_settled(self, integration: CeleryIntegration) -> bool:
+        if not self.delivery_info.get("redelivered"):
             return False
         try:
             status = settled_status(session_factory(integration.settings), self.id)
@@ -217,10 +238,73 @@ class JobRequest(Request):  # type: ignore[misc]
             "not running %s[%s] again: its message was redelivered, but the run is already %s",
             self.name, self.id, status,
         )  # fmt: skip
+        self._skip()
+        return True
+
+    def _skip(self) -> None:
+        """Done with this message without running it: acknowledged, and the next ask says so."""
         task_ready(self)
         self.acknowledge()
         self._already_revoked = True
+
+    def _device_busy(self, integration: CeleryIntegration) -> bool:
+        """Take a lease on the job's device; when it is busy, defer the job and say so (True).
+
+        Only when the request is about to run (reserved: Celery also asks early, on receipt, about
+        messages that expire). A redelivered or retried message of a run holding the lease gets it
+        again. Without an answer from the lease store the job runs, as it would without limits."""
+        declared = job_type_for_task(self.name)
+        kwargs = self.kwargs
+        device = declared.device_of(kwargs) if declared and isinstance(kwargs, dict) else None
+        if declared is None or device is None or self not in state.reserved_requests:
+            return False
+        limits = integration.device_limits()
+        try:
+            if limits.take(declared, device, self.id):
+                self._device_lease = device
+                return False
+            seconds = defer(self, limits)
+        except Exception as error:
+            log.warning("could not check the lease on %r of %s[%s]: %s", device, self.name, self.id, error)
+            return False
+        self._skip()
+        event = TrackingEvent(
+            kind=EventKind.DEFERRED,
+            task_id=self.id,
+            job_type=declared.name,
+            device=device,
+            next_retry_at=utcnow() + timedelta(seconds=seconds),
+        )
+        try:
+            integration.recorder().record(event)
+        except Exception:
+            log.exception("could not record the deferral of %s[%s]", self.name, self.id)
         return True
+
+    def acknowledge(self) -> None:
+        """Job tasks are acknowledged late: the message's end (success, failure, retry, time
+        limit, revoke) is where its device lease is given back."""
+        try:
+            super().acknowledge()
+        finally:
+            self._give_back_lease()
+
+    def reject(self, requeue: bool = False) -> None:
+        """A lost worker's message (requeued) gives its lease back too."""
+        try:
+            super().reject(requeue=requeue)
+        finally:
+            self._give_back_lease()
+
+    def _give_back_lease(self) -> None:
+        device, self._device_lease = self._device_lease, None
+        integration: CeleryIntegration | None = getattr(self.app, APP_ATTRIBUTE, None)
+        if device is None or integration is None:
+            return
+        try:
+            integration.device_limits().give_back(device, self.id)
+        except Exception as error:  # it expires by itself; the next job on the device waits until then
+            log.warning("could not give back lease %r of %s[%s]: %s", device, self.name, self.id, error)
 
 
 def install(app: Celery, settings: Settings) -> CeleryIntegration:

@@ -1,4 +1,4 @@
-"""The worker bootstep that renews the deadlines of the jobs this worker is running.
+"""The worker bootstep that renews the deadlines (and device leases) of the jobs this worker runs.
 
 Every NETRAVEN_HEARTBEAT_SECONDS the worker's own timer (in its main process, which outlives any
 pool child) sets the deadline of all its running jobs to now + NETRAVEN_DEADLINE_SECONDS in one
@@ -21,7 +21,8 @@ from celery.worker import state
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.db import session_factory
-from netraven_tasks.jobs.registry import job_type_for_task
+from netraven_tasks.jobs.device_limits import DeviceLimits
+from netraven_tasks.jobs.registry import JobType, job_type_for_task
 from netraven_tasks.models import utcnow
 from netraven_tasks.runtime import runtime_of
 from netraven_tasks.tracking.deadlines import renew_deadlines
@@ -30,11 +31,14 @@ log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Renews the deadlines of the tracked jobs the pool is running now."""
+    """Renews the deadlines of the tracked jobs the pool is running now, and their device leases."""
 
-    def __init__(self, sessions: sessionmaker[Session], deadline_seconds: float):
+    def __init__(
+        self, sessions: sessionmaker[Session], deadline_seconds: float, limits: DeviceLimits | None = None
+    ):
         self._sessions = sessions
         self._deadline = timedelta(seconds=deadline_seconds)
+        self._limits = limits
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netraven-heartbeat")
         self._pending: Future[None] | None = None
 
@@ -42,11 +46,25 @@ class Heartbeat:
         """On the worker's timer: collect the running ids here, renew them on the writer thread."""
         if self._pending is not None and not self._pending.done():
             return  # the previous renewal still waits for the database: no pile-up
-        running = {request.id for request in list(state.active_requests) if job_type_for_task(request.name)}
+        running: set[str] = set()
+        leases: list[tuple[JobType, str, str]] = []
+        for request in list(state.active_requests):
+            declared = job_type_for_task(request.name)
+            if declared is None:
+                continue
+            running.add(request.id)
+            device = getattr(request, "_device_lease", None)  # set by JobRequest when it took one
+            if device is not None:
+                leases.append((declared, device, request.id))
         if running:
-            self._pending = self._writer.submit(self.renew, running)
+            self._pending = self._writer.submit(self.renew, running, leases)
 
-    def renew(self, running: set[str]) -> None:
+    def renew(self, running: set[str], leases: list[tuple[JobType, str, str]] | None = None) -> None:
+        if leases and self._limits is not None:
+            try:  # first: a lease store that answers must not wait for a slow database
+                self._limits.renew(leases)
+            except Exception as error:
+                log.warning("could not renew the device leases of %d running jobs: %s", len(leases), error)
         try:
             with self._sessions.begin() as session:
                 renew_deadlines(session, running, utcnow() + self._deadline)
@@ -70,8 +88,11 @@ class HeartbeatStep(bootsteps.StartStopStep):
         self._heartbeat: Heartbeat | None = None
 
     def start(self, worker: Any) -> None:
-        settings = runtime_of(worker.app).settings
-        self._heartbeat = Heartbeat(session_factory(settings), settings.deadline_seconds)
+        runtime = runtime_of(worker.app)
+        settings = runtime.settings
+        self._heartbeat = Heartbeat(
+            session_factory(settings), settings.deadline_seconds, runtime.device_limits()
+        )
         self._timer = worker.timer.call_repeatedly(settings.heartbeat_seconds, self._heartbeat.beat)
 
     def stop(self, worker: Any) -> None:

@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks.devices.leases import DatabaseLeases, LeaseStore, RedisLeases
 from netraven_tasks.jobs.registry import all_job_types
 from netraven_tasks.models import JobLog, utcnow
 from netraven_tasks.notifications.models import OutboxMessage, OutboxState
@@ -224,6 +225,23 @@ def dead_letter_families(settings: Settings, client: redis.Redis | None) -> Iter
     yield gauge
 
 
+# --- devices: per-device leases (devices/leases.py) ---
+
+
+def device_lease_families(store: LeaseStore) -> Iterator[Metric]:
+    """Leases held now on all devices, and jobs deferred so far because their device was busy."""
+    held = GaugeMetricFamily("netraven_device_leases_held", "Device leases held by running jobs")
+    held.add_metric([], store.held())
+    yield held
+    deferrals = store.deferrals()
+    if deferrals is not None:  # counted in Redis only
+        counter = CounterMetricFamily(
+            "netraven_device_deferrals", "Jobs deferred because their device was at its concurrency limit"
+        )
+        counter.add_metric([], deferrals)
+        yield counter
+
+
 class NetravenCollector(Collector):
     """Reads the numbers at every scrape; a source that fails is reported down, not raised."""
 
@@ -284,6 +302,12 @@ class NetravenCollector(Collector):
             families.extend(dead_letter_families(self._settings, redis_client))
         except Exception as error:
             log.warning("metrics: could not count the dead letters: %s", _first_line(error))
+        try:  # devices: leases
+            redis_client = self._stream_client() if self._settings.broker_is_redis else None
+            store = RedisLeases(redis_client) if redis_client else DatabaseLeases(self._sessions)
+            families.extend(device_lease_families(store))
+        except Exception as error:
+            log.warning("metrics: could not count the device leases: %s", _first_line(error))
         try:  # tracking: the local spool
             families.extend(spool_families(self._settings))
         except OSError as error:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import redis
 from celery import Celery
 
+from netraven_tasks.jobs.device_limits import DeviceLimits
 from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import Recorder
@@ -33,6 +34,8 @@ class Runtime(Protocol):
     def recorder(self) -> Recorder: ...
 
     def replay_spool(self) -> bool: ...
+
+    def device_limits(self) -> DeviceLimits: ...
 
 
 class _Default:

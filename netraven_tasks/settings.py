@@ -275,6 +275,10 @@ class Settings(BaseSettings):
     max_schedules_per_user: Annotated[int, _env(_number(int, 1, 1_000_000))] = 100
     launch_rate_limit: Annotated[str, _env(_rate_limit)] = "60 per minute"
     max_batch_devices: Annotated[int, _env(_number(int, 1, 10_000_000))] = 500
+    # Per-device limits (devices/leases.py): jobs running against one device at once, and the
+    # longest a job whose device is busy waits before it looks again.
+    device_concurrency: Annotated[int, _env(_number(int, 1, 1000))] = 1
+    device_wait_max_seconds: Annotated[float, _env(_number(float, 0.1, 3600))] = 30.0
 
     @model_validator(mode="before")
     @classmethod

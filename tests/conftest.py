@@ -68,6 +68,9 @@ TEST_ENV = {
     "NETRAVEN_LOGIN_ADDRESS_RATE_LIMIT": "1000 per minute",
     # access: user ids restart each test, so launch counters carry over; tests/api/test_quotas tightens it
     "NETRAVEN_LAUNCH_RATE_LIMIT": "100000 per minute",
+    # Per-device limits: tests launch many runs on one host and expect them to run side by side;
+    # tests/jobs/test_device_limits.py runs workers of its own with the limit under test.
+    "NETRAVEN_DEVICE_CONCURRENCY": "1000",
     # Schedules: seconds instead of minutes, so beat tests see several slots quickly.
     "NETRAVEN_SCHEDULE_MIN_INTERVAL_SECONDS": "1",
     "NETRAVEN_SCHEDULE_CHECK_SECONDS": "0.5",

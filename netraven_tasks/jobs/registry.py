@@ -34,6 +34,7 @@ class JobType:
     time_limit: float | None
     description: str
     launch_roles: LaunchRoles = EVERYONE
+    device_concurrency: int | None = None  # None: NETRAVEN_DEVICE_CONCURRENCY
 
     @property
     def task_name(self) -> str:
@@ -92,12 +93,15 @@ def job_type(
     time_limit: float | None = 300.0,
     description: str | None = None,
     launch_roles: LaunchRoles = EVERYONE,
+    device_concurrency: int | None = None,
 ) -> Callable[[JobFunction], JobFunction]:
     """Register ``func`` as the job type ``name`` and as the Celery task ``netraven.jobs.<name>``."""
 
     def register(func: JobFunction) -> JobFunction:
         if name in _JOB_TYPES:
             raise ValueError(f"job type {name!r} is declared twice")
+        if device_concurrency is not None and device_concurrency < 1:
+            raise ValueError(f"job type {name!r}: device_concurrency must be at least 1")
         declared = JobType(
             name=name,
             func=func,
@@ -107,6 +111,7 @@ def job_type(
             time_limit=time_limit,
             description=description or (func.__doc__ or "").strip().split("\n")[0],
             launch_roles=launch_roles,
+            device_concurrency=device_concurrency,
         )
         _JOB_TYPES[name] = declared
         task_class = type(f"{name}_task", (JobTask,), {"job_type": declared})

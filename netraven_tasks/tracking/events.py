@@ -19,6 +19,7 @@ class EventKind(StrEnum):
     REVOKED = "revoked"
     REAPED = "reaped"
     REJECTED = "rejected"  # the database refused an event of this run: it failed, not stuck
+    DEFERRED = "deferred"  # its device was busy: it waits until next_retry_at, status unchanged
 
 
 @dataclass(frozen=True)

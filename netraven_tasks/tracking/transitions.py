@@ -328,13 +328,17 @@ def _apply(entries: Entries, job: RunRow, event: TrackingEvent, created: bool, w
         and job.status == JobStatus.RETRYING.value
         and event.retries <= job.celery_retries
     )
-    job.updated_at = event.at
+    if kind is not EventKind.DEFERRED:
+        # A deferral changes no column a rollup reads: its hour need not be rolled up again.
+        job.updated_at = event.at
 
     if kind is EventKind.QUEUED:
         if created:
             _entry(entries, job, event, "info", "queued", device=event.device)
     elif was_terminal or stale:
         _entry(entries, job, event, "debug", f"late {kind.value} event ignored (job is {job.status})")
+    elif kind is EventKind.DEFERRED:
+        _defer(entries, job, event)
     elif kind is EventKind.STARTED:
         if created:
             _entry(entries, job, event, "info", "queued (published before tracking saw it)")
@@ -387,3 +391,19 @@ def _apply(entries: Entries, job: RunRow, event: TrackingEvent, created: bool, w
         _finish(job, event, JobStatus.FAILED)
         _set_error(job, event)
         _entry(entries, job, event, "error", f"reaped: {event.error_message}")
+
+
+def _defer(entries: Entries, job: RunRow, event: TrackingEvent) -> None:
+    """The run's device was busy: it keeps its status and attempts, and says how long it waits."""
+    wait = (event.next_retry_at - event.at).total_seconds() if event.next_retry_at else 0.0
+    if job.status == JobStatus.RETRYING.value:
+        job.next_retry_at = event.next_retry_at  # its retry is due later now (the reaper reads it)
+    _entry(
+        entries,
+        job,
+        event,
+        "info",
+        f"waiting {wait:.1f}s: device {event.device} is busy (its limit of concurrent jobs is reached)",
+        device=event.device,
+        next_try_at=event.next_retry_at.isoformat() if event.next_retry_at else None,
+    )

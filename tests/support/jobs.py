@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,35 @@ def counted(host: str, calls: str, seconds: float = 5) -> dict[str, Any]:
     if len(path.read_text().splitlines()) == 1:
         time.sleep(seconds)
     return {"calls": len(path.read_text().splitlines())}
+
+
+class StampedArguments(Schema):
+    host = fields.String(required=True)
+    stamps = fields.String(required=True)
+    seconds = fields.Float(load_default=0.3)
+
+
+def _stamp(path: str, what: str) -> None:
+    with Path(path).open("a") as log:
+        log.write(f"{current_task.request.id} {what} {time.time()} {os.getpid()}\n")
+
+
+@job_type("test_stamped", arguments=StampedArguments, policy=RetryPolicy(max_attempts=1), time_limit=60)
+def stamped(host: str, stamps: str, seconds: float = 0.3) -> dict[str, Any]:
+    """Appends its start and end times to ``stamps`` around a nap (per-device limit tests)."""
+    _stamp(stamps, "start")
+    time.sleep(seconds)
+    _stamp(stamps, "end")
+    return {"slept": seconds}
+
+
+@job_type(
+    "test_stamped_pairs",
+    arguments=StampedArguments,
+    policy=RetryPolicy(max_attempts=1),
+    time_limit=60,
+    device_concurrency=2,
+)
+def stamped_pairs(host: str, stamps: str, seconds: float = 0.3) -> dict[str, Any]:
+    """``test_stamped`` with its own limit: two runs per device at once."""
+    return stamped(host, stamps, seconds)

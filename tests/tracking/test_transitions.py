@@ -204,3 +204,29 @@ def test_a_start_replayed_after_its_retry_does_not_reopen_the_attempt(recorder, 
     recorder.record(event(EventKind.SUCCEEDED, 1, 9))
     row = job(db_session)
     assert (row.status, row.attempts, row.worker) == ("completed", 1, "w2")
+
+
+def test_a_deferral_keeps_the_status_and_attempts_and_notes_the_wait(recorder, db_session):
+    recorder.record(event(EventKind.QUEUED, device="r1"))
+    recorder.record(event(EventKind.DEFERRED, 0, 1, device="r1", next_retry_at=T0 + timedelta(seconds=3.5)))
+    row = job(db_session)
+    assert (row.status, row.attempts, row.updated_at) == ("queued", 0, T0), "nothing but an entry"
+    assert row.entries[-1].event == "deferred"
+    assert row.entries[-1].message.startswith("waiting 2.5s: device r1 is busy")
+    assert row.entries[-1].details["next_try_at"] == (T0 + timedelta(seconds=3.5)).isoformat()
+    recorder.record(event(EventKind.STARTED, 0, 4, worker="w1"))
+    recorder.record(event(EventKind.SUCCEEDED, 0, 5))
+    row = job(db_session)
+    assert (row.status, row.attempts) == ("completed", 1)
+
+
+def test_a_deferred_retry_stays_retrying_and_is_due_later(recorder, db_session):
+    recorder.record(event(EventKind.QUEUED, device="r1"))
+    recorder.record(event(EventKind.STARTED, 0, 1, worker="w1"))
+    recorder.record(
+        event(EventKind.RETRY_SCHEDULED, 0, 2, error_type="TimeoutError", error_message="slow",
+              next_retry_at=T0 + timedelta(seconds=7))
+    )  # fmt: skip
+    recorder.record(event(EventKind.DEFERRED, 1, 7, device="r1", next_retry_at=T0 + timedelta(seconds=9)))
+    row = job(db_session)
+    assert (row.status, row.attempts, row.next_retry_at) == ("retrying", 1, T0 + timedelta(seconds=9))
