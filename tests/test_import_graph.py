@@ -56,6 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "netraven_tasks.users", "netraven_tasks.quotas", "netraven_tasks.access",
             "netraven_tasks.devices", "netraven_tasks.devices.*",
             "netraven_tasks.batches", "netraven_tasks.batches.counters", "netraven_tasks.batches.queries",
+            "netraven_tasks.batches.arguments",
         ),
     ),
     (

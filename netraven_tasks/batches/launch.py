@@ -21,6 +21,7 @@ from marshmallow import ValidationError
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
+from netraven_tasks.batches.arguments import batch_argument_errors
 from netraven_tasks.batches.models import Batch, BatchStatus
 from netraven_tasks.db import session_factory
 from netraven_tasks.devices.models import Device
@@ -58,13 +59,15 @@ class BatchOrigin:
     rerun_of: int | None = None
 
 
-def batch_job_type(job_type: str) -> JobType:
-    """The job type, if it can run over devices; UnknownJobType or ValidationError otherwise."""
+def batch_job_type(job_type: str, arguments: Mapping[str, Any]) -> JobType:
+    """The job type, if these arguments can run over devices: UnknownJobType, or ValidationError
+    naming each bad field (the device argument itself is each device's address)."""
     declared = get_job_type(job_type)
     if declared is None:
         raise UnknownJobType(job_type)
-    if declared.device_arg is None:
-        raise ValidationError({"job_type": [f"{declared.name} takes no device: it cannot run over targets"]})
+    problems = batch_argument_errors(declared, dict(arguments))
+    if problems:
+        raise ValidationError(problems)
     return declared
 
 
@@ -75,23 +78,19 @@ def child_arguments(
     is_admin: bool,
     settings: Settings,
 ) -> list[dict[str, Any]]:
-    """Each device's validated arguments: ``arguments`` with the job's device argument set to the
-    device's address. The arguments are validated once (errors under ``arguments``), the address
-    field per device (errors name the device), the launch roles per device (as for a single run)."""
+    """Each device's validated arguments: ``arguments`` (checked by ``batch_job_type``) with the
+    job's device argument set to the device's address, checked per device (errors name the
+    device), and the launch roles per device (as for a single run)."""
     device_arg = declared.device_arg
     assert device_arg is not None  # batch_job_type checked it
-    if device_arg in arguments:
-        raise ValidationError(
-            {"arguments": {device_arg: ["set per device from the inventory; leave it out"]}}
-        )
-    try:
-        base = declared.validate({**arguments, device_arg: devices[0].address})
-    except ValidationError as error:
-        raise ValidationError({"arguments": error.messages}) from error
-    field = declared.arguments().fields[device_arg]
+    schema = declared.arguments()
+    field = schema.fields[device_arg]
+    base: dict[str, Any] | None = None
     children = []
     for device in devices:
         try:
+            if base is None:  # the whole job's arguments once, as the job will receive them
+                base = declared.validate({**arguments, device_arg: device.address})
             address = field.serialize(device_arg, {device_arg: field.deserialize(device.address)})
         except ValidationError as error:
             raise ValidationError({"targets": {device.name: error.messages}}) from error
@@ -116,7 +115,7 @@ def launch_batch(
     (per field), SelectionError (NoDevicesMatched, UnknownDevices), QuotaExceeded, LaunchForbidden,
     SlotTaken (a schedule's slot launched before: nothing published) or LaunchUnavailable."""
     runtime = runtime_of(app)
-    declared = batch_job_type(job_type)
+    declared = batch_job_type(job_type, arguments)
     try:
         loaded_targets: dict[str, Any] = TargetsSchema().load(dict(targets))
     except ValidationError as error:

@@ -1,5 +1,6 @@
-"""Fleet runs: ``batches`` (one row per launch over many devices, with per-status counters) and
-``job_logs.batch_id`` (its children, found through a partial index on ``(batch_id, status)``).
+"""Fleet runs: ``batches`` (one row per launch over many devices, with per-status counters),
+``job_logs.batch_id`` (its children, found through a partial index on ``(batch_id, status)``) and
+``schedules.targets`` (a schedule that launches one batch per slot).
 
 Revision ID: 0013
 Revises: 0012
@@ -50,6 +51,7 @@ def upgrade() -> None:
         op.create_foreign_key(
             "fk_job_logs_batch_id", "job_logs", "batches", ["batch_id"], ["id"], ondelete="SET NULL"
         )
+    op.add_column("schedules", sa.Column("targets", JSONType))
     where = sa.text("batch_id IS NOT NULL")
     op.create_index(
         "ix_job_logs_batch_status",
@@ -66,3 +68,4 @@ def downgrade() -> None:
         op.drop_constraint("fk_job_logs_batch_id", "job_logs", type_="foreignkey")
     op.drop_column("job_logs", "batch_id")
     op.drop_table("batches")
+    op.drop_column("schedules", "targets")
