@@ -36,7 +36,8 @@ from netraven_tasks.runtime import Runtime, runtime_of
 from netraven_tasks.schedules.runs import SlotTaken
 from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
-from netraven_tasks.tracking.headers import JOB_LOG_HEADER, OWNER_HEADER
+from netraven_tasks.tracking.headers import JOB_LOG_HEADER, OWNER_HEADER, RECORDED_HEADER
+from netraven_tasks.tracking.published import PublishedMessages
 from netraven_tasks.tracking.transitions import Outcome, apply_events
 from netraven_tasks.users import ensure_active_owner
 
@@ -222,12 +223,15 @@ def publish_children(
     the children not published ``failed`` (they will never run)."""
     publisher = app or runtime.app
     sent = 0
+    common: dict[str, Any] = {} if owner_id is None else {OWNER_HEADER: owner_id}
     try:
+        client = runtime.redis_client()
+        if client is not None:  # our record of published messages, for all children in one ZADD
+            PublishedMessages(client).add_many(event.task_id for event in queued)
+            common[RECORDED_HEADER] = 1
         with publisher.producer_or_acquire() as producer:
             for event, outcome in zip(queued, outcomes, strict=True):
-                headers: dict[str, Any] = {JOB_LOG_HEADER: outcome.job_log_id}
-                if owner_id is not None:
-                    headers[OWNER_HEADER] = owner_id
+                headers = {**common, JOB_LOG_HEADER: outcome.job_log_id}
                 publisher.send_task(
                     declared.task_name,
                     kwargs=event.args,

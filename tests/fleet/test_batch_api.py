@@ -16,7 +16,9 @@ def fleet(add_devices):  # type: ignore[no-untyped-def]
     return add_devices([(f"r{i:02d}", f"127.0.0.{i}") for i in range(1, 6)])
 
 
-def test_a_batch_writes_one_queued_child_per_device_and_reads_as_one_row(client, users, fleet, settings):
+def test_a_batch_writes_one_queued_child_per_device_and_reads_as_one_row(
+    client, users, fleet, settings, redis_client
+):
     response = launch(client, users.alice, {"site": "FRA", "tags": ["core"]})
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
@@ -40,6 +42,11 @@ def test_a_batch_writes_one_queued_child_per_device_and_reads_as_one_row(client,
     # the job's device argument receives each device's address
     assert sorted(child["args"]["host"] for child in children) == [f"127.0.0.{i}" for i in range(1, 6)]
     assert {child["batch_id"] for child in children} == {body["batch_id"]}
+    # every child is in our record of published messages (one ZADD for the batch, not one per message)
+    from netraven_tasks.tracking.published import PublishedMessages
+
+    task_ids = {child["task_id"] for child in children}
+    assert PublishedMessages(redis_client).held(task_ids) == task_ids
 
     listed = client.get("/batches", headers=users.alice.headers).get_json()
     assert [item["id"] for item in listed] == [body["batch_id"]]
