@@ -10,6 +10,7 @@ from api import (
     context,
     devices,
     docs_assets,
+    error_map,
     health,
     inbox,
     inventory,
@@ -28,6 +29,7 @@ from api import (
     ui,
 )
 from api.errors import NetRavenApi
+from api.schemas import document_storable_text
 from api.security import BEARER_SCHEME, SECURITY_SCHEME_NAME
 from netraven_tasks.logging_setup import configure_logging
 from netraven_tasks.settings import Settings, get_settings
@@ -55,6 +57,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     security_headers.init_app(app)  # nosniff on every answer, a CSP on every page
     rate_limit.init_app(app, settings)
     api = NetRavenApi(app)
+    api.ma_plugin.converter.add_attribute_function(document_storable_text)  # InputSchema's check
+    error_map.init_app(app, api)  # domain errors -> HTTP, for every view
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, BEARER_SCHEME)
 
     # lazy: the Celery app (and the job types it loads) is built for an API app, not by importing
@@ -76,7 +80,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(devices.blp)
     # fleet: the device inventory, GET|POST /devices, GET|PATCH|DELETE /devices/{name}
     api.register_blueprint(inventory.blp)
-    inventory.init_app(app, api)
     # fleet: batches, POST /jobs/{job_type}/batches, GET /batches, GET /batches/{id}, cancel, rerun
     api.register_blueprint(batches.blp)
     # dashboard: the /ui/ pages, and Swagger UI's files for /docs

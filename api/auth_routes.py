@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.context import current_settings, db_session
 from api.errors import fail
-from api.schemas import Text
+from api.json_body import Blueprint
 from api.security import errors
 from netraven_tasks.auth import hash_password, issue_token, verify_password
+from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.users import find_user
 
 # A token is a credential: no browser or proxy cache may keep a copy.
@@ -24,8 +24,8 @@ blp = Blueprint("auth", __name__, url_prefix="/auth", description="Bearer tokens
 _DUMMY_HASH = hash_password("netraven-dummy-password")
 
 
-class CredentialsSchema(Schema):
-    username = Text(required=True, validate=validate.Length(min=1, max=150))
+class CredentialsSchema(InputSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=150))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 

@@ -1,72 +1,39 @@
 """Fleet runs: ``POST /jobs/{job_type}/batches``, ``GET /batches``, ``GET /batches/{id}``, cancel, re-run.
 
-Non-admins see only their own batches; another user's batch answers 404. The domain errors of
-batches are answered in one place (``batch_errors``).
+Non-admins see only their own batches; another user's batch answers 404. Views let the domain
+errors propagate: ``api.error_map`` answers each (``BatchNotFound`` is a 404 there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
-from kombu.exceptions import OperationalError as BrokerError
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from api.context import current_settings, db_session
-from api.errors import fail, fail_invalid
 from api.pagination import PaginatedBlueprint, requested_window
-from api.quotas import count_launch, too_many
+from api.quotas import count_launch
 from api.security import current_caller, errors, protect
 from netraven_tasks.batches.actions import RERUN_ONLY, cancel_batch, rerun_batch
 from netraven_tasks.batches.launch import LaunchedBatch, launch_batch
 from netraven_tasks.batches.models import COUNTED, Batch, BatchStatus
-from netraven_tasks.batches.queries import BatchNotFound, batch_page, describe_batch, visible_batch
-from netraven_tasks.jobs.actions import JobActionRefused
-from netraven_tasks.jobs.arguments import contains_nul
-from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType
-from netraven_tasks.jobs.launch_roles import LaunchForbidden
-from netraven_tasks.jobs.registry import all_job_types
-from netraven_tasks.quotas import QuotaExceeded
+from netraven_tasks.batches.queries import batch_page, describe_batch, visible_batch
+from netraven_tasks.input_schema import InputSchema
 
 blp = protect(PaginatedBlueprint("batches", __name__, description="Fleet runs: one job over many devices"))
 
 
-@contextmanager
-def batch_errors() -> Iterator[None]:
-    """The domain errors of launching and acting on batches, each with its one answer."""
-    try:
-        yield
-    except BatchNotFound as error:
-        fail(404, str(error))
-    except LaunchForbidden as error:
-        fail(403, str(error))
-    except UnknownJobType as error:
-        known = ", ".join(declared.name for declared in all_job_types())
-        fail(404, f"unknown job type {str(error)[:100]!r}; known: {known}")
-    except ValidationError as error:
-        fail_invalid(error.messages)
-    except QuotaExceeded as error:
-        too_many(error)
-    except JobActionRefused as error:
-        fail(409, str(error))
-    except LaunchUnavailable as error:
-        fail(503, str(error), headers={"Retry-After": str(error.retry_after)})
-    except (BrokerError, ConnectionError, OSError) as error:
-        fail(503, f"the broker is unreachable: {type(error).__name__}", headers={"Retry-After": "5"})
-
-
-class ArgumentsSchema(Schema):
+class ArgumentsSchema(InputSchema):
     """The job's arguments without its device argument; the job type's own schema checks them."""
 
     class Meta:
         unknown = INCLUDE
 
 
-class BatchLaunchSchema(Schema):
+class BatchLaunchSchema(InputSchema):
     targets = fields.Dict(
         required=True,
         metadata={"description": "a device selector: devices (names), or any of site, platform, tags"},
@@ -101,7 +68,7 @@ class CanceledBatchSchema(Schema):
     canceled = fields.Integer(required=True, metadata={"description": "children canceled before they ran"})
 
 
-class RerunBatchSchema(Schema):
+class RerunBatchSchema(InputSchema):
     # "only" is a Schema attribute: the field keeps its JSON name under another one
     rerun_only = fields.String(
         data_key="only", validate=validate.OneOf(RERUN_ONLY), metadata={"description": "'failed'"}
@@ -116,8 +83,7 @@ def _launched(launched: LaunchedBatch) -> tuple[dict[str, Any], int, dict[str, s
 
 def _visible(batch_id: int) -> Batch:
     caller = current_caller()
-    with batch_errors():
-        return visible_batch(db_session(), batch_id, caller.id, caller.is_admin)
+    return visible_batch(db_session(), batch_id, caller.id, caller.is_admin)
 
 
 @blp.route("/jobs/<string:job_type>/batches")
@@ -131,19 +97,16 @@ class JobBatches(MethodView):
     @errors(blp, 401, 403, 404, 422, 429, 503)
     def post(self, body: dict[str, Any], job_type: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Launch the job on every enabled device the targets select now, one run per device."""
-        if contains_nul(body):
-            fail(422, "the body must not contain NUL characters")
         caller = current_caller()
         count_launch()  # once per batch
-        with batch_errors():
-            launched = launch_batch(
-                current_settings(),
-                job_type,
-                body["targets"],
-                body["arguments"],
-                caller.id,
-                is_admin=caller.is_admin,
-            )
+        launched = launch_batch(
+            current_settings(),
+            job_type,
+            body["targets"],
+            body["arguments"],
+            caller.id,
+            is_admin=caller.is_admin,
+        )
         return _launched(launched)
 
 
@@ -181,8 +144,7 @@ class CancelBatch(MethodView):
         """Cancel the children that have not started; running ones finish. The batch ends ``canceled``."""
         batch = _visible(batch_id)
         caller = current_caller()
-        with batch_errors():
-            canceled = cancel_batch(current_settings(), batch.id, caller.id, caller.username)
+        canceled = cancel_batch(current_settings(), batch.id, caller.id, caller.username)
         return {"batch_id": batch.id, "canceled": canceled}
 
 
@@ -200,8 +162,7 @@ class RerunBatch(MethodView):
         batch = _visible(batch_id)
         caller = current_caller()
         count_launch()
-        with batch_errors():
-            launched = rerun_batch(
-                current_settings(), batch, caller.id, caller.is_admin, (body or {}).get("rerun_only")
-            )
+        launched = rerun_batch(
+            current_settings(), batch, caller.id, caller.is_admin, (body or {}).get("rerun_only")
+        )
         return _launched(launched)

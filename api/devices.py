@@ -10,13 +10,14 @@ import re
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from api.context import db_session
 from api.errors import fail
+from api.json_body import Blueprint
 from api.security import MAX_USER_ID, Caller, current_caller, errors, protect
 from netraven_tasks.backups.store import list_versions, read_content, unified_diff
+from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.jobs.hosts import validate_host
 
 blp = protect(Blueprint("devices", __name__, url_prefix="/devices", description="Configuration backups"))
@@ -24,7 +25,7 @@ blp = protect(Blueprint("devices", __name__, url_prefix="/devices", description=
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class HistoryQuerySchema(Schema):
+class HistoryQuerySchema(InputSchema):
     owner = fields.Integer(
         validate=validate.Range(1, MAX_USER_ID),
         metadata={"description": "admins: read this user's own history instead of the shared one"},

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import resource
+from functools import partial
 from typing import Any
 
 from uvicorn_worker import UvicornWorker
 
 from api.http_protocol import MAX_HEAD_BYTES, DeadlineH11Protocol
+from netraven_tasks.settings import get_settings
 
 worker_class = "api.gunicorn_config.ApiWorker"
 timeout = 30  # a worker whose event loop is silent this long is restarted
@@ -43,6 +45,12 @@ class ApiWorker(UvicornWorker):
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The settings are read once per worker process; each connection gets the head deadline.
+        head_seconds = get_settings().request_head_seconds
+        self.CONFIG_KWARGS = {
+            **self.CONFIG_KWARGS,
+            "http": partial(DeadlineH11Protocol, head_seconds=head_seconds),
+        }
         super().__init__(*args, **kwargs)
         # Each access line names the worker process that answered (which one is stuck, which one
         # counted a sign-in): uvicorn's own line has no process id.

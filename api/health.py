@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
+from api.json_body import Blueprint
 from netraven_tasks.db import get_engine
 from netraven_tasks.settings import Settings
 

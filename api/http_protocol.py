@@ -16,7 +16,6 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api.errors import error_body
-from netraven_tasks.settings import get_settings
 
 # A request head larger than this is refused (400) before any header reaches the app; below it
 # the app answers 414/431 itself (api/request_limits.py), with room above its 16 KiB of headers.
@@ -66,9 +65,9 @@ class _LingeringTransport:
 class DeadlineH11Protocol(H11Protocol):
     """One connection: uvicorn's h11 protocol, plus the head deadline and JSON errors."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, head_seconds: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.head_seconds = get_settings().request_head_seconds
+        self.head_seconds = head_seconds  # NETRAVEN_REQUEST_HEAD_SECONDS, given by the worker
         self.head_deadline: asyncio.TimerHandle | None = None
         self.head_bytes = 0  # bytes of the current request head received so far
         self.lingering = False  # answered and half-closed: the rest of the body is dropped

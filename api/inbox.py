@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.context import db_session
 from api.errors import fail
+from api.json_body import Blueprint
 from api.security import current_caller, errors, protect, target_user
+from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.notifications.inbox import inbox_page, mark_read
 
 blp = protect(Blueprint("inbox", __name__, url_prefix="/users", description="In-app notifications"))
@@ -38,7 +39,7 @@ class InboxSchema(Schema):
     items = fields.List(fields.Nested(InboxItemSchema), required=True)
 
 
-class InboxQuerySchema(Schema):
+class InboxQuerySchema(InputSchema):
     unread = fields.Boolean(load_default=False, metadata={"description": "only unread items"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))

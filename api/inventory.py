@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import request, url_for
 from flask.views import MethodView
-from flask_smorest import Api
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, post_load, validate
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import UnprocessableEntity
 
 from api.context import db_session
 from api.errors import fail
@@ -40,7 +38,7 @@ from netraven_tasks.devices.schemas import (
     FullMatch,
     with_defaults,
 )
-from netraven_tasks.devices.selection import SelectionError
+from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.models import utcnow
 
 blp = protect(
@@ -75,7 +73,7 @@ class DeviceChangesSchema(DeviceSchema):
         exclude = ("name",)
 
 
-class DeviceQuerySchema(Schema):
+class DeviceQuerySchema(InputSchema):
     site = fields.String(validate=SITE_WORD)
     platform = fields.String(validate=KNOWN_PLATFORM)
     tag = fields.List(
@@ -169,18 +167,3 @@ class DeviceDetail(MethodView):
         session = db_session()
         session.delete(_device(name))
         session.commit()
-
-
-def init_app(app: Flask, api: Api) -> None:
-    """A selector that selects nothing (or names unknown devices) is the client's to fix: 422, as
-    JSON like every other error."""
-
-    def refused(error: SelectionError) -> Any:
-        http_error = UnprocessableEntity()
-        http_error.data = {  # type: ignore[attr-defined]  # as flask-smorest's abort() sets it
-            "message": f"{error.field}: {error}",
-            "errors": {error.field: [str(error)]},
-        }
-        return api.handle_http_exception(http_error)
-
-    app.register_error_handler(SelectionError, refused)

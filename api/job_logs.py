@@ -11,7 +11,6 @@ from typing import Any
 from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
-from kombu.exceptions import OperationalError as BrokerError
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from werkzeug.sansio.response import Response
 
@@ -21,11 +20,10 @@ from api.job_log_queries import JobLogFilter, active_filter, job_log_with_entrie
 from api.job_log_rows import list_rows, with_timings
 from api.pagination import PaginatedBlueprint
 from api.quotas import count_launch
-from api.schemas import Text, UTCDateTime
+from api.schemas import UTCDateTime
 from api.security import Caller, current_caller, errors, may_see_owner, protect, visible_owner
-from netraven_tasks.jobs.actions import JobActionRefused, cancel_job, rerun_job
-from netraven_tasks.jobs.launch import UnknownJobType
-from netraven_tasks.jobs.launch_roles import LaunchForbidden
+from netraven_tasks.input_schema import InputSchema
+from netraven_tasks.jobs.actions import cancel_job, rerun_job
 from netraven_tasks.models import JobLog, utcnow
 from netraven_tasks.statuses import JobStatus
 
@@ -93,13 +91,13 @@ class ActiveJobLogSchema(JobLogSchema):
     )
 
 
-class JobLogQuerySchema(Schema):
+class JobLogQuerySchema(InputSchema):
     status = fields.List(
-        fields.String(validate=validate.OneOf(STATUSES)),
+        fields.String(validate=validate.OneOf(STATUSES, error="must be one of: {choices}")),
         metadata={"description": "repeat to ask for several statuses"},
     )
-    job_type = Text(validate=validate.Length(max=100))
-    device = Text(validate=validate.Length(max=255))
+    job_type = fields.String(validate=validate.Length(max=100))
+    device = fields.String(validate=validate.Length(max=255))
     owner = fields.Integer(
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "user id (admins only; others may give only their own)"},
@@ -204,12 +202,7 @@ class CancelJobLog(MethodView):
         """Cancel a queued, running or retrying run (owner or admin): revoked, and it ends ``canceled``."""
         caller = current_caller()
         job = _visible_job(caller, job_log_id)
-        try:
-            cancel_job(db_session(), job, caller.id, caller.username)
-        except JobActionRefused as refused:
-            fail(409, str(refused))
-        except (BrokerError, ConnectionError, OSError) as error:
-            fail(503, f"the cancel could not be sent, the broker is unreachable: {type(error).__name__}")
+        cancel_job(db_session(), job, caller.id, caller.username)
         return {"job_log_id": job.id, "status": job.status}
 
 
@@ -231,18 +224,7 @@ class RerunJobLog(MethodView):
         caller = current_caller()
         job = _visible_job(caller, job_log_id)
         count_launch()
-        try:
-            launched = rerun_job(current_settings(), job, caller.id, caller.is_admin)
-        except LaunchForbidden as error:
-            fail(403, str(error))
-        except JobActionRefused as refused:
-            fail(409, str(refused))
-        except UnknownJobType:
-            fail(409, f"job type {job.job_type[:100]!r} is no longer known")
-        except ValidationError as error:
-            fail(409, f"the old arguments are no longer valid: {error.messages}")
-        except (BrokerError, ConnectionError, OSError) as error:
-            fail(503, f"the job could not be queued, the broker is unreachable: {type(error).__name__}")
+        launched = rerun_job(current_settings(), job, caller.id, caller.is_admin)
         body = {**vars(launched), "rerun_of": job.id}
         location = url_for("job_logs.JobLogDetail", job_log_id=launched.job_log_id)
         return body, 202, {"Location": location}

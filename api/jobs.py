@@ -6,16 +6,14 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import INCLUDE, Schema, ValidationError, fields
+from marshmallow import INCLUDE, Schema, fields
 
 from api.context import current_settings
-from api.errors import fail, fail_invalid
+from api.json_body import Blueprint
 from api.quotas import count_launch
 from api.security import current_caller, errors, protect
-from netraven_tasks.jobs.arguments import contains_nul
-from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
-from netraven_tasks.jobs.launch_roles import LaunchForbidden
+from netraven_tasks.input_schema import InputSchema
+from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.jobs.registry import JobType, all_job_types, get_job_type
 
 blp = protect(Blueprint("jobs", __name__, url_prefix="/jobs", description="Job types and launching runs"))
@@ -46,7 +44,7 @@ class JobTypeSchema(Schema):
     arguments = fields.List(fields.Nested(JobArgumentSchema))
 
 
-class JobArgumentsSchema(Schema):
+class JobArgumentsSchema(InputSchema):
     """The job's arguments, one JSON object; each job type's own schema checks them."""
 
     class Meta:
@@ -99,25 +97,12 @@ class JobRuns(MethodView):
     @errors(blp, 401, 403, 404, 422, 429, 503)
     def post(self, arguments: dict[str, Any], job_type: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Launch a run of a job type, owned by the caller; follow the Location header to watch it."""
-        if contains_nul(arguments):
-            fail(422, "arguments must not contain NUL characters")
         caller = current_caller()
         count_launch()
-        try:
-            declared = get_job_type(job_type)
-            if declared is not None:  # security: who may launch it, with these arguments
-                declared.authorize(arguments, caller.is_admin, current_settings())
-            launched = launch_job(current_settings(), job_type, arguments, caller.id)
-        except LaunchForbidden as error:
-            fail(403, str(error))
-        except UnknownJobType:
-            known = ", ".join(declared.name for declared in all_job_types())
-            fail(404, f"unknown job type {job_type[:100]!r}; known: {known}")
-        except ValidationError as error:
-            fail_invalid(error.messages)
-        except LaunchUnavailable as error:
-            # The launcher left no phantom: nothing published, or its row already says failed.
-            fail(503, str(error), headers={"Retry-After": str(error.retry_after)})
+        declared = get_job_type(job_type)
+        if declared is not None:  # security: who may launch it, with these arguments
+            declared.authorize(arguments, caller.is_admin, current_settings())
+        launched = launch_job(current_settings(), job_type, arguments, caller.id)
         location = url_for("job_logs.JobLogDetail", job_log_id=launched.job_log_id)
         body = {"job_log_id": launched.job_log_id, "task_id": launched.task_id, "status": launched.status}
         return body, 202, {"Location": location}

@@ -10,11 +10,11 @@ import hmac
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from api.errors import fail
+from api.json_body import Blueprint
 from netraven_tasks.db import session_factory
 from netraven_tasks.metrics import build_registry
 from netraven_tasks.settings import Settings

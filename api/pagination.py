@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
+
+from api.json_body import Blueprint
 
 MAX_OFFSET = 2**63 - 1  # BIGINT: PostgreSQL raises on a larger OFFSET
 

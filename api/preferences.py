@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
-from marshmallow import ValidationError
 
 from api.context import current_settings, db_session
-from api.errors import describe_errors
+from api.json_body import Blueprint
 from api.security import errors, protect, target_user
 from netraven_tasks.models import User
 from netraven_tasks.preferences import (
@@ -33,10 +31,7 @@ class PreferenceChangesSchema(PreferencesSchema):
 
 
 def _save(user: User, changes: dict[str, Any]) -> dict[str, Any]:
-    try:
-        check_preference_urls(changes, allow_private_webhooks=current_settings().allow_private_webhooks)
-    except ValidationError as error:
-        abort(422, errors={"json": error.messages}, message=describe_errors(error.messages))
+    check_preference_urls(changes, allow_private_webhooks=current_settings().allow_private_webhooks)
     session = db_session()
     # A new dict, assigned: the JSON(B) column sees the change and writes it.
     user.notification_preferences = updated_preferences(user.notification_preferences, changes)

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import NoReturn
 
 import redis
 from flask import current_app
 
 from api.context import current_settings
-from api.errors import fail
 from api.security import current_caller
 from netraven_tasks.db import session_factory
 from netraven_tasks.quotas import (
     DatabaseLaunchCounter,
     LaunchCounter,
-    QuotaExceeded,
     RedisLaunchCounter,
     ensure_launch_rate,
 )
 
 _COUNTER_KEY = "netraven_launch_counter"
-
-
-def too_many(error: QuotaExceeded) -> NoReturn:
-    fail(429, str(error), headers={"Retry-After": str(error.retry_after)})
 
 
 def _launch_counter() -> LaunchCounter:
@@ -43,9 +36,7 @@ def _launch_counter() -> LaunchCounter:
 
 
 def count_launch() -> None:
-    """Count one launch by the caller (NETRAVEN_LAUNCH_RATE_LIMIT); 429 when over the rate."""
+    """Count one launch by the caller (NETRAVEN_LAUNCH_RATE_LIMIT); QuotaExceeded (429, api/error_map.py)
+    when over the rate."""
     caller = current_caller()
-    try:
-        ensure_launch_rate(_launch_counter(), caller.id, caller.is_admin, current_settings(), time.time())
-    except QuotaExceeded as error:
-        too_many(error)
+    ensure_launch_rate(_launch_counter(), caller.id, caller.is_admin, current_settings(), time.time())

@@ -12,17 +12,15 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
 from api.context import current_settings, db_session
-from api.errors import fail, fail_invalid
+from api.errors import fail
 from api.pagination import PaginatedBlueprint, requested_window
-from api.quotas import too_many
 from api.security import current_caller, errors, may_see_owner, protect
-from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.models import utcnow
-from netraven_tasks.quotas import QuotaExceeded, ensure_schedule_quota
+from netraven_tasks.quotas import ensure_schedule_quota
 from netraven_tasks.schedules.models import Schedule
 from netraven_tasks.schedules.service import (
     ScheduleBodySchema,
@@ -114,18 +112,10 @@ class Schedules(MethodView):
         """Create a schedule owned by you: exactly one of interval_seconds or cron (+ timezone).
         A non-admin has at most NETRAVEN_MAX_SCHEDULES_PER_USER (429 beyond)."""
         caller = current_caller()
-        try:
-            values = load_new(body, current_settings(), caller.is_admin)
-        except ValidationError as error:
-            fail_invalid(error.messages)
-        except LaunchForbidden as error:
-            fail(403, str(error))
+        values = load_new(body, current_settings(), caller.is_admin)
         session = db_session()
-        try:
-            ensure_schedule_quota(session, caller.id, caller.is_admin, current_settings())
-        except QuotaExceeded as error:
-            too_many(error)
-        schedule = create_schedule(session, current_caller().id, values, utcnow())
+        ensure_schedule_quota(session, caller.id, caller.is_admin, current_settings())
+        schedule = create_schedule(session, caller.id, values, utcnow())
         session.commit()
         location = url_for("schedules.ScheduleDetail", schedule_id=schedule.id)
         return describe(session, [schedule])[0], 201, {"Location": location}
@@ -145,12 +135,7 @@ class ScheduleDetail(MethodView):
     def patch(self, body: dict[str, Any], schedule_id: int) -> dict[str, Any]:
         """Change the fields given; beat uses the change from its next tick on."""
         schedule = _own_schedule(schedule_id)
-        try:
-            values = load_changes(schedule, body, current_settings(), owner_is_admin(db_session(), schedule))
-        except ValidationError as error:
-            fail_invalid(error.messages)
-        except LaunchForbidden as error:
-            fail(403, str(error))
+        values = load_changes(schedule, body, current_settings(), owner_is_admin(db_session(), schedule))
         session = db_session()
         update_schedule(session, schedule, values, utcnow())
         session.commit()

@@ -8,27 +8,27 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.context import db_session
-from api.errors import fail
-from api.schemas import Text, UTCDateTime
+from api.json_body import Blueprint
+from api.schemas import UTCDateTime
 from api.security import current_caller, errors, protect, visible_owner
+from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.models import utcnow
-from netraven_tasks.statistics import PERIODS, StatisticsError, compute_statistics, make_window
+from netraven_tasks.statistics import PERIODS, compute_statistics, make_window
 
 blp = protect(Blueprint("statistics", __name__, url_prefix="/job-logs", description="Job statistics"))
 
 
-class StatisticsQuerySchema(Schema):
+class StatisticsQuerySchema(InputSchema):
     time_period = fields.String(
         validate=validate.OneOf(list(PERIODS)), metadata={"description": "default day (ignored with since)"}
     )
     since = UTCDateTime(metadata={"description": "start of a custom window (ISO 8601, UTC if no offset)"})
     until = UTCDateTime(metadata={"description": "end of the window (default now); at most 400 days"})
-    job_type = Text(validate=validate.Length(max=100))
-    device = Text(validate=validate.Length(max=255))
+    job_type = fields.String(validate=validate.Length(max=100))
+    device = fields.String(validate=validate.Length(max=255))
     owner = fields.Integer(
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "user id (admins only; others may give only their own)"},
@@ -93,16 +93,13 @@ class Statistics(MethodView):
     @errors(blp, 401, 403)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Statistics of the jobs queued in a window (non-admins: of their own jobs)."""
-        try:
-            window = make_window(
-                utcnow(),
-                query.get("time_period"),
-                query.get("since"),
-                query.get("until"),
-                job_type=query.get("job_type"),
-                device=query.get("device"),
-                owner_id=visible_owner(current_caller(), query.get("owner")),
-            )
-        except StatisticsError as error:
-            fail(422, str(error), errors={"query": {error.field: [error.message]}})
+        window = make_window(
+            utcnow(),
+            query.get("time_period"),
+            query.get("since"),
+            query.get("until"),
+            job_type=query.get("job_type"),
+            device=query.get("device"),
+            owner_id=visible_owner(current_caller(), query.get("owner")),
+        )
         return compute_statistics(db_session(), window)

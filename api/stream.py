@@ -20,13 +20,14 @@ from collections.abc import Iterator
 import redis
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from api.caller_watch import RECHECK_SECONDS, CallerWatch
 from api.context import current_settings
 from api.errors import fail
+from api.json_body import Blueprint
 from api.security import Caller, errors, protect
+from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.tracking.live import LiveFeed
 
 blp = protect(Blueprint("job_log_stream", __name__, url_prefix="/job-logs", description="Live job updates"))
@@ -107,7 +108,7 @@ def job_events(
     yield ": stream closed, reconnect with Last-Event-ID\n\n"
 
 
-class StreamQuerySchema(Schema):
+class StreamQuerySchema(InputSchema):
     after = fields.String(
         validate=validate.Regexp(_STREAM_ID.pattern, error="must be a stream id such as 1700000000000-0"),
         metadata={"description": "start after this id (a page's render position); Last-Event-ID wins"},

@@ -84,7 +84,7 @@ class CeleryIntegration:
 
     def planner(self) -> NotificationPlanner:
         """Notifications planned in the recorder's transaction, delivery published through this app."""
-        return notification_planner(self.app)
+        return notification_planner(self.app, self.settings)
 
     def recorder(self) -> FallbackRecorder:
         """This process's recorder: the stream (and a synchronous queued row), or the database;

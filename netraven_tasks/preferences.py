@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import RAISE, ValidationError, fields, validate, validates, validates_schema
 
+from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.notifications.channels import registry
 from netraven_tasks.notifications.channels.email import FREQUENCIES
 from netraven_tasks.notifications.channels.spec import Preference, StrictBoolean
@@ -56,7 +57,7 @@ def effective_preferences(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     return merged
 
 
-class QuietHoursSchema(Schema):
+class QuietHoursSchema(InputSchema):
     """A daily window in a time zone; it may cross midnight (22:00 to 07:00)."""
 
     class Meta:
@@ -83,7 +84,7 @@ class QuietHoursSchema(Schema):
             raise ValidationError("must differ from start", field_name="end")
 
 
-class ChannelFieldsSchema(Schema):
+class ChannelFieldsSchema(InputSchema):
     """A schema of the declared fields plus every registered channel's preference fields (the
     ``field`` or the ``stored`` form of each), rebuilt when the registry changes."""
 

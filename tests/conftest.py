@@ -72,6 +72,8 @@ TEST_ENV = {
     "NETRAVEN_SCHEDULE_MIN_INTERVAL_SECONDS": "1",
     "NETRAVEN_SCHEDULE_CHECK_SECONDS": "0.5",
     "NETRAVEN_BEAT_LOCK_TTL_SECONDS": "3",
+    # Not the 24-hour default, so a path that ignores the setting shows (tests/schedules/test_alerts.py).
+    "NETRAVEN_REPEAT_ALERT_HOURS": "3",
     "NETRAVEN_SMS_URL": f"http://127.0.0.1:{SMS_PORT}/2010-04-01",
     "NETRAVEN_SMS_ACCOUNT_SID": "ACtest0123456789",
     "NETRAVEN_SMS_AUTH_TOKEN": "sms-test-token",
@@ -314,6 +316,21 @@ def worker(database_url: str, redis_client: redis.Redis, tmp_path_factory) -> It
     process = start_worker("test", log_path)
     yield process
     stop_process(process.process)
+
+
+@pytest.fixture
+def dead_broker(monkeypatch):  # type: ignore[no-untyped-def]
+    """The process's Celery app, pointed at a port where no broker listens: every launch and
+    cancel of this process meets a broker that is down."""
+    from celery import Celery
+
+    from netraven_tasks import celery_app
+
+    app = Celery("netraven_tasks", broker=f"redis://127.0.0.1:{free_port()}/0", set_as_current=False)
+    app.conf.broker_connection_timeout = 1
+    app.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1}
+    monkeypatch.setattr(celery_app.integration, "app", app)  # what launch_job publishes through
+    return app
 
 
 @pytest.fixture(scope="session")

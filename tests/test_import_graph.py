@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "netraven_tasks.settings", "netraven_tasks.private_files", "netraven_tasks.statuses",
             "netraven_tasks.broker", "netraven_tasks.pool_shutdown", "netraven_tasks.schedules.timing",
             "netraven_tasks.notifications.url_safety", "netraven_tasks.jobs.retry_policy",
-            "netraven_tasks.jobs.arguments", "netraven_tasks.jobs.hosts", "netraven_tasks.rollups.histogram",
+            "netraven_tasks.input_schema", "netraven_tasks.jobs.hosts", "netraven_tasks.rollups.histogram",
             "netraven_tasks.backoff", "netraven_tasks.text",
         ),
     ),
@@ -265,3 +265,32 @@ def test_the_most_specific_pattern_decides_the_layer(module: str, expected: int)
 def test_function_level_imports_of_our_modules_say_why_they_are_lazy():
     unexplained = [f"{f.source}:{f.line} imports {f.target}" for f in IMPORTS if f.lazy and not f.reason]
     assert unexplained == [], f"move them to the top of the module, or add a '# {LAZY_MARK} why' comment"
+
+
+# Where the settings are read from the environment: the entry points, which hand them down.
+SETTINGS_ENTRY_POINTS = (
+    "netraven_tasks.settings", "netraven_tasks.celery_app", "netraven_tasks.cli", "netraven_tasks.cli.*",
+    "netraven_tasks.schedules.commands", "netraven_tasks.devserver", "api.app", "api.asgi",
+    "api.gunicorn_config",
+)  # fmt: skip
+
+
+def _get_settings_calls(path: Path) -> Iterator[int]:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            called = node.func
+            name = called.id if isinstance(called, ast.Name) else getattr(called, "attr", None)
+            if name == "get_settings":
+                yield node.lineno
+
+
+def test_the_cached_settings_are_read_only_by_the_entry_points():
+    """Below them, code uses the settings it was given (``runtime_of(app).settings`` in tasks): a
+    global read ignores the settings an app or a test was installed with."""
+    readers = [
+        f"{module}:{line}"
+        for module, path in sorted(MODULES.items())
+        if not any(fnmatch.fnmatchcase(module, pattern) for pattern in SETTINGS_ENTRY_POINTS)
+        for line in _get_settings_calls(path)
+    ]
+    assert readers == [], "take the settings from the caller or runtime_of(app).settings"

@@ -7,13 +7,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import redirect, render_template, request
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from api.context import current_settings, db_session
 from api.job_log_queries import JobLogFilter, active_job_logs, job_log_with_entries, page_of_job_logs
+from api.job_logs import JobLogQuerySchema
 from api.security import may_see_owner, visible_owner
 from api.stream import live_position
 from api.ui.blueprint import blp
+from api.ui.filters import FilterError, load_filters
 from api.ui.session import caller, signed_in
 from netraven_tasks.jobs.actions import may_cancel, may_rerun
 from netraven_tasks.jobs.registry import all_job_types
@@ -66,32 +69,28 @@ def active() -> str:
     )
 
 
-class FilterError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
+class JobLogPageSchema(Schema):
+    """The list page's own parameters, beside the API's filters (``JobLogQuerySchema``)."""
+
+    period = fields.String(validate=validate.OneOf(list(PERIODS)))
+    order = fields.String(load_default="newest", validate=validate.OneOf(["newest", "oldest"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
 
 
 def _filters(args: Any) -> dict[str, Any]:
-    """The list page's query, checked: a wrong value names its field (400), nothing is guessed."""
-    wanted = {
-        "status": args.get("status", ""),
-        "job_type": args.get("job_type", "").strip()[:100],
-        "device": args.get("device", "").strip()[:255],
-        "period": args.get("period", ""),
-        "order": args.get("order", "newest"),
+    """The list page's query, checked by the API's schema: a wrong value names its field (400)."""
+    api_filters = load_filters(JobLogQuerySchema, ("status", "job_type", "device"), args)
+    page = load_filters(JobLogPageSchema, ("period", "order", "page"), args)
+    statuses = api_filters.get("status") or [""]
+    if len(statuses) > 1:
+        raise FilterError("status", "choose one status on this page")
+    return {
+        "status": statuses[0],
+        "job_type": api_filters.get("job_type", ""),
+        "device": api_filters.get("device", ""),
+        **page,
+        "period": page.get("period", ""),
     }
-    if wanted["status"] and wanted["status"] not in STATUSES:
-        raise FilterError("status", f"must be one of {', '.join(STATUSES)}")
-    if wanted["period"] and wanted["period"] not in PERIODS:
-        raise FilterError("period", f"must be one of {', '.join(PERIODS)}")
-    if wanted["order"] not in ("newest", "oldest"):
-        raise FilterError("order", "must be newest or oldest")
-    page = args.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= 100_000:
-        raise FilterError("page", "must be a whole number from 1")
-    wanted["page"] = int(page)
-    return wanted
 
 
 @blp.route("/job-logs")

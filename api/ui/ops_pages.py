@@ -10,8 +10,10 @@ from flask import render_template, request
 
 from api.context import db_session
 from api.security import visible_owner
+from api.statistics import StatisticsQuerySchema
 from api.ui.blueprint import blp
 from api.ui.chart import STACK_ORDER, stacked_bars
+from api.ui.filters import FilterError, load_filters
 from api.ui.session import caller, signed_in
 from netraven_tasks.models import utcnow
 from netraven_tasks.runtime import runtime_of
@@ -31,17 +33,18 @@ def _bucket_label(period: str) -> Any:
 @blp.route("/statistics")
 @signed_in
 def statistics() -> Any:
-    period = request.args.get("period", DEFAULT_PERIOD)
-    if period not in PERIODS:
-        message = f"period: must be one of {', '.join(PERIODS)}"
+    try:
+        query = load_filters(StatisticsQuerySchema, ("time_period",), request.args, {"period": "time_period"})
+    except FilterError as error:
         return render_template(
             "ui/statistics.html",
             title="Statistics",
-            error=message,
+            error=str(error),
             periods=PERIODS,
             period=DEFAULT_PERIOD,
             stats=None,
         ), 400
+    period = query.get("time_period", DEFAULT_PERIOD)
     window = make_window(utcnow(), period, owner_id=visible_owner(caller(), None))
     stats = compute_statistics(db_session(), window)
     chart = stacked_bars(stats["series"], _bucket_label(period))

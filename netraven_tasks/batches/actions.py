@@ -8,13 +8,14 @@ running children finish. The batch settles ``canceled`` once its last child ends
 from __future__ import annotations
 
 from celery import Celery
+from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from netraven_tasks.batches.launch import BatchOrigin, LaunchedBatch, launch_batch
 from netraven_tasks.batches.models import Batch, BatchStatus
 from netraven_tasks.db import session_factory
-from netraven_tasks.jobs.actions import JobActionRefused
+from netraven_tasks.jobs.actions import ActionUnavailable, JobActionRefused
 from netraven_tasks.models import JobLog, utcnow
 from netraven_tasks.runtime import runtime_of
 from netraven_tasks.settings import Settings
@@ -49,7 +50,12 @@ def cancel_batch(
     if not pending:
         return 0
     # The revoke makes any worker drop these messages when they arrive (running ones go on).
-    (app or runtime.app).control.revoke([task_id for task_id, _ in pending])
+    try:
+        (app or runtime.app).control.revoke([task_id for task_id, _ in pending])
+    except (BrokerError, ConnectionError, OSError) as error:
+        raise ActionUnavailable(
+            f"the cancel could not be sent, the broker is unreachable: {type(error).__name__}"
+        ) from error
     revoked = [
         TrackingEvent(
             kind=EventKind.REVOKED,

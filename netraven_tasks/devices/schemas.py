@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, ValidationError, fields, validate, validates_schema
 
 from netraven_tasks.devices.models import NAME_LENGTH, SITE_LENGTH, TAG_LENGTH
+from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.notifications.channels.spec import StrictBoolean
 
 # The platforms a device may be (the drivers' names); "generic" for anything else.
@@ -88,7 +89,7 @@ def _tags_field() -> fields.List:
     )
 
 
-class DeviceSchema(Schema):
+class DeviceSchema(InputSchema):
     """A device as clients send it; ``partial=True`` for PATCH. No load defaults: a PATCH changes only
     what it names, ``with_defaults`` completes a new device."""
 
@@ -120,7 +121,7 @@ def with_defaults(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class TargetsSchema(Schema):
+class TargetsSchema(InputSchema):
     """A device selector: ``devices`` (names), or any of ``site``, ``platform``, ``tags`` (AND-ed,
     every tag required). Disabled devices are never selected."""
 

@@ -2,16 +2,19 @@
 
 Both are decided here, apart from the HTTP layer: a run that is already over cannot be canceled,
 and only a run that is over can be re-run (``JobActionRefused`` names why, the API answers 409).
+A broker that cannot take the cancel raises ``ActionUnavailable`` (503, like a launch).
 """
 
 from __future__ import annotations
 
 from celery import Celery
+from kombu.exceptions import OperationalError as BrokerError
+from marshmallow import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from netraven_tasks.db import session_factory
-from netraven_tasks.jobs.launch import LaunchedJob, UnknownJobType, launch_job
+from netraven_tasks.jobs.launch import RETRY_AFTER_SECONDS, LaunchedJob, UnknownJobType, launch_job
 from netraven_tasks.jobs.registry import get_job_type
 from netraven_tasks.models import JobLog, JobLogEntry, utcnow
 from netraven_tasks.runtime import runtime_of
@@ -22,6 +25,14 @@ from netraven_tasks.tracking.events import EventKind, TrackingEvent
 
 class JobActionRefused(Exception):
     """The run's state does not allow the action; the message says why."""
+
+
+class ActionUnavailable(RuntimeError):
+    """The broker could not take the action now; try again after a while."""
+
+    def __init__(self, message: str, retry_after: int = RETRY_AFTER_SECONDS):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def may_cancel(status: str) -> bool:
@@ -59,8 +70,13 @@ def cancel_job(
         )
     )
     session.commit()
-    # terminate=True: if a worker has started it meanwhile, its child process is stopped too.
-    (app or runtime.app).control.revoke(job.task_id, terminate=True, signal="SIGTERM")
+    try:
+        # terminate=True: if a worker has started it meanwhile, its child process is stopped too.
+        (app or runtime.app).control.revoke(job.task_id, terminate=True, signal="SIGTERM")
+    except (BrokerError, ConnectionError, OSError) as error:
+        raise ActionUnavailable(
+            f"the cancel could not be sent, the broker is unreachable: {type(error).__name__}"
+        ) from error
     if job.status != JobStatus.RUNNING:
         runtime.recorder().record(
             TrackingEvent(
@@ -95,16 +111,22 @@ def cancel_pending_runs(
 def rerun_job(settings: Settings, job: JobLog, owner_id: int, owner_is_admin: bool) -> LaunchedJob:
     """Launch the same job type with the same arguments, owned by ``owner_id``; remember the origin.
 
-    Raises UnknownJobType / marshmallow.ValidationError if the job type or its arguments changed,
-    LaunchForbidden if the new owner may not launch it (roles are checked again, as for a launch).
+    Raises JobActionRefused if the job type or its arguments changed since (the run's state, not
+    the request, is what is wrong), LaunchForbidden if the new owner may not launch it (roles are
+    checked again, as for a launch), LaunchUnavailable as a launch does.
     """
     if not may_rerun(job.status):
         raise JobActionRefused(f"job log {job.id} is {job.status}: only a finished job can be re-run")
     declared = get_job_type(job.job_type)
-    if declared is None:
-        raise UnknownJobType(job.job_type)
-    declared.authorize(dict(job.args or {}), owner_is_admin, settings)
-    launched = launch_job(settings, job.job_type, dict(job.args or {}), owner_id)
+    try:
+        if declared is None:
+            raise UnknownJobType(job.job_type)
+        declared.authorize(dict(job.args or {}), owner_is_admin, settings)
+        launched = launch_job(settings, job.job_type, dict(job.args or {}), owner_id)
+    except UnknownJobType:
+        raise JobActionRefused(f"job type {job.job_type[:100]!r} is no longer known") from None
+    except ValidationError as error:
+        raise JobActionRefused(f"the old arguments are no longer valid: {error.messages}") from None
     with session_factory(settings).begin() as session:
         session.execute(update(JobLog).where(JobLog.id == launched.job_log_id).values(rerun_of=job.id))
     return launched

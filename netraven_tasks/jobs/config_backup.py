@@ -19,7 +19,8 @@ from netraven_tasks.jobs.hosts import validate_host
 from netraven_tasks.jobs.launch_roles import ADMINS_ONLY, EVERYONE
 from netraven_tasks.jobs.registry import job_type
 from netraven_tasks.jobs.retry_policy import RetryPolicy
-from netraven_tasks.settings import Settings, get_settings
+from netraven_tasks.runtime import runtime_of
+from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.signals import OWNER_HEADER
 
 
@@ -72,7 +73,7 @@ def config_backup(
     """Fetch the configuration of a device and store it in the database, by its hash."""
     from celery import current_task
 
-    settings = get_settings()
+    settings = runtime_of(current_task.app if current_task else None).settings
     content = get_driver(driver).fetch(FetchRequest(host=host, source=source, platform=platform), settings)
     owner_id = _launching_owner()
     with session_factory(settings).begin() as session:

@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from celery import Celery
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from netraven_tasks.db import session_factory
-from netraven_tasks.jobs.launch_roles import OwnerDeactivated
 from netraven_tasks.jobs.registry import get_job_type
 from netraven_tasks.runtime import Runtime, runtime_of
-from netraven_tasks.schedules.runs import SlotTaken, insert_scheduled_row
+from netraven_tasks.schedules.runs import insert_scheduled_row
 from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.headers import JOB_LOG_HEADER, OWNER_HEADER
@@ -111,9 +111,7 @@ def launch_job(
     scheduled = (schedule_id, slot) if schedule_id is not None and slot is not None else None
     try:
         row = _write(settings, runtime, queued, scheduled)
-    except (SlotTaken, OwnerDeactivated):
-        raise
-    except Exception as error:
+    except (OperationalError, InterfaceError) as error:  # the database is away; any other error is a bug
         log.warning("could not write the queued row of a %s run: %s", declared.name, error)
         raise LaunchUnavailable(
             f"the job could not be queued, the database is unavailable: {type(error).__name__}"

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task, shared_task
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 
+from netraven_tasks.input_schema import storable_errors
 from netraven_tasks.jobs.launch_roles import EVERYONE, LaunchRoles, ensure_may_launch
 from netraven_tasks.jobs.retry_policy import RetryPolicy
 from netraven_tasks.settings import Settings
@@ -45,6 +46,8 @@ class JobType:
 
     def validate(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The arguments as the job receives them; raises marshmallow.ValidationError."""
+        if errors := storable_errors(kwargs):  # whatever the job type's schema: stored as JSON
+            raise ValidationError(errors)
         loaded: dict[str, Any] = self.arguments().load(kwargs)
         # The message carries JSON, so the job sees what dump() gives back.
         return self.arguments().dump(loaded)

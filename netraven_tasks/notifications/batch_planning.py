@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from netraven_tasks.models import JobLog
-from netraven_tasks.notifications.planning import plan_job_notifications
+from netraven_tasks.notifications.planning import alert_repeat, plan_job_notifications
 from netraven_tasks.notifications.rendering import Renderer
+from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.transitions import Outcome
 
 log = logging.getLogger(__name__)
@@ -36,18 +37,21 @@ class BatchPlan:
 
 
 class NotificationPlanner:
-    """Plans a batch's notifications in its transaction; wakes delivery after the commit."""
+    """Plans a batch's notifications in its transaction; wakes delivery after the commit.
+
+    ``settings`` are those the integration was installed with (sender, alert repeat)."""
 
     def __init__(
         self,
         renderer: Callable[[], Renderer],
-        mail_from: str,
+        settings: Settings,
         publish: Publish,
         deliver_task: str,
         notify_task: str,
     ):
         self._renderer = renderer
-        self._mail_from = mail_from
+        self._mail_from = settings.mail_from
+        self._repeat_after = alert_repeat(settings)
         self._publish = publish
         self._deliver_task = deliver_task
         self._notify_task = notify_task
@@ -68,7 +72,9 @@ class NotificationPlanner:
                 )
                 plan = BatchPlan()
                 for job_log_id in job_log_ids:
-                    planned = plan_job_notifications(session, job_log_id, self._renderer(), self._mail_from)
+                    planned = plan_job_notifications(
+                        session, job_log_id, self._renderer(), self._mail_from, self._repeat_after
+                    )
                     plan.outbox_ids.extend(planned.outbox_ids)
                 return plan
         except Exception:

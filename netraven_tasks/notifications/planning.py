@@ -28,6 +28,7 @@ from netraven_tasks.notifications.recipients import (
 )
 from netraven_tasks.notifications.rendering import JobSummary, RenderedMessage, Renderer, job_link
 from netraven_tasks.schedules.alerts import FAILED, STILL_FAILING, StreakChange, advance_streak
+from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import JobStatus
 
 
@@ -48,14 +49,20 @@ def as_recipient(user: User) -> Recipient:
     )
 
 
+def alert_repeat(settings: Settings) -> timedelta:
+    """How long a failing streak stays quiet before "still failing": NETRAVEN_REPEAT_ALERT_HOURS."""
+    return timedelta(hours=settings.repeat_alert_hours)
+
+
 def plan_job_notifications(
     session: Session,
     job_log_id: int,
     renderer: Renderer,
     mail_from: str,
-    repeat_after: timedelta = timedelta(hours=24),
+    repeat_after: timedelta,
 ) -> PlannedNotifications:
     """Enqueue what the job's final outcome means for each recipient (call inside a transaction).
+    A failing streak is reminded of at most once per ``repeat_after`` (``alert_repeat(settings)``).
 
     Digest items list every run. Immediate messages follow each recipient's ``notify_on``: every
     outcome, or only the state changes of the run's scope (``schedules.alerts``)."""

@@ -5,13 +5,15 @@
 - ``deliver_outbox``: sends every due outbox row (beat runs it every 30 s: retries after backoff,
   rows whose sender died); the recorder wakes it once per batch with the rows it just planned.
 - ``send_hourly_digest`` / ``send_daily_digest``: beat at minute 0 and at NETRAVEN_DIGEST_HOUR.
-Each task takes an optional ISO ``now`` so a test (or an operator catching up) can fix the clock.
+Each task takes an optional ISO ``now`` so a test (or an operator catching up) can fix the clock,
+and reads the settings its app's integration was installed with (``runtime_of(self.app)``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 
 from celery import Celery, Task, shared_task
 
@@ -21,9 +23,10 @@ from netraven_tasks.notifications.channels import build_channels
 from netraven_tasks.notifications.digests import make_digests
 from netraven_tasks.notifications.models import DigestPeriod
 from netraven_tasks.notifications.outbox import deliver_due
-from netraven_tasks.notifications.planning import plan_job_notifications
+from netraven_tasks.notifications.planning import alert_repeat, plan_job_notifications
 from netraven_tasks.notifications.rendering import Renderer
-from netraven_tasks.settings import get_settings
+from netraven_tasks.runtime import runtime_of
+from netraven_tasks.settings import Settings
 
 NOTIFY_TASK = "netraven.notifications.notify_job_outcome"
 DELIVER_TASK = "netraven.notifications.deliver_outbox"
@@ -31,10 +34,14 @@ HOURLY_DIGEST_TASK = "netraven.notifications.send_hourly_digest"
 DAILY_DIGEST_TASK = "netraven.notifications.send_daily_digest"
 
 
-@lru_cache(maxsize=1)
-def renderer() -> Renderer:
-    settings = get_settings()
-    return Renderer(settings.public_url, settings.templates_dir)
+def renderer(settings: Settings) -> Renderer:
+    """The message renderer of these settings (one per public URL and templates directory)."""
+    return _renderer(settings.public_url, settings.templates_dir)
+
+
+@lru_cache(maxsize=4)
+def _renderer(public_url: str, templates_dir: Path | None) -> Renderer:
+    return Renderer(public_url, templates_dir)
 
 
 def parse_now(now: str | datetime | None) -> datetime | None:
@@ -45,38 +52,39 @@ def parse_now(now: str | datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _deliver(ids: list[int] | None = None, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
-    settings = get_settings()
+def _deliver(
+    settings: Settings, ids: list[int] | None = None, now: datetime | None = None, limit: int = 200
+) -> dict[str, int]:
     report = deliver_due(session_factory(settings), build_channels(settings), now=now, only=ids, limit=limit)
     return report.as_dict()
 
 
-@shared_task(name=NOTIFY_TASK, ignore_result=True)
-def notify_job_outcome(job_log_id: int) -> dict[str, int]:
+@shared_task(name=NOTIFY_TASK, ignore_result=True, bind=True)
+def notify_job_outcome(self: Task, job_log_id: int) -> dict[str, int]:
     """Enqueue the job's notifications, then send the immediate ones now."""
-    settings = get_settings()
+    settings = runtime_of(self.app).settings
     with session_factory(settings).begin() as session:
         planned = plan_job_notifications(
-            session,
-            job_log_id,
-            renderer(),
-            settings.mail_from,
-            repeat_after=timedelta(hours=settings.repeat_alert_hours),
+            session, job_log_id, renderer(settings), settings.mail_from, alert_repeat(settings)
         )
-    report = _deliver(planned.outbox_ids) if planned.outbox_ids else {}
+    report = _deliver(settings, planned.outbox_ids) if planned.outbox_ids else {}
     return {"enqueued": len(planned.outbox_ids), "digest_items": planned.digest_items, **report}
 
 
-@shared_task(name=DELIVER_TASK, ignore_result=True)
-def deliver_outbox(now: str | None = None, limit: int = 200, ids: list[int] | None = None) -> dict[str, int]:
+@shared_task(name=DELIVER_TASK, ignore_result=True, bind=True)
+def deliver_outbox(
+    self: Task, now: str | None = None, limit: int = 200, ids: list[int] | None = None
+) -> dict[str, int]:
     """Send every due outbox row (or only ``ids``, which the recorder just planned): first tries,
     retries after backoff, rows whose sender died."""
-    return _deliver(ids=ids, now=parse_now(now), limit=max(limit, len(ids or ())))
+    settings = runtime_of(self.app).settings
+    return _deliver(settings, ids=ids, now=parse_now(now), limit=max(limit, len(ids or ())))
 
 
-def notification_planner(app: Celery) -> NotificationPlanner:
-    """The recorder's batch planner (``notifications/batch_planning.py``), publishing through ``app``."""
-    return NotificationPlanner(renderer, get_settings().mail_from, app.send_task, DELIVER_TASK, NOTIFY_TASK)
+def notification_planner(app: Celery, settings: Settings) -> NotificationPlanner:
+    """The recorder's batch planner (``notifications/batch_planning.py``) with the integration's
+    ``settings``, publishing through ``app``."""
+    return NotificationPlanner(lambda: renderer(settings), settings, app.send_task, DELIVER_TASK, NOTIFY_TASK)
 
 
 def _digest(task: Task, period: DigestPeriod, now: str | None) -> dict[str, int]:
@@ -84,7 +92,7 @@ def _digest(task: Task, period: DigestPeriod, now: str | None) -> dict[str, int]
     committed batch to the pool as one ``deliver_outbox`` task: the worker's other processes (and
     other workers) send while the next batch is made, each batch on one SMTP connection. A batch
     whose task is lost is still due, so the 30-second outbox pass sends it."""
-    settings = get_settings()
+    settings = runtime_of(task.app).settings
     clock = parse_now(now) or datetime.now(UTC)
     deliveries: list[int] = []
 
@@ -96,7 +104,7 @@ def _digest(task: Task, period: DigestPeriod, now: str | None) -> dict[str, int]
         session_factory(settings),
         period,
         clock,
-        renderer(),
+        renderer(settings),
         settings.mail_from,
         settings.digest_hour,
         on_batch=deliver,

@@ -12,13 +12,14 @@ import os
 import socket
 from typing import Any
 
+from celery import Celery
 from celery.beat import Scheduler
 
 from netraven_tasks.db import session_factory
 from netraven_tasks.models import utcnow
+from netraven_tasks.runtime import runtime_of
 from netraven_tasks.schedules.launcher import launch_due
 from netraven_tasks.schedules.leader import BeatLeader
-from netraven_tasks.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,11 @@ TICK_SECONDS = 1.0
 class DatabaseScheduler(Scheduler):  # type: ignore[misc]
     """``celery beat -S netraven_tasks.schedules.beat:DatabaseScheduler`` (the app's default)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._settings = get_settings()
+    def __init__(self, app: Celery, *args: Any, **kwargs: Any) -> None:
+        self._settings = runtime_of(app).settings  # the settings beat's app was installed with
         self._sessions = session_factory(self._settings)
         self._leader = BeatLeader(self._settings, f"{socket.gethostname()}:{os.getpid()}")
-        super().__init__(*args, **kwargs)
+        super().__init__(app, *args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         if not self._leader.holds():

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, ValidationError, fields, validate
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from netraven_tasks.batches.arguments import batch_argument_errors
 from netraven_tasks.devices.schemas import TargetsSchema
-from netraven_tasks.jobs.arguments import contains_nul
+from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.jobs.registry import all_job_types, get_job_type
 from netraven_tasks.models import JobLog, User, utcnow
 from netraven_tasks.preferences import StrictBoolean
@@ -27,7 +27,6 @@ from netraven_tasks.schedules.timing import Timing, TimingError, check_cron, def
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import JobStatus
 
-NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
 OWNER_DEACTIVATED = "owner deactivated"  # the paused_reason of a deactivated user's schedules
 EDITABLE = (
     "job_type",
@@ -42,14 +41,14 @@ EDITABLE = (
 )
 
 
-class ScheduleBodySchema(Schema):
+class ScheduleBodySchema(InputSchema):
     """The fields a client sends; ``partial=True`` for PATCH. No load defaults, so a PATCH changes
     only what it names; ``load_new`` fills in the defaults of a new schedule."""
 
     class Meta:
         unknown = RAISE
 
-    job_type = fields.String(required=True, validate=[validate.Length(min=1, max=100), NO_NUL])
+    job_type = fields.String(required=True, validate=validate.Length(min=1, max=100))
     arguments = fields.Dict(keys=fields.String(), metadata={"description": "the job's arguments ({})"})
     targets = fields.Nested(
         TargetsSchema,
@@ -57,15 +56,15 @@ class ScheduleBodySchema(Schema):
         metadata={"description": "a device selector: each slot launches one batch over it (null: one run)"},
     )
     interval_seconds = fields.Integer(allow_none=True, strict=True, validate=validate.Range(max=366 * 86400))
-    cron = fields.String(allow_none=True, validate=[validate.Length(max=100), NO_NUL])
+    cron = fields.String(allow_none=True, validate=validate.Length(max=100))
     timezone = fields.String(
-        validate=[validate.Length(min=1, max=64), NO_NUL], metadata={"description": "of the cron (UTC)"}
+        validate=validate.Length(min=1, max=64), metadata={"description": "of the cron (UTC)"}
     )
     enabled = StrictBoolean(metadata={"description": "false pauses it (true)"})
     grace_seconds = fields.Integer(
         allow_none=True, strict=True, validate=validate.Range(min=1, max=366 * 86400)
     )
-    description = fields.String(allow_none=True, validate=[validate.Length(max=500), NO_NUL])
+    description = fields.String(allow_none=True, validate=validate.Length(max=500))
 
 
 def timing_of(schedule: Schedule | Mapping[str, Any]) -> Timing:
@@ -85,8 +84,6 @@ def check_schedule(values: dict[str, Any], settings: Settings, owner_is_admin: b
     if declared is None:
         known = ", ".join(job.name for job in all_job_types())
         problems["job_type"] = [f"unknown job type {values['job_type'][:100]!r}; known: {known}"]
-    elif contains_nul(values.get("arguments")):
-        problems["arguments"] = ["must not contain NUL characters"]
     elif values.get("targets"):
         # each device's address and the owner's roles per device are checked at each launch
         problems.update(batch_argument_errors(declared, values.get("arguments") or {}))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 MIN_GRACE_SECONDS = 60
 
@@ -66,13 +66,18 @@ def zone(name: str) -> ZoneInfo:
 
 
 def check_cron(expression: str) -> str:
-    """The expression, normalised, if it has five valid fields; raises TimingError otherwise."""
+    """The expression, normalised, if it has five valid fields and fires at all (``0 0 31 2 *``
+    never does: croniter gives up searching); raises TimingError otherwise."""
     fields = expression.split()
     if len(fields) != 5:
         raise TimingError("must have five fields: minute hour day-of-month month day-of-week")
     normalised = " ".join(fields)
     if not croniter.is_valid(normalised):
         raise TimingError(f"is not a valid cron expression: {normalised[:100]!r}")
+    try:
+        croniter(normalised, datetime.now(UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise TimingError(f"never fires: no day matches {normalised[:100]!r}") from None
     return normalised
 
 

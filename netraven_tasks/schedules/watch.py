@@ -165,7 +165,7 @@ def start_watch(settings: Settings, stop: threading.Event, app: Celery) -> threa
     def loop() -> None:
         while not stop.wait(settings.schedule_check_seconds):
             try:
-                if check_schedules(sessions, renderer(), settings.mail_from, utcnow()):
+                if check_schedules(sessions, renderer(settings), settings.mail_from, utcnow()):
                     app.send_task(DELIVER_TASK)
             except Exception:
                 log.exception("the missed-run check failed; trying again")

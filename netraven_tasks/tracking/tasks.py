@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from netraven_tasks.db import session_factory
 from netraven_tasks.models import utcnow
 from netraven_tasks.runtime import Runtime, runtime_of
-from netraven_tasks.settings import Settings, get_settings
+from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.published import BrokerInventory, EverythingHeld, PublishedMessages
 from netraven_tasks.tracking.reaper import ReaperHorizons, lost_message_events, vanished_events
 from netraven_tasks.tracking.stream import total_backlog, tracking_streams
@@ -48,4 +48,5 @@ def reap(settings: Settings, runtime: Runtime) -> int:
 @shared_task(name="netraven.reap_vanished_jobs", ignore_result=True, bind=True)
 def reap_vanished_jobs(self: Task) -> int:
     """Mark failed the job runs whose worker vanished; returns how many."""
-    return reap(get_settings(), runtime_of(self.app))
+    runtime = runtime_of(self.app)
+    return reap(runtime.settings, runtime)

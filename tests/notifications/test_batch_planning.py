@@ -66,7 +66,9 @@ def test_a_batch_is_planned_in_its_transaction_and_delivery_woken_once(
     app, client = broker
     immediate = make_user("immediate-user")
     hourly = make_user("hourly-user", notification_frequency="hourly")
-    planner = NotificationPlanner(renderer, settings.mail_from, app.send_task, DELIVER_TASK, NOTIFY_TASK)
+    planner = NotificationPlanner(
+        lambda: renderer(settings), settings, app.send_task, DELIVER_TASK, NOTIFY_TASK
+    )
     record_batch(redis_client, settings, planner, [immediate] * 20 + [hourly] * 5)
 
     outbox_ids = sorted(db_session.scalars(sa.select(OutboxMessage.id)))
@@ -92,9 +94,7 @@ def test_planning_that_fails_keeps_the_rows_and_falls_back_to_one_task_per_job(
     def broken_renderer():  # type: ignore[no-untyped-def]
         raise RuntimeError("template store unavailable")
 
-    planner = NotificationPlanner(
-        broken_renderer, settings.mail_from, app.send_task, DELIVER_TASK, NOTIFY_TASK
-    )
+    planner = NotificationPlanner(broken_renderer, settings, app.send_task, DELIVER_TASK, NOTIFY_TASK)
     record_batch(redis_client, settings, planner, [owner] * 4)
     statuses = list(db_session.scalars(sa.select(JobLog.status)))
     assert statuses == ["failed"] * 4, "tracking rows are committed although planning failed"

@@ -133,13 +133,15 @@ def test_a_toy_channel_gets_outbox_rows_and_its_transport_sends_them(toy, settin
     from netraven_tasks.db import session_factory
     from netraven_tasks.notifications import tasks
     from netraven_tasks.notifications.outbox import deliver_due
-    from netraven_tasks.notifications.planning import plan_job_notifications
+    from netraven_tasks.notifications.planning import alert_repeat, plan_job_notifications
     from tests.notifications.conftest import insert_failed_jobs
 
     user_id = make_user("tom", email_notifications=False, toy_handle="@tom")
     [job_id] = insert_failed_jobs(settings, user_id, 1)
     with session_factory(settings).begin() as session:
-        planned = plan_job_notifications(session, job_id, tasks.renderer(), settings.mail_from)
+        planned = plan_job_notifications(
+            session, job_id, tasks.renderer(settings), settings.mail_from, alert_repeat(settings)
+        )
     [row] = outbox(user_id)
     assert (row.channel, row.address, row.id) == ("toy", "@tom", planned.outbox_ids[0])
     assert row.payload == {"toy": row.subject} and row.subject.startswith("NetRaven job failed")

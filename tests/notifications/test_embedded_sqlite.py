@@ -43,9 +43,15 @@ def test_failed_job_and_digest_land_in_the_maildir_on_sqlite(tmp_path):
         session.flush()
         ids = [job.id for job in jobs]
     with sessions.begin() as session:
-        planned = [plan_job_notifications(session, job_id, renderer, "netraven@localhost") for job_id in ids]
+        planned = [
+            plan_job_notifications(session, job_id, renderer, "netraven@localhost", timedelta(hours=24))
+            for job_id in ids
+        ]
     with sessions.begin() as session:  # idempotent
-        again = [plan_job_notifications(session, job_id, renderer, "netraven@localhost") for job_id in ids]
+        again = [
+            plan_job_notifications(session, job_id, renderer, "netraven@localhost", timedelta(hours=24))
+            for job_id in ids
+        ]
     assert [len(p.outbox_ids) for p in planned] == [1, 0] and [p.digest_items for p in planned] == [0, 1]
     assert [len(p.outbox_ids) + p.digest_items for p in again] == [0, 0]
 

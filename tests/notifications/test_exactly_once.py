@@ -14,7 +14,7 @@ from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.notifications import tasks
 from netraven_tasks.notifications.outbox import CLAIM_LEASE
-from netraven_tasks.notifications.planning import plan_job_notifications
+from netraven_tasks.notifications.planning import alert_repeat, plan_job_notifications
 from tests.conftest import eventually, start_worker, stop_process
 from tests.notifications.conftest import insert_failed_jobs
 
@@ -60,7 +60,9 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_message_once(
     user = make_user("kim")
     with session_factory(settings).begin() as session:
         for job_id in insert_failed_jobs(settings, user, total):
-            plan_job_notifications(session, job_id, tasks.renderer(), settings.mail_from)
+            plan_job_notifications(
+                session, job_id, tasks.renderer(settings), settings.mail_from, alert_repeat(settings)
+            )
     assert len(outbox(user)) == total
 
     mail.handler.delay = 0.1

@@ -19,7 +19,7 @@ from netraven_tasks.notifications.channels.webhook import (
     signing_key,
     verify,
 )
-from netraven_tasks.notifications.planning import plan_job_notifications
+from netraven_tasks.notifications.planning import alert_repeat, plan_job_notifications
 from netraven_tasks.notifications.url_safety import UnsafeURL, check_webhook_url
 from tests.conftest import eventually
 from tests.notifications.conftest import insert_failed_jobs
@@ -73,7 +73,9 @@ def test_webhook_5xx_is_retried_and_delivered_once_4xx_is_permanent(
     with session_factory(settings).begin() as session:
         for owner in (retry_user, gone_user):
             [job_id] = insert_failed_jobs(settings, owner, 1)
-            plan_job_notifications(session, job_id, tasks.renderer(), settings.mail_from)
+            plan_job_notifications(
+                session, job_id, tasks.renderer(settings), settings.mail_from, alert_repeat(settings)
+            )
     http_receiver.statuses = [503, 404]
     assert tasks.deliver_outbox() == {"sent": 0, "retrying": 1, "failed": 1, "skipped": 0}
     [flaky] = outbox(retry_user)

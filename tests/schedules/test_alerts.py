@@ -56,9 +56,10 @@ def test_repeats_are_folded_into_still_failing_at_most_once_per_window(settings,
     from netraven_tasks.db import session_factory
     from netraven_tasks.models import JobLog, User
     from netraven_tasks.notifications.models import OutboxMessage
-    from netraven_tasks.notifications.planning import plan_job_notifications
+    from netraven_tasks.notifications.planning import alert_repeat, plan_job_notifications
     from netraven_tasks.notifications.rendering import Renderer
 
+    assert alert_repeat(settings) == timedelta(hours=3)  # NETRAVEN_REPEAT_ALERT_HOURS of the tests
     start = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
     renderer = Renderer(settings.public_url)
     with session_factory(settings).begin() as session:
@@ -74,18 +75,44 @@ def test_repeats_are_folded_into_still_failing_at_most_once_per_window(settings,
             )  # fmt: skip
             session.add(job)
             session.flush()
-            plan_job_notifications(
-                session, job.id, renderer, settings.mail_from, repeat_after=timedelta(hours=3)
-            )
-            plan_job_notifications(
-                session, job.id, renderer, settings.mail_from, repeat_after=timedelta(hours=3)
-            )
+            plan_job_notifications(session, job.id, renderer, settings.mail_from, alert_repeat(settings))
+            plan_job_notifications(session, job.id, renderer, settings.mail_from, alert_repeat(settings))
     with session_factory(settings)() as session:
         rows = session.execute(
             select(OutboxMessage.event, OutboxMessage.subject).order_by(OutboxMessage.id)
         ).all()
     assert [event for event, _ in rows] == ["failed", "still_failing"]  # hours 0 and 4 (not 2, not 6)
     assert "test_flaky on sw-9 still failing: 3 runs since 02:00 UTC" in rows[1][1]
+
+
+def test_the_workers_recorder_repeats_an_alert_after_the_configured_hours(
+    worker, client, users, set_preferences, outbox, wait_for_job, settings
+):
+    """The recorder beside the worker plans the alerts with NETRAVEN_REPEAT_ALERT_HOURS (3 here),
+    not a default of 24: a streak last told 4 hours ago gets its "still failing" now."""
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.models import utcnow
+    from netraven_tasks.schedules.models import AlertStreak
+
+    set_preferences(users.alice.id, notify_on="state_changes")
+    device, now = "repeat-sw-01", utcnow()
+    with session_factory(settings).begin() as session:
+        session.add(
+            AlertStreak(
+                scope=f"job:{users.alice.id}:test_flaky:{device}", status="failed", failures=2,
+                failing_since=now - timedelta(hours=5), last_alert_at=now - timedelta(hours=4),
+            )
+        )  # fmt: skip
+    launched = client.post(
+        "/jobs/test_flaky/runs", json={"host": device, "succeed_on_attempt": 0}, headers=users.alice.headers
+    ).get_json()
+    assert wait_for_job(launched["job_log_id"]).status == "failed"
+
+    def told() -> list[str]:
+        return [row.event for row in outbox(users.alice.id) if row.job_log_id == launched["job_log_id"]]
+
+    eventually(lambda: "still_failing" in told(), message="the 3-hour repeat of the failing streak")
+    assert set(told()) == {"still_failing"}
 
 
 @pytest.mark.slow

@@ -50,9 +50,11 @@ class EmbeddedApi:
         finally:
             connection.close()
 
-    def token_pids(self) -> set[str]:
-        """The API workers that answered POST /auth/token (each access line names its process)."""
-        return set(re.findall(r'^pid=(\d+) .*"POST /auth/token ', self.log.read_text(), re.MULTILINE))
+    def token_pids(self, since: int = 0) -> set[str]:
+        """The API workers that answered POST /auth/token after byte ``since`` of the log (each
+        access line names its process)."""
+        text = self.log.read_bytes()[since:].decode(errors="replace")
+        return set(re.findall(r'^pid=(\d+) .*"POST /auth/token ', text, re.MULTILINE))
 
 
 def embedded_settings(var_dir: Path) -> Settings:
@@ -113,10 +115,18 @@ def _answers(api: EmbeddedApi) -> bool:
 @pytest.mark.slow
 def test_the_11th_failed_sign_in_is_refused_across_two_api_workers(embedded_api):
     # All at once: each worker gets some, and none may pass a check made before the others counted.
-    with ThreadPoolExecutor(2 * LIMIT) as pool:
-        codes = list(pool.map(lambda i: embedded_api.sign_in("alice", f"wrong-{i}"), range(2 * LIMIT)))
-    assert sorted(codes) == [401] * LIMIT + [429] * LIMIT, codes
-    assert len(embedded_api.token_pids()) == 2, embedded_api.log.read_text()[-3000:]
+    # Which worker accepts a connection is the kernel's choice: a burst is repeated (another
+    # username each time) until both workers answered one, and every burst must hold.
+    for burst in range(5):
+        username = "alice" if burst == 0 else f"guess-{burst}"
+        since = embedded_api.log.stat().st_size
+        with ThreadPoolExecutor(2 * LIMIT) as pool:
+            codes = list(pool.map(lambda i: embedded_api.sign_in(username, f"wrong-{i}"), range(2 * LIMIT)))
+        assert sorted(codes) == [401] * LIMIT + [429] * LIMIT, (username, codes)
+        if len(embedded_api.token_pids(since)) == 2:
+            break
+    else:
+        raise AssertionError("no burst was answered by both workers: " + embedded_api.log.read_text()[-3000:])
     assert embedded_api.sign_in("alice", PASSWORD) == 429  # the username is locked, whatever the password
     # Another user behind the same address (a NAT) still signs in.
     assert embedded_api.sign_in("ops", PASSWORD) == 200
@@ -137,7 +147,8 @@ def _reserve_all(var_dir: Path, attempts: int, start: Any, granted: Any) -> None
 
 @pytest.mark.slow
 def test_two_processes_share_the_counters_on_the_embedded_default(tmp_path):
-    context = multiprocessing.get_context("fork")  # this module's imports, at once
+    # spawn, not fork: forking a test process that runs threads (xdist, servers) can copy a held lock.
+    context = multiprocessing.get_context("spawn")
     start, granted = context.Event(), context.Queue()
     processes = [
         context.Process(target=_reserve_all, args=(tmp_path, LIMIT, start, granted)) for _ in range(2)

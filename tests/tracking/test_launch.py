@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from celery import Celery, signals
+from celery import signals
 
 from netraven_tasks.jobs.launch import LaunchUnavailable, launch_job
 from netraven_tasks.models import JobLog
@@ -27,18 +27,6 @@ def published() -> Any:
     signals.before_task_publish.connect(capture, weak=False)
     yield seen
     signals.before_task_publish.disconnect(capture)
-
-
-@pytest.fixture
-def dead_broker(monkeypatch) -> Celery:  # type: ignore[no-untyped-def]
-    """The process's Celery app, pointed at a port where no broker listens."""
-    from netraven_tasks import celery_app
-
-    app = Celery("netraven_tasks", broker=f"redis://127.0.0.1:{free_port()}/0", set_as_current=False)
-    app.conf.broker_connection_timeout = 1
-    app.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1}
-    monkeypatch.setattr(celery_app.integration, "app", app)  # what launch_job publishes through
-    return app
 
 
 def rows(db_session) -> list[tuple[str, str, str | None]]:  # type: ignore[no-untyped-def]

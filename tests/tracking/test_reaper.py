@@ -79,7 +79,7 @@ def test_reaper_waits_while_the_recorder_is_behind(db_session, settings, redis_c
 
     # A private stream: the session worker's consumer must not drain it under the test.
     stream = "test:reaper:backlog"
-    monkeypatch.setattr(tasks, "tracking_streams", lambda: [stream])
+    monkeypatch.setattr(tasks, "tracking_streams", lambda app: [stream])
     _row(db_session, "maybe-done", "running", updated_ago=10_000)
     old_id = f"{int((utcnow().timestamp() - 120) * 1000)}-0"
     redis_client.xadd(stream, {"event": "{}"}, id=old_id)  # an event waiting for two minutes
