@@ -45,8 +45,11 @@ def test_a_batch_writes_one_queued_child_per_device_and_reads_as_one_row(
     # every child is in our record of published messages (one ZADD for the batch, not one per message)
     from netraven_tasks.tracking.published import PublishedMessages
 
+    # (a session worker may have started some: those left the record, and their rows left queued)
     task_ids = {child["task_id"] for child in children}
-    assert PublishedMessages(redis_client).held(task_ids) == task_ids
+    missing = task_ids - PublishedMessages(redis_client).held(task_ids)
+    now = client.get(f"/job-logs?batch_id={body['batch_id']}", headers=users.alice.headers).get_json()
+    assert all(child["status"] != "queued" for child in now if child["task_id"] in missing)
 
     listed = client.get("/batches", headers=users.alice.headers).get_json()
     assert [item["id"] for item in listed] == [body["batch_id"]]
