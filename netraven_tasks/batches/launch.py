@@ -129,25 +129,25 @@ def launch_batch(
         raise _database_away(error) from error
     ensure_batch_size(len(devices), is_admin, settings)
     kwargs_list = child_arguments(declared, arguments, devices, is_admin, settings)
-    queued = [
-        TrackingEvent(
-            kind=EventKind.QUEUED,
-            task_id=str(uuid.uuid4()),
-            job_type=declared.name,
-            device=device.name,
-            owner_id=owner_id,
-            args=kwargs,
-        )
-        for device, kwargs in zip(devices, kwargs_list, strict=True)
-    ]
     try:
         with sessions.begin() as session:
             if owner_id is not None:
                 ensure_active_owner(session, owner_id)
             batch_id = _insert_batch(
-                session, declared.name, len(queued), loaded_targets, dict(arguments), owner_id, origin
+                session, declared.name, len(devices), loaded_targets, dict(arguments), owner_id, origin
             )
-            queued = [_with_batch(event, batch_id) for event in queued]
+            queued = [
+                TrackingEvent(
+                    kind=EventKind.QUEUED,
+                    task_id=str(uuid.uuid4()),
+                    job_type=declared.name,
+                    device=device.name,
+                    owner_id=owner_id,
+                    args=kwargs,
+                    batch_id=batch_id,
+                )
+                for device, kwargs in zip(devices, kwargs_list, strict=True)
+            ]
             outcomes = apply_events(session, queued)
     except (exc.OperationalError, exc.InterfaceError) as error:
         raise _database_away(error) from error
@@ -161,10 +161,6 @@ def _database_away(error: Exception) -> LaunchUnavailable:
     return LaunchUnavailable(
         f"the batch could not be queued, the database is unavailable: {type(error).__name__}"
     )
-
-
-def _with_batch(event: TrackingEvent, batch_id: int) -> TrackingEvent:
-    return TrackingEvent(**{**event.__dict__, "batch_id": batch_id})
 
 
 def _insert_batch(
