@@ -6,6 +6,7 @@ from flask import Flask
 
 from api import (
     auth_routes,
+    batches,
     context,
     devices,
     docs_assets,
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(devices.blp)
     # fleet: the device inventory, GET|POST /devices, GET|PATCH|DELETE /devices/{name}
     api.register_blueprint(inventory.blp)
+    # fleet: batches, POST /jobs/{job_type}/batches, GET /batches, GET /batches/{id}, cancel, rerun
+    api.register_blueprint(batches.blp)
     # dashboard: the /ui/ pages, and Swagger UI's files for /docs
     ui.init_app(app)
     docs_assets.init_app(app)

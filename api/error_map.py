@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from api.errors import NetRavenApi, fail, fail_invalid
+from netraven_tasks.batches.queries import BatchNotFound
 from netraven_tasks.devices.selection import SelectionError
 from netraven_tasks.jobs.actions import ActionUnavailable, JobActionRefused
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType
@@ -61,6 +62,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], None]] = {
     StatisticsError: _statistics,
     QuotaExceeded: _too_many,
     SelectionError: _selection,
+    BatchNotFound: lambda error: fail(404, str(error)),
 }
 
 

@@ -29,6 +29,7 @@ class JobLogFilter:
     since: datetime | None = None
     until: datetime | None = None
     schedule_id: int | None = None  # schedules: the runs one schedule launched
+    batch_id: int | None = None  # fleet runs: the children of one batch
 
     def apply(self, query: Select[tuple[JobLog]]) -> Select[tuple[JobLog]]:
         if self.statuses:
@@ -45,6 +46,8 @@ class JobLogFilter:
             query = query.where(JobLog.queued_at < self.until)
         if self.schedule_id is not None:
             query = query.where(JobLog.schedule_id == self.schedule_id)
+        if self.batch_id is not None:
+            query = query.where(JobLog.batch_id == self.batch_id)
         return query
 
     @property
@@ -52,7 +55,15 @@ class JobLogFilter:
         """No filter at all (an admin's unfiltered list)."""
         return not self.statuses and all(
             value is None
-            for value in (self.job_type, self.device, self.owner_id, self.since, self.until, self.schedule_id)
+            for value in (
+                self.job_type,
+                self.device,
+                self.owner_id,
+                self.since,
+                self.until,
+                self.schedule_id,
+                self.batch_id,
+            )
         )
 
 

@@ -23,6 +23,7 @@ COLUMNS = (
     "id", "task_id", "job_type", "device", "owner_id", "status", "attempts", "args", "queued_at",
     "started_at", "finished_at", "next_retry_at", "duration_seconds", "result", "error_type",
     "error_message", "worker", "updated_at", "rerun_of", "canceled_by", "schedule_id", "scheduled_for",
+    "batch_id",
 )  # fmt: skip
 
 

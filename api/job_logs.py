@@ -58,6 +58,7 @@ class JobLogSchema(Schema):
     canceled_by = fields.Integer(allow_none=True, metadata={"description": "user who asked to cancel it"})
     schedule_id = fields.Integer(allow_none=True)
     scheduled_for = fields.DateTime(allow_none=True)
+    batch_id = fields.Integer(allow_none=True, metadata={"description": "the batch it is one device of"})
 
 
 class JobLogEntrySchema(Schema):
@@ -106,6 +107,9 @@ class JobLogQuerySchema(InputSchema):
     schedule_id = fields.Integer(
         validate=validate.Range(min=1, max=2**31 - 1), metadata={"description": "runs of this schedule"}
     )
+    batch_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**63 - 1), metadata={"description": "the runs of this batch"}
+    )
 
     @validates_schema
     def since_before_until(self, data: dict[str, Any], **_: Any) -> None:
@@ -145,6 +149,7 @@ class JobLogs(MethodView):
             since=query.get("since"),
             until=query.get("until"),
             schedule_id=query.get("schedule_id"),
+            batch_id=query.get("batch_id"),
         )
         session = db_session()
         pagination_parameters.item_count, estimated = total_of(session, where)

@@ -56,6 +56,7 @@ class ScheduleSchema(Schema):
     owner_id = fields.Integer(required=True)
     job_type = fields.String(required=True)
     arguments = fields.Dict(required=True)
+    targets = fields.Dict(allow_none=True, metadata={"description": "a device selector: one batch per slot"})
     interval_seconds = fields.Integer(allow_none=True)
     cron = fields.String(allow_none=True)
     timezone = fields.String(required=True)

@@ -63,7 +63,8 @@ def live_position() -> str | None:
 
 
 def _visible(caller: Caller, row: dict[str, object]) -> bool:
-    return caller.is_admin or row.get("owner_id") == caller.id
+    # a job row names its owner_id, a batch row its owner
+    return caller.is_admin or row.get("owner_id", row.get("owner")) == caller.id
 
 
 REVOKED = ": access revoked (signed out, deactivated or password changed); sign in again\n\n"
@@ -87,7 +88,7 @@ def job_events(
             yield REVOKED
             return
         try:
-            entries = feed.read(after, block_ms=max(1, int(min(left, block, heartbeat) * 1000)))
+            entries = feed.read_events(after, block_ms=max(1, int(min(left, block, heartbeat) * 1000)))
         except redis.RedisError:
             yield ": live feed unavailable, reconnect later\n\n"
             return
@@ -99,10 +100,10 @@ def job_events(
         if (caller := watch.current()) is None:  # the rows may be newer than the last check
             yield REVOKED
             return
-        for entry_id, row in entries:
+        for entry_id, kind, row in entries:
             after = entry_id
             if _visible(caller, row):
-                yield f"id: {entry_id}\nevent: job\ndata: {json.dumps(row, default=str)}\n\n"
+                yield f"id: {entry_id}\nevent: {kind}\ndata: {json.dumps(row, default=str)}\n\n"
                 last_sent = time.monotonic()
     yield ": stream closed, reconnect with Last-Event-ID\n\n"
 
@@ -117,7 +118,11 @@ class StreamQuerySchema(InputSchema):
 @blp.route("/stream")
 class JobLogStream(MethodView):
     @blp.arguments(StreamQuerySchema, location="query")
-    @blp.response(200, content_type="text/event-stream", description="`event: job`, data: the row as JSON")
+    @blp.response(
+        200,
+        content_type="text/event-stream",
+        description="`event: job` (a job-log row), `event: batch` (a batch row); data: the row as JSON",
+    )
     @errors(blp, 401, 422, 503)
     def get(self, query: dict[str, str]) -> Response:
         """Every change of a job run the caller may see, as Server-Sent Events (resume with Last-Event-ID)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("benchmarks.queries", "benchmarks.tracking", "benchmarks.slow_clients")
+SECTIONS = ("benchmarks.queries", "benchmarks.tracking", "benchmarks.slow_clients", "benchmarks.batches")
 
 
 def _load(name: str) -> Any:

@@ -44,7 +44,7 @@ from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.dead_letters import dead_letters_for
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.fallback import FallbackRecorder
-from netraven_tasks.tracking.headers import JOB_LOG_HEADER
+from netraven_tasks.tracking.headers import JOB_LOG_HEADER, RECORDED_HEADER
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.published import PublishedMessages
 from netraven_tasks.tracking.recorder import SyncRecorder, TerminalHook
@@ -167,6 +167,8 @@ class CeleryIntegration:
         task_id = headers.get("id")
         if not task_id or headers.get("retries") or job_type_for_task(sender) is None:
             return  # a retry's run is ``retrying``, not ``queued``: no lost-message check needs it
+        if headers.get(RECORDED_HEADER):
+            return  # its launcher recorded it with the rest of its batch
         client = self.redis_client()
         if client is not None:
             PublishedMessages(client).add(str(task_id))

@@ -109,6 +109,7 @@ class JobLog(Base):
         Index("uq_job_logs_schedule_slot", "schedule_id", "scheduled_for", unique=True),
         # Deleting a job log sets its re-runs' rerun_of to NULL: found through this, not a scan.
         Index("ix_job_logs_rerun_of", "rerun_of", **partial(text("rerun_of IS NOT NULL"))),
+        Index("ix_job_logs_batch_status", "batch_id", "status", **partial(text("batch_id IS NOT NULL"))),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -143,6 +144,10 @@ class JobLog(Base):
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Deadlines: renewed by the running attempt's worker (tracking/deadlines.py, migration 0010).
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Fleet runs: the batch this run is one device of (netraven_tasks/batches, migration 0013).
+    batch_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("batches.id", ondelete="SET NULL", name="fk_job_logs_batch_id")
+    )
 
     entries: Mapped[list[JobLogEntry]] = relationship(
         back_populates="job_log", order_by="JobLogEntry.id", cascade="all, delete-orphan"

@@ -16,7 +16,7 @@ from celery import Celery
 from netraven_tasks.jobs.device_limits import DeviceLimits
 from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.live import LiveFeed
-from netraven_tasks.tracking.recorder import Recorder
+from netraven_tasks.tracking.recorder import Recorder, TerminalHook
 
 APP_ATTRIBUTE = "netraven"
 
@@ -26,6 +26,7 @@ class Runtime(Protocol):
 
     app: Celery
     settings: Settings
+    terminal_hooks: list[TerminalHook]  # run after a commit that ended runs (a batch's cancel)
 
     def redis_client(self) -> redis.Redis | None: ...
 

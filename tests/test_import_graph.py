@@ -55,6 +55,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "netraven_tasks.metrics", "netraven_tasks.logging_setup", "netraven_tasks.preferences",
             "netraven_tasks.users", "netraven_tasks.quotas", "netraven_tasks.access",
             "netraven_tasks.devices", "netraven_tasks.devices.*",
+            "netraven_tasks.batches", "netraven_tasks.batches.counters", "netraven_tasks.batches.queries",
+            "netraven_tasks.batches.arguments",
         ),
     ),
     (
@@ -65,6 +67,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "netraven_tasks.tracking.tasks", "netraven_tasks.notifications.tasks",
             "netraven_tasks.rollups.tasks", "netraven_tasks.schedules.watch",
             "netraven_tasks.schedules.launcher", "netraven_tasks.schedules.beat",
+            "netraven_tasks.batches.launch", "netraven_tasks.batches.actions",
         ),
     ),
     (

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from netraven_tasks.cli import accounts, devices, jobs, services, tracking
+from netraven_tasks.cli import accounts, batches, devices, jobs, services, tracking
 from netraven_tasks.cli.common import CommandError
 from netraven_tasks.cli.services import PASSTHROUGH
 from netraven_tasks.private_files import ensure_private_sqlite, restrict_umask
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     services.add_server_commands(commands)  # flower, api, up
     add_schedule_commands(commands)  # schedules list|add|pause|resume|delete
     devices.add_commands(commands)  # devices import|list
+    batches.add_commands(commands)  # batches list|show
     return parser
 
 

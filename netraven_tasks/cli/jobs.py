@@ -9,6 +9,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from netraven_tasks.cli.batches import add_target_options, run_batch, targets_of
 from netraven_tasks.cli.common import CommandError, parse_arg
 from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
@@ -34,6 +35,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
             raise CommandError(f"no user named {args.owner!r}")
         owner_id, owner_is_admin = owner.id, bool(owner.is_admin)
     arguments = dict(parse_arg(pair) for pair in args.arg)
+    targets = targets_of(args)
+    if targets is not None:  # fleet: one run per device the options select
+        run_batch(settings, app, args.job_type, targets, arguments, (owner_id, owner_is_admin), args.wait)
+        return
     try:
         declared = get_job_type(args.job_type)
         if declared is not None:  # security: the owner's role must be allowed to launch it
@@ -71,7 +76,8 @@ def _wait_for(settings: Settings, job_log_id: int, timeout: float) -> tuple[str,
 
 
 def add_commands(commands: Any) -> None:
-    """``run JOB_TYPE --arg KEY=VALUE … [--owner NAME] [--wait [SECONDS]]``."""
+    """``run JOB_TYPE --arg KEY=VALUE … [--owner NAME] [--wait [SECONDS]]`` and, for a batch,
+    ``[--site S] [--tag T …] [--platform P] [--device NAME …]``."""
     run = commands.add_parser("run", help="launch a job")
     run.add_argument("job_type")
     run.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE")
@@ -85,4 +91,5 @@ def add_commands(commands: Any) -> None:
         metavar="SECONDS",
         help="wait for the final status; exit 1 unless completed",
     )
+    add_target_options(run)
     run.set_defaults(func=cmd_run)

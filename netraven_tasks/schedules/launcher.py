@@ -17,9 +17,12 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from netraven_tasks.jobs.launch import UnknownJobType, launch_job
+from netraven_tasks.batches.launch import BatchOrigin, launch_batch
+from netraven_tasks.devices.selection import SelectionError
+from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
 from netraven_tasks.jobs.launch_roles import LaunchForbidden, OwnerDeactivated
 from netraven_tasks.jobs.registry import get_job_type
+from netraven_tasks.quotas import QuotaExceeded
 from netraven_tasks.schedules.models import Schedule
 from netraven_tasks.schedules.runs import SlotTaken
 from netraven_tasks.schedules.service import (
@@ -94,6 +97,8 @@ def launch_schedule(
 def _launch_slot(
     settings: Settings, schedule: Schedule, slot: datetime, owner_is_admin: bool, app: Celery | None
 ) -> int:
+    if schedule.targets:
+        return _launch_batch_slot(settings, schedule, slot, owner_is_admin, app)
     try:
         declared = get_job_type(schedule.job_type)
         if declared is None:
@@ -120,5 +125,35 @@ def _launch_slot(
     except (BrokerError, ConnectionError, OSError):
         # The slot's row exists and was settled as failed by launch_job: the run is accounted for.
         log.exception("schedule %s: the run for %s could not be published", schedule.id, slot)
+        return 0
+    return 1
+
+
+def _launch_batch_slot(
+    settings: Settings, schedule: Schedule, slot: datetime, owner_is_admin: bool, app: Celery | None
+) -> int:
+    """One batch over what the schedule's targets select now; the slot is the batch's identity."""
+    try:
+        launch_batch(
+            settings,
+            schedule.job_type,
+            dict(schedule.targets or {}),
+            dict(schedule.arguments or {}),
+            schedule.owner_id,
+            is_admin=owner_is_admin,
+            origin=BatchOrigin(schedule_id=schedule.id, slot=slot),
+            app=app,
+        )
+    except OwnerDeactivated:
+        raise  # the caller pauses the schedule
+    except SlotTaken:
+        return 0  # launched before
+    except (UnknownJobType, ValidationError, LaunchForbidden, SelectionError, QuotaExceeded) as error:
+        # The job type, the inventory or a limit changed since the schedule was saved.
+        log.error("schedule %s cannot launch its batch of %s: %s", schedule.id, schedule.job_type, error)
+        return 0
+    except LaunchUnavailable:
+        # Nothing written (database), or the unpublished children already say failed (broker).
+        log.exception("schedule %s: the batch for %s could not be queued", schedule.id, slot)
         return 0
     return 1

@@ -35,6 +35,8 @@ class Schedule(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     job_type: Mapped[str] = mapped_column(String(100))
     arguments: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # A device selector: each slot launches one batch over what it selects then (migration 0013).
+    targets: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     interval_seconds: Mapped[int | None] = mapped_column(Integer)
     cron: Mapped[str | None] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")

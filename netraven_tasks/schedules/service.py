@@ -16,6 +16,8 @@ from marshmallow import RAISE, ValidationError, fields, validate
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from netraven_tasks.batches.arguments import batch_argument_errors
+from netraven_tasks.devices.schemas import TargetsSchema
 from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.jobs.registry import all_job_types, get_job_type
 from netraven_tasks.models import JobLog, User, utcnow
@@ -29,6 +31,7 @@ OWNER_DEACTIVATED = "owner deactivated"  # the paused_reason of a deactivated us
 EDITABLE = (
     "job_type",
     "arguments",
+    "targets",
     "interval_seconds",
     "cron",
     "timezone",
@@ -47,6 +50,11 @@ class ScheduleBodySchema(InputSchema):
 
     job_type = fields.String(required=True, validate=validate.Length(min=1, max=100))
     arguments = fields.Dict(keys=fields.String(), metadata={"description": "the job's arguments ({})"})
+    targets = fields.Nested(
+        TargetsSchema,
+        allow_none=True,
+        metadata={"description": "a device selector: each slot launches one batch over it (null: one run)"},
+    )
     interval_seconds = fields.Integer(allow_none=True, strict=True, validate=validate.Range(max=366 * 86400))
     cron = fields.String(allow_none=True, validate=validate.Length(max=100))
     timezone = fields.String(
@@ -76,6 +84,9 @@ def check_schedule(values: dict[str, Any], settings: Settings, owner_is_admin: b
     if declared is None:
         known = ", ".join(job.name for job in all_job_types())
         problems["job_type"] = [f"unknown job type {values['job_type'][:100]!r}; known: {known}"]
+    elif values.get("targets"):
+        # each device's address and the owner's roles per device are checked at each launch
+        problems.update(batch_argument_errors(declared, values.get("arguments") or {}))
     else:
         try:
             values["arguments"] = declared.authorize(values.get("arguments") or {}, owner_is_admin, settings)

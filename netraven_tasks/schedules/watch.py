@@ -20,6 +20,7 @@ from celery import Celery
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks.batches.models import Batch, BatchStatus
 from netraven_tasks.db import session_factory
 from netraven_tasks.models import JobLog, User, utcnow
 from netraven_tasks.notifications.alerting import Alert, enqueue_alert
@@ -63,7 +64,14 @@ def _started_since(session: Session, schedule_id: int) -> Callable[[datetime], b
         query = select(
             exists().where(JobLog.schedule_id == schedule_id, JobLog.scheduled_for >= slot, started)
         )
-        return bool(session.scalar(query))
+        # A batch schedule's slot is its batch: started once any child ran or ended.
+        batch_started = (Batch.running + Batch.completed + Batch.failed + Batch.canceled > 0) | (
+            Batch.status != BatchStatus.RUNNING.value
+        )
+        batches = select(
+            exists().where(Batch.schedule_id == schedule_id, Batch.scheduled_for >= slot, batch_started)
+        )
+        return bool(session.scalar(query)) or bool(session.scalar(batches))
 
     return check
 

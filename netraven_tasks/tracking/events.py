@@ -38,6 +38,7 @@ class TrackingEvent:
     error_message: str | None = None
     traceback: str | None = None
     next_retry_at: datetime | None = None
+    batch_id: int | None = None  # a fleet run's child: set on its queued event only
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow: the values go straight to json.dumps. dataclasses.asdict deep-copies args and

@@ -10,6 +10,9 @@ from typing import Any
 
 OWNER_HEADER = "netraven_owner_id"
 JOB_LOG_HEADER = "netraven_job_log_id"
+# The launcher added the message to our record of published messages already (a batch's children,
+# in one ZADD): the publish hook need not add it again, one round trip per message.
+RECORDED_HEADER = "netraven_published_recorded"
 
 
 def header_of(request: Any, name: str) -> Any:

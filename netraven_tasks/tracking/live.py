@@ -44,13 +44,20 @@ class LiveFeed:
         self._maxlen = maxlen
 
     def publish(self, rows: Iterable[dict[str, Any]]) -> None:
-        """One XADD per row in one round trip; a failure is logged, never raised to the recorder."""
+        """One XADD per job-log row in one round trip; a failure is logged, never raised to the recorder."""
+        self._add("job", rows, "owner_id")
+
+    def publish_batches(self, rows: Iterable[dict[str, Any]]) -> None:
+        """The batch rows a commit changed (one per batch), as ``batch`` entries; best effort too."""
+        self._add("batch", rows, "owner")
+
+    def _add(self, kind: str, rows: Iterable[dict[str, Any]], owner_key: str) -> None:
         pipe = self._client.pipeline(transaction=False)
         count = 0
         for row in rows:
             pipe.xadd(
                 self._stream,
-                {"job": json.dumps(row, default=str), "owner_id": str(row.get("owner_id") or "")},
+                {kind: json.dumps(row, default=str), "owner_id": str(row.get(owner_key) or "")},
                 maxlen=self._maxlen,
                 approximate=True,
             )
@@ -60,7 +67,7 @@ class LiveFeed:
         try:
             pipe.execute()
         except redis.RedisError:
-            log.warning("live feed: could not publish %d row(s)", count, exc_info=True)
+            log.warning("live feed: could not publish %d %s row(s)", count, kind, exc_info=True)
 
     def last_id(self) -> str:
         """The id of the newest entry ("0-0" when empty): where a new subscriber starts."""
@@ -68,12 +75,24 @@ class LiveFeed:
         return newest[0][0].decode() if newest else "0-0"
 
     def read(self, after: str, block_ms: int, count: int = 500) -> list[tuple[str, dict[str, Any]]]:
-        """Entries after ``after`` as (stream id, row), waiting up to ``block_ms`` for the first."""
+        """Job entries after ``after`` as (stream id, row), waiting up to ``block_ms`` for the first."""
+        return [
+            (entry_id, row)
+            for entry_id, kind, row in self.read_events(after, block_ms, count)
+            if kind == "job"
+        ]
+
+    def read_events(
+        self, after: str, block_ms: int, count: int = 500
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """Entries after ``after`` as (stream id, ``job`` or ``batch``, row), waiting up to
+        ``block_ms`` for the first."""
         response: Any = self._client.xread({self._stream: after}, count=count, block=block_ms)
         if not response:
             return []
-        return [
-            (entry_id.decode(), json.loads(fields[b"job"]))
-            for entry_id, fields in response[0][1]
-            if fields and b"job" in fields
-        ]
+        entries = []
+        for entry_id, fields in response[0][1]:
+            for kind in ("job", "batch"):
+                if fields and kind.encode() in fields:
+                    entries.append((entry_id.decode(), kind, json.loads(fields[kind.encode()])))
+        return entries

@@ -44,6 +44,13 @@ class PublishedMessages:
     def add(self, task_id: str, at: float | None = None) -> None:
         self._client.zadd(self._key, {task_id: time.time() if at is None else at})
 
+    def add_many(self, task_ids: Iterable[str], at: float | None = None) -> None:
+        """Many ids in one ZADD (a batch's children, before their messages go out)."""
+        score = time.time() if at is None else at
+        mapping = dict.fromkeys(task_ids, score)
+        if mapping:
+            self._client.zadd(self._key, mapping)
+
     def forget_started(self, outcomes: Iterable[Outcome]) -> None:
         """After a commit: runs that left ``queued`` no longer wait for their message (one ZREM)."""
         started = {

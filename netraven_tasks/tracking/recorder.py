@@ -63,6 +63,7 @@ def after_commit(live: LiveFeed | None, hooks: Sequence[TerminalHook], outcomes:
         latest = {outcome.job_log_id: outcome for outcome in outcomes}  # one row per job, its last state
         rows = (outcome.row for outcome in latest.values())
         live.publish(row for row in rows if row is not None)
+        live.publish_batches(outcome.batch for outcome in outcomes if outcome.batch is not None)
     run_terminal_hooks(hooks, outcomes)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from psycopg2.extras import execute_values
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from netraven_tasks.batches.counters import BatchSettled, Move, count_moves
 from netraven_tasks.db import insert
 from netraven_tasks.models import JobLog, JobLogEntry
 from netraven_tasks.statuses import TERMINAL_STATUSES, JobStatus
@@ -44,6 +45,10 @@ class Outcome:
     status: JobStatus
     became_terminal: bool
     state: RunRow | None = field(default=None, repr=False, compare=False)  # the row as committed
+    # A fleet run's child: its batch's row as this transaction left it (on the batch's last
+    # outcome of the transaction), and the batch when this outcome settled it (exactly once).
+    batch: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    settled: BatchSettled | None = field(default=None, compare=False)
 
     @property
     def row(self) -> dict[str, Any] | None:
@@ -90,6 +95,7 @@ class RunRow:
     error_message: str | None
     worker: str | None
     updated_at: datetime
+    batch_id: int | None
 
     def __init__(self, values: dict[str, Any], unwritten: bool = False):
         self.__dict__.update(values)
@@ -157,7 +163,7 @@ _PG_FRESH_COLUMNS = (
     ("celery_retries", "int"), ("started_at", "timestamptz"), ("finished_at", "timestamptz"),
     ("next_retry_at", "timestamptz"), ("duration_seconds", "float8"), ("result", "jsonb"),
     ("error_type", "varchar"), ("error_message", "text"), ("worker", "varchar"),
-    ("updated_at", "timestamptz"),
+    ("updated_at", "timestamptz"), ("batch_id", "bigint"),
 )  # fmt: skip
 _ENTRY_COLUMNS = ("job_log_id", "at", "level", "event", "message", "details")
 
@@ -176,6 +182,7 @@ def _new_row(event: TrackingEvent) -> RunRow:
         celery_retries=0,
         queued_at=event.at,
         updated_at=event.at,
+        batch_id=event.batch_id,
     )
     return RunRow(values, unwritten=True)
 
@@ -267,6 +274,7 @@ def apply_events(
     results: list[tuple[RunRow, JobStatus, bool] | None] = [None] * len(events)
     entries: Entries = []
     updated: dict[int, RunRow] = {}
+    created: list[RunRow] = []
     todo = list(range(len(events)))
     while todo:
         jobs = _locked_rows(session, list({events[i].task_id for i in todo}))
@@ -282,6 +290,7 @@ def apply_events(
         # A row another transaction created between our SELECT and our INSERT (a launcher writing
         # that task's queued row): its events are applied again, on the row as it was written.
         raced = set(fresh) - inserted
+        created.extend(job for task_id, job in fresh.items() if task_id in inserted)
         entries.extend(entry for entry in applied if entry[0].task_id not in raced)
         updated.update({job.id: job for job in jobs.values() if job.task_id not in fresh})
         todo = [i for i in todo if events[i].task_id in raced]
@@ -292,11 +301,42 @@ def apply_events(
         write_updates(session, updates)
     if entries:
         _write_entries(session, entries)
+    moves: list[Move] = [
+        (job.batch_id, job.original["status"], job.status)
+        for job in updated.values()
+        if job.batch_id is not None and job.status != job.original["status"]
+    ]
+    moves.extend((job.batch_id, None, job.status) for job in created if job.batch_id is not None)
+    batches, settled = count_moves(session, moves) if moves else ([], [])
     outcomes = []
     for result in results:
         assert result is not None  # every event was applied once
         job, status, terminal = result
         outcomes.append(Outcome(job.id, status, terminal, job))
+    return _with_batches(outcomes, batches, settled)
+
+
+def _with_batches(
+    outcomes: list[Outcome], batches: list[dict[str, Any]], settled: list[BatchSettled]
+) -> list[Outcome]:
+    """Hand each changed batch's row to its last outcome, and each settled batch to the last
+    outcome that ended one of its children (the terminal hooks see it once, after the commit)."""
+    if not batches:
+        return outcomes
+    rows = {row["id"]: row for row in batches}
+    ended = {batch.batch_id: batch for batch in settled}
+    for i in reversed(range(len(outcomes))):
+        outcome = outcomes[i]
+        batch_id = getattr(outcome.state, "batch_id", None)
+        if batch_id is None:
+            continue
+        changes: dict[str, Any] = {}
+        if batch_id in rows:
+            changes["batch"] = rows.pop(batch_id)
+        if outcome.became_terminal and batch_id in ended:
+            changes["settled"] = ended.pop(batch_id)
+        if changes:
+            outcomes[i] = replace(outcome, **changes)
     return outcomes
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from marshmallow import ValidationError
 
+from netraven_tasks.batches.queries import BatchNotFound
 from netraven_tasks.devices.selection import SelectionError
 from netraven_tasks.jobs.actions import ActionUnavailable, JobActionRefused
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType
@@ -24,6 +25,7 @@ ANSWERS = [
     (StatisticsError("since", "too early"), 422),
     (QuotaExceeded("at most 60 launches per minute", retry_after=7), 429),
     (SelectionError("no enabled device matches"), 422),
+    (BatchNotFound("no batch 7"), 404),
 ]
 
 

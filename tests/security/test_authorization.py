@@ -12,6 +12,7 @@ SAMPLE_PATH_VALUES = {
     "job_type": "test_flaky", "job_log_id": "1", "user_id": "me", "host": "sw-1", "sha256": "0" * 64,
     "schedule_id": "1", "item_id": "1",  # schedules and the inbox
     "name": "sw-1",  # the device inventory
+    "batch_id": "1",  # fleet runs
 }  # fmt: skip
 
 

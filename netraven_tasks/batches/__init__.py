@@ -1,0 +1,1 @@
+"""Fleet runs: one launch over many devices, tracked as one batch row with counters."""

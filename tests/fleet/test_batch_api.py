@@ -1,0 +1,95 @@
+"""``POST /jobs/{job_type}/batches`` and ``GET /batches``: launch, visibility and the 422s (no worker
+needed: the children stay queued in the broker nobody reads here)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def launch(client, user, targets, arguments=None, job_type="reachability_check"):  # type: ignore[no-untyped-def]
+    body = {"targets": targets, "arguments": arguments if arguments is not None else {"port": 9}}
+    return client.post(f"/jobs/{job_type}/batches", json=body, headers=user.headers)
+
+
+@pytest.fixture
+def fleet(add_devices):  # type: ignore[no-untyped-def]
+    return add_devices([(f"r{i:02d}", f"127.0.0.{i}") for i in range(1, 6)])
+
+
+def test_a_batch_writes_one_queued_child_per_device_and_reads_as_one_row(
+    client, users, fleet, settings, redis_client
+):
+    response = launch(client, users.alice, {"site": "FRA", "tags": ["core"]})
+    assert response.status_code == 202, response.get_json()
+    body = response.get_json()
+    assert body["total"] == 5 and body["status"] == "running"
+    assert response.headers["Location"] == f"/batches/{body['batch_id']}"
+
+    batch = client.get(response.headers["Location"], headers=users.alice.headers).get_json()
+    assert batch["counts"] == {
+        "queued": 5,
+        "running": 0,
+        "retrying": 0,
+        "completed": 0,
+        "failed": 0,
+        "canceled": 0,
+    }
+    assert batch["progress"] == 0 and batch["owner"] == users.alice.id and batch["failed_devices"] == []
+    assert batch["job_type"] == "reachability_check" and batch["finished_at"] is None
+
+    children = client.get(f"/job-logs?batch_id={body['batch_id']}", headers=users.alice.headers).get_json()
+    assert sorted(child["device"] for child in children) == fleet
+    # the job's device argument receives each device's address
+    assert sorted(child["args"]["host"] for child in children) == [f"127.0.0.{i}" for i in range(1, 6)]
+    assert {child["batch_id"] for child in children} == {body["batch_id"]}
+    # every child is in our record of published messages (one ZADD for the batch, not one per message)
+    from netraven_tasks.tracking.published import PublishedMessages
+
+    # (a session worker may have started some: those left the record, and their rows left queued)
+    task_ids = {child["task_id"] for child in children}
+    missing = task_ids - PublishedMessages(redis_client).held(task_ids)
+    now = client.get(f"/job-logs?batch_id={body['batch_id']}", headers=users.alice.headers).get_json()
+    assert all(child["status"] != "queued" for child in now if child["task_id"] in missing)
+
+    listed = client.get("/batches", headers=users.alice.headers).get_json()
+    assert [item["id"] for item in listed] == [body["batch_id"]]
+
+
+def test_another_users_batch_is_not_found_and_not_listed(client, users, fleet):
+    batch_id = launch(client, users.alice, {"devices": ["r01"]}).get_json()["batch_id"]
+    assert client.get(f"/batches/{batch_id}", headers=users.bob.headers).status_code == 404
+    assert client.post(f"/batches/{batch_id}/cancel", headers=users.bob.headers).status_code == 404
+    assert client.get("/batches", headers=users.bob.headers).get_json() == []
+    assert client.get(f"/batches/{batch_id}", headers=users.admin.headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("targets", "arguments", "field"),
+    [
+        ({"site": "NOWHERE"}, {}, "targets"),  # matches nothing
+        ({"devices": ["r01", "ghost"]}, {}, "targets"),  # an unknown device
+        ({"site": "FRA", "devices": ["r01"]}, {}, "targets"),  # names and filters
+        ({"site": "FRA"}, {"port": "twenty-two"}, "arguments"),
+        ({"site": "FRA"}, {"port": 99999}, "arguments"),
+        ({"site": "FRA"}, {"host": "10.0.0.1"}, "arguments"),  # set per device
+    ],
+)
+def test_a_bad_batch_is_a_422_naming_the_field(client, users, fleet, targets, arguments, field):
+    response = launch(client, users.alice, targets, arguments)
+    assert response.status_code == 422, response.get_json()
+    errors = response.get_json()["errors"]
+    assert field in errors.get("json", errors), response.get_json()
+
+
+def test_an_unknown_job_type_is_a_404_and_nothing_is_written(client, users, fleet):
+    assert launch(client, users.alice, {"site": "FRA"}, job_type="nope").status_code == 404
+    assert client.get("/batches", headers=users.admin.headers).get_json() == []
+
+
+def test_a_non_admin_batch_over_the_size_quota_is_a_429(app, client, users, fleet, settings, monkeypatch):
+    from api.context import SETTINGS_KEY
+
+    monkeypatch.setitem(app.extensions, SETTINGS_KEY, settings.model_copy(update={"max_batch_devices": 4}))
+    response = launch(client, users.alice, {"site": "FRA"})
+    assert response.status_code == 429 and "NETRAVEN_MAX_BATCH_DEVICES" in response.get_json()["message"]
+    assert launch(client, users.admin, {"site": "FRA"}).status_code == 202
