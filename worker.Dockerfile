@@ -11,12 +11,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/netraven
 ENV PATH=/opt/netraven/bin:$PATH
 WORKDIR /src
-# Dependencies come from setup.cfg alone (plus the ssh extra for device backups), so this
-# layer is rebuilt only when setup.cfg changes, not on every code change.
-COPY setup.cfg ./
-RUN python -c "import configparser; c = configparser.ConfigParser(interpolation=None); c.read('setup.cfg'); print(c['options']['install_requires'] + c['options.extras_require']['ssh'])" > requirements.txt \
- && pip install -r requirements.txt
-COPY pyproject.toml README.md ./
+# Dependencies: exactly the runtime lock (setup.cfg's install_requires with the flower and ssh
+# extras, every version and file hash pinned; scripts/lock makes it), so this layer is rebuilt
+# only when the lock changes, not on every code change.
+COPY requirements/runtime.lock ./requirements/
+RUN pip install --require-hashes --requirement requirements/runtime.lock
+COPY setup.cfg pyproject.toml README.md ./
 COPY netraven_tasks ./netraven_tasks
 COPY api ./api
 RUN pip install --no-deps .

@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Flask
 
 from api import (
+    audit,
     auth_routes,
     batches,
+    compliance,
     context,
     devices,
     docs_assets,
@@ -16,16 +18,20 @@ from api import (
     inventory,
     job_logs,
     jobs,
+    maintenance,
     metrics,
     notifications,
     preferences,
     rate_limit,
     request_limits,
+    routes,
     schedules,
     security_headers,
     statistics,
     stream,
     strict_query,
+    teams,
+    tokens,
     ui,
 )
 from api.errors import NetRavenApi
@@ -52,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions[context.SETTINGS_KEY] = settings
     context.init_app(app)
+    audit.init_app(app)  # before any other hook: a state-changing request's audit draft
     # security: the API's edges, before any view
     request_limits.init_app(app, settings)
     security_headers.init_app(app)  # nosniff on every answer, a CSP on every page
@@ -60,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.ma_plugin.converter.add_attribute_function(document_storable_text)  # InputSchema's check
     error_map.init_app(app, api)  # domain errors -> HTTP, for every view
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, BEARER_SCHEME)
+    batches.document_targets(api.spec)  # before the blueprints that refer to it
 
     # lazy: the Celery app (and the job types it loads) is built for an API app, not by importing
     # `api` (gunicorn imports api.gunicorn_config before it forks).
@@ -80,6 +88,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(devices.blp)
     # fleet: the device inventory, GET|POST /devices, GET|PATCH|DELETE /devices/{name}
     api.register_blueprint(inventory.blp)
+    # compliance: GET /devices/{name}/compliance, the latest result of a device
+    api.register_blueprint(compliance.blp)
     # fleet: batches, POST /jobs/{job_type}/batches, GET /batches, GET /batches/{id}, cancel, rerun
     api.register_blueprint(batches.blp)
     # dashboard: the /ui/ pages, and Swagger UI's files for /docs
@@ -90,6 +100,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(schedules.blp)
     # schedules: in-app notifications, GET /users/me/inbox
     api.register_blueprint(inbox.blp)
+    api.register_blueprint(tokens.blp)
+    api.register_blueprint(audit.blp)
+    api.register_blueprint(maintenance.blp)
+    # teams: GET|POST /teams, GET|PATCH|DELETE /teams/{id}, PUT|DELETE /teams/{id}/members/{user_id}
+    api.register_blueprint(teams.blp)
+    # routes: GET|POST /routes, GET|PATCH|DELETE /routes/{route_id}, GET /routes/{route_id}/deliveries
+    api.register_blueprint(routes.blp)
 
     strict_query.init_app(app, api)  # after every blueprint: it reads their parameters from the spec
     rate_limit.limit_logins(app, "auth.Token")  # security: after the view is registered

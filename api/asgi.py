@@ -1,8 +1,9 @@
 """The API as an ASGI app: each request's body is read whole, within a deadline and the size limit,
 on the event loop; only then does a thread run the Flask app with it.
 
-A client that trickles its body holds a cheap coroutine, never one of the threads; a streamed
-answer (``GET /job-logs/stream``) holds its thread until the stream ends or the client leaves.
+A client that trickles its body holds a cheap coroutine, never one of the threads. The live updates
+(``GET /job-logs/stream``, ``/job-logs/ws``) never reach a thread: ``LiveRoutes`` serves them on the
+event loop (``api/live_hub.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from a2wsgi.wsgi import WSGIMiddleware, WSGIResponder
 
 from api.app import create_app
 from api.errors import error_body
+from api.live_hub import LiveRoutes
 from netraven_tasks.settings import Settings, get_settings
 
-# Threads per server process that run the Flask app (each open event stream holds one).
+# Threads per server process that run the Flask app (an open live stream holds none).
 APP_THREADS = 32
 
 
@@ -121,6 +123,9 @@ async def _answer(send: Send, code: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def create_asgi_app() -> BufferedApp:
-    """What the server runs (``api.asgi:create_asgi_app()``): the Flask app, its bodies buffered."""
-    return BufferedApp(create_app(), get_settings())
+def create_asgi_app() -> LiveRoutes:
+    """What the server runs (``api.asgi:create_asgi_app()``): the live updates on the event loop
+    (``api/live_hub.py``), and the Flask app, its bodies buffered, for everything else."""
+    settings = get_settings()
+    flask_app = create_app(settings)
+    return LiveRoutes(BufferedApp(flask_app, settings), flask_app, settings)

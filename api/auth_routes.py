@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from api.audit import record_sign_in
 from api.context import current_settings, db_session
 from api.errors import fail
 from api.json_body import Blueprint
@@ -47,7 +48,12 @@ class Token(MethodView):
         user = find_user(db_session(), credentials["username"])
         password_ok = verify_password(user.password_hash if user else _DUMMY_HASH, credentials["password"])
         if user is None or not password_ok or not user.active:
+            reason = (
+                "unknown user" if user is None else "wrong password" if not password_ok else "deactivated"
+            )
+            record_sign_in(credentials["username"], user.id if user else None, False, reason)
             fail(401, "wrong username or password, or the user is deactivated")
+        record_sign_in(user.username, user.id, True)
         body = {
             "access_token": issue_token(user, settings),
             "token_type": "bearer",

@@ -1,6 +1,7 @@
 """Fleet runs: ``POST /jobs/{job_type}/batches``, ``GET /batches``, ``GET /batches/{id}``, cancel, re-run.
 
-Non-admins see only their own batches; another user's batch answers 404. Views let the domain
+A user sees their own batches and their teams' (``netraven_tasks.access.policy``); any other batch
+answers 404. Views let the domain
 errors propagate: ``api.error_map`` answers each (``BatchNotFound`` is a 404 there).
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apispec import APISpec
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
@@ -16,13 +18,16 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from api.context import current_settings, db_session
 from api.pagination import PaginatedBlueprint, requested_window
 from api.quotas import count_launch
-from api.security import current_caller, errors, protect
+from api.security import current_caller, current_viewer, errors, protect
+from netraven_tasks.access.policy import Action
 from netraven_tasks.batches.actions import RERUN_ONLY, cancel_batch, rerun_batch
 from netraven_tasks.batches.counters import batch_row
-from netraven_tasks.batches.launch import LaunchedBatch, launch_batch
+from netraven_tasks.batches.launch import BatchOrigin, LaunchedBatch, launch_batch
 from netraven_tasks.batches.models import COUNTED, Batch, BatchStatus
 from netraven_tasks.batches.queries import batch_page, describe_batch, visible_batch
+from netraven_tasks.devices.schemas import SELECTOR_FILTERS, TargetsSchema
 from netraven_tasks.input_schema import InputSchema
+from netraven_tasks.teams.service import launch_team, rerun_team
 
 blp = protect(PaginatedBlueprint("batches", __name__, description="Fleet runs: one job over many devices"))
 
@@ -34,13 +39,28 @@ class ArgumentsSchema(InputSchema):
         unknown = INCLUDE
 
 
+def document_targets(spec: APISpec) -> None:
+    """Register the ``Targets`` component (``TargetsSchema``, what batches and schedules select) with
+    the rule its ``names_or_filters`` check enforces, which apispec cannot read from the fields: at
+    least one field, and ``devices`` or filters, never both (exactly one branch of the ``oneOf``).
+    Call it before any blueprint that uses the schema, so every reference points here."""
+    any_filter = {"anyOf": [{"required": [name]} for name in SELECTOR_FILTERS]}
+    rule = {"minProperties": 1, "oneOf": [{"required": ["devices"]}, any_filter]}
+    spec.components.schema("Targets", rule, schema=TargetsSchema)
+
+
 class BatchLaunchSchema(InputSchema):
-    targets = fields.Dict(
+    targets = fields.Nested(
+        TargetsSchema,
         required=True,
         metadata={"description": "a device selector: devices (names), or any of site, platform, tags"},
     )
     arguments = fields.Nested(ArgumentsSchema, load_default=dict)
-    team_id = fields.Integer(allow_none=True, metadata={"description": "accepted, not used yet"})
+    team_id = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "the team the batch belongs to (you must be a member)"},
+    )
 
 
 class LaunchedBatchSchema(Schema):
@@ -57,6 +77,7 @@ class BatchSchema(Schema):
     counts = fields.Dict(keys=fields.String(validate=validate.OneOf(COUNTED)), values=fields.Integer())
     progress = fields.Float(required=True, metadata={"description": "share of children over, 0 to 1"})
     owner = fields.Integer(allow_none=True, metadata={"description": "the owner's user id"})
+    team_id = fields.Integer(allow_none=True, metadata={"description": "the team it belongs to"})
     schedule_id = fields.Integer(allow_none=True)
     rerun_of = fields.Integer(allow_none=True, metadata={"description": "the batch this one re-runs"})
     created_at = fields.String(required=True)
@@ -82,9 +103,8 @@ def _launched(launched: LaunchedBatch) -> tuple[dict[str, Any], int, dict[str, s
     return body, 202, {"Location": location}
 
 
-def _visible(batch_id: int) -> Batch:
-    caller = current_caller()
-    return visible_batch(db_session(), batch_id, caller.id, caller.is_admin)
+def _visible(batch_id: int, action: Action = Action.VIEW) -> Batch:
+    return visible_batch(db_session(), batch_id, current_viewer(), action)
 
 
 @blp.route("/jobs/<string:job_type>/batches")
@@ -99,6 +119,7 @@ class JobBatches(MethodView):
     def post(self, body: dict[str, Any], job_type: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Launch the job on every enabled device the targets select now, one run per device."""
         caller = current_caller()
+        team_id = launch_team(db_session(), current_viewer(), body.get("team_id"))
         count_launch()  # once per batch
         launched = launch_batch(
             current_settings(),
@@ -107,6 +128,7 @@ class JobBatches(MethodView):
             body["arguments"],
             caller.id,
             is_admin=caller.is_admin,
+            origin=BatchOrigin(team_id=team_id),
         )
         return _launched(launched)
 
@@ -118,13 +140,12 @@ class Batches(MethodView):
     @errors(blp, 401)
     def get(self, pagination_parameters: PaginationParameters) -> list[dict[str, Any]]:
         """The batches the caller may see, newest first (without failed_devices: see one batch)."""
-        caller = current_caller()
         window = requested_window(pagination_parameters)
         if window is None:
             pagination_parameters.item_count = 0
             return []
         session = db_session()
-        rows, pagination_parameters.item_count = batch_page(session, caller.id, caller.is_admin, *window)
+        rows, pagination_parameters.item_count = batch_page(session, current_viewer(), *window)
         return [batch_row(batch) | {"failed_devices": []} for batch in rows]  # one row each, no child read
 
 
@@ -143,7 +164,7 @@ class CancelBatch(MethodView):
     @errors(blp, 401, 404, 409, 503)
     def post(self, batch_id: int) -> dict[str, Any]:
         """Cancel the children that have not started; running ones finish. The batch ends ``canceled``."""
-        batch = _visible(batch_id)
+        batch = _visible(batch_id, Action.CANCEL)
         caller = current_caller()
         canceled = cancel_batch(current_settings(), batch.id, caller.id, caller.username)
         return {"batch_id": batch.id, "canceled": canceled}
@@ -160,10 +181,15 @@ class RerunBatch(MethodView):
     @errors(blp, 401, 403, 404, 409, 422, 429, 503)
     def post(self, body: dict[str, Any], batch_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
         """A new batch over the same devices (``{"only": "failed"}``: the failed ones), ``rerun_of`` kept."""
-        batch = _visible(batch_id)
+        batch = _visible(batch_id, Action.RERUN)
         caller = current_caller()
         count_launch()
         launched = rerun_batch(
-            current_settings(), batch, caller.id, caller.is_admin, (body or {}).get("rerun_only")
+            current_settings(),
+            batch,
+            caller.id,
+            caller.is_admin,
+            (body or {}).get("rerun_only"),
+            team_id=rerun_team(current_viewer(), batch.team_id),
         )
         return _launched(launched)

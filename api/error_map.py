@@ -14,14 +14,18 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from api.errors import NetRavenApi, fail, fail_invalid
+from netraven_tasks.backups.queries import HistoryForbidden
 from netraven_tasks.batches.queries import BatchNotFound
 from netraven_tasks.devices.selection import SelectionError
 from netraven_tasks.jobs.actions import ActionUnavailable, JobActionRefused
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.jobs.registry import all_job_types
+from netraven_tasks.maintenance.windows import WindowNotFound, WindowRefused
 from netraven_tasks.quotas import QuotaExceeded
+from netraven_tasks.routes.editing import RouteAccessDenied
 from netraven_tasks.statistics import StatisticsError
+from netraven_tasks.teams.service import TeamForbidden, TeamNameTaken, TeamNotFound
 
 
 def _unavailable(error: LaunchUnavailable | ActionUnavailable) -> None:
@@ -63,6 +67,13 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], None]] = {
     QuotaExceeded: _too_many,
     SelectionError: _selection,
     BatchNotFound: lambda error: fail(404, str(error)),
+    HistoryForbidden: lambda error: fail(403, str(error)),
+    WindowNotFound: lambda error: fail(404, str(error)),
+    WindowRefused: lambda error: fail(409, str(error)),
+    TeamNotFound: lambda error: fail(404, str(error)),
+    TeamNameTaken: lambda error: fail(409, str(error)),
+    TeamForbidden: lambda error: fail(403, str(error)),
+    RouteAccessDenied: lambda error: fail(403, str(error)),
 }
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from api.job_log_rows import list_select
 from api.pagination import page_window
+from netraven_tasks.access.policy import Resource, Viewer, visible_clause
 from netraven_tasks.models import JobLog
 from netraven_tasks.statuses import ACTIVE_STATUSES
 
@@ -22,16 +23,19 @@ ESTIMATE_ABOVE = 100_000
 
 @dataclass(frozen=True)
 class JobLogFilter:
+    viewer: Viewer | None  # whose runs: what the policy lets them see (None: every run, for the system)
     statuses: Sequence[str] = ()
     job_type: str | None = None
     device: str | None = None
-    owner_id: int | None = None  # None: every owner (admins only)
+    owner_id: int | None = None  # None: every owner they may see
     since: datetime | None = None
     until: datetime | None = None
     schedule_id: int | None = None  # schedules: the runs one schedule launched
     batch_id: int | None = None  # fleet runs: the children of one batch
 
     def apply(self, query: Select[tuple[JobLog]]) -> Select[tuple[JobLog]]:
+        if self.viewer is not None and not self.viewer.is_admin:
+            query = query.where(visible_clause(self.viewer, Resource.RUN, JobLog.owner_id, JobLog.team_id))
         if self.statuses:
             query = query.where(JobLog.status.in_(list(self.statuses)))
         if self.job_type is not None:
@@ -53,16 +57,21 @@ class JobLogFilter:
     @property
     def everything(self) -> bool:
         """No filter at all (an admin's unfiltered list)."""
-        return not self.statuses and all(
-            value is None
-            for value in (
-                self.job_type,
-                self.device,
-                self.owner_id,
-                self.since,
-                self.until,
-                self.schedule_id,
-                self.batch_id,
+        scoped = self.viewer is not None and not self.viewer.is_admin
+        return (
+            not scoped
+            and not self.statuses
+            and all(
+                value is None
+                for value in (
+                    self.job_type,
+                    self.device,
+                    self.owner_id,
+                    self.since,
+                    self.until,
+                    self.schedule_id,
+                    self.batch_id,
+                )
             )
         )
 
@@ -104,9 +113,18 @@ def list_page(
     return list(session.execute(query.limit(window[0]).offset(window[1])))
 
 
-def active_filter(owner_id: int | None) -> JobLogFilter:
-    """Queued, running and retrying runs (of one owner, or of everyone)."""
-    return JobLogFilter(statuses=sorted(ACTIVE_STATUSES), owner_id=owner_id)
+def every_row(sessions: sessionmaker[Session], where: JobLogFilter, chunk: int = 1000) -> Iterator[Any]:
+    """Every matching lean list row, newest first, read ``chunk`` rows at a time (a server-side
+    cursor on PostgreSQL) in a session of its own, closed when the rows end or the reader stops
+    (a streamed answer outlives its request's session): for exports, whatever their size."""
+    query = where.apply(list_select()).order_by(*_newest_first(False))
+    with sessions() as session:
+        yield from session.execute(query.execution_options(yield_per=chunk))
+
+
+def active_filter(viewer: Viewer | None) -> JobLogFilter:
+    """Queued, running and retrying runs (those ``viewer`` may see)."""
+    return JobLogFilter(viewer, statuses=sorted(ACTIVE_STATUSES))
 
 
 def page_of_job_logs(
@@ -135,7 +153,7 @@ def job_log_with_entries(session: Session, job_log_id: int) -> JobLog | None:
 
 
 def active_job_logs(
-    session: Session, owner_id: int | None, page: int, page_size: int
+    session: Session, viewer: Viewer | None, page: int, page_size: int
 ) -> tuple[list[JobLog], int]:
     """Queued, running and retrying runs, oldest first (the ones waiting longest lead)."""
-    return page_of_job_logs(session, active_filter(owner_id), page, page_size, oldest_first=True)
+    return page_of_job_logs(session, active_filter(viewer), page, page_size, oldest_first=True)

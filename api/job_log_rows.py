@@ -20,7 +20,7 @@ from netraven_tasks.statuses import JobStatus
 
 # JobLogSchema's fields in its order; "owner" is the owner's username, joined.
 COLUMNS = (
-    "id", "task_id", "job_type", "device", "owner_id", "status", "attempts", "args", "queued_at",
+    "id", "task_id", "job_type", "device", "owner_id", "team_id", "status", "attempts", "args", "queued_at",
     "started_at", "finished_at", "next_retry_at", "duration_seconds", "result", "error_type",
     "error_message", "worker", "updated_at", "rerun_of", "canceled_by", "schedule_id", "scheduled_for",
     "batch_id",

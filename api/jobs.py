@@ -6,15 +6,16 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from marshmallow import INCLUDE, Schema, fields
+from marshmallow import INCLUDE, Schema, fields, validate
 
-from api.context import current_settings
+from api.context import current_settings, db_session
 from api.json_body import Blueprint
 from api.quotas import count_launch
-from api.security import current_caller, errors, protect
+from api.security import current_caller, current_viewer, errors, protect
 from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.jobs.registry import JobType, all_job_types, get_job_type
+from netraven_tasks.teams.service import launch_team
 
 blp = protect(Blueprint("jobs", __name__, url_prefix="/jobs", description="Job types and launching runs"))
 
@@ -42,6 +43,12 @@ class JobTypeSchema(Schema):
     time_limit_seconds = fields.Float(allow_none=True)
     retry_policy = fields.Nested(RetryPolicySchema)
     arguments = fields.List(fields.Nested(JobArgumentSchema))
+    tracked_task = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "another Celery app's task that runs it: tracked, launched by that app only"
+        },
+    )
 
 
 class JobArgumentsSchema(InputSchema):
@@ -49,6 +56,15 @@ class JobArgumentsSchema(InputSchema):
 
     class Meta:
         unknown = INCLUDE
+
+
+class LaunchQuerySchema(InputSchema):
+    """What a launch takes besides the job's arguments (the body is those arguments alone)."""
+
+    team_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "the team the run belongs to (you must be a member): its members see it"},
+    )
 
 
 class LaunchedJobSchema(Schema):
@@ -74,6 +90,7 @@ def describe_job_type(declared: JobType) -> dict[str, Any]:
         "time_limit_seconds": declared.time_limit,
         "retry_policy": declared.policy.describe(),
         "arguments": arguments,
+        "tracked_task": declared.tracked_task,
     }
 
 
@@ -82,12 +99,14 @@ class JobTypes(MethodView):
     @blp.response(200, JobTypeSchema(many=True))
     @errors(blp, 401)
     def get(self) -> list[dict[str, Any]]:
-        """The job types that can be launched, with their arguments and retry policy."""
+        """The job types, with their arguments and retry policy; those with a ``tracked_task`` are
+        another Celery app's tasks, which that app launches and NetRaven only tracks."""
         return [describe_job_type(declared) for declared in all_job_types()]
 
 
 @blp.route("/<string:job_type>/runs")
 class JobRuns(MethodView):
+    @blp.arguments(LaunchQuerySchema, location="query")
     @blp.arguments(JobArgumentsSchema, example={"host": "10.0.0.1", "port": 22})
     @blp.response(
         202,
@@ -95,14 +114,18 @@ class JobRuns(MethodView):
         headers={"Location": {"description": "the job log", "schema": {"type": "string"}}},
     )
     @errors(blp, 401, 403, 404, 422, 429, 503)
-    def post(self, arguments: dict[str, Any], job_type: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """Launch a run of a job type, owned by the caller; follow the Location header to watch it."""
+    def post(
+        self, query: dict[str, Any], arguments: dict[str, Any], job_type: str
+    ) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Launch a run of a job type, owned by the caller (``?team_id=``: and seen by that team);
+        follow the Location header to watch it."""
         caller = current_caller()
+        team_id = launch_team(db_session(), current_viewer(), query.get("team_id"))
         count_launch()
         declared = get_job_type(job_type)
         if declared is not None:  # security: who may launch it, with these arguments
             declared.authorize(arguments, caller.is_admin, current_settings())
-        launched = launch_job(current_settings(), job_type, arguments, caller.id)
+        launched = launch_job(current_settings(), job_type, arguments, caller.id, team_id=team_id)
         location = url_for("job_logs.JobLogDetail", job_log_id=launched.job_log_id)
         body = {"job_log_id": launched.job_log_id, "task_id": launched.task_id, "status": launched.status}
         return body, 202, {"Location": location}

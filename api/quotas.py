@@ -21,14 +21,14 @@ _COUNTER_KEY = "netraven_launch_counter"
 
 
 def _launch_counter() -> LaunchCounter:
-    """One counter per API process: in Redis when the broker is Redis (shared by every process),
+    """One counter per API process: in Redis when there is one (shared by every process),
     else in the database (shared too, where the embedded default has no Redis)."""
     counter: LaunchCounter | None = current_app.extensions.get(_COUNTER_KEY)
     if counter is None:
         settings = current_settings()
         counter = (
-            RedisLaunchCounter(redis.Redis.from_url(settings.broker_url))
-            if settings.broker_is_redis
+            RedisLaunchCounter(redis.Redis.from_url(url))
+            if (url := settings.redis_url_in_use)
             else DatabaseLaunchCounter(session_factory(settings))
         )
         current_app.extensions[_COUNTER_KEY] = counter

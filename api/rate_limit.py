@@ -72,9 +72,7 @@ class LoginLimits:
     """The sign-in counters of one app: shared storage, or this process's memory while it is down."""
 
     def __init__(self, settings: Settings):
-        uri = (
-            settings.broker_url if settings.broker_is_redis else storage_uri(settings.var_dir / COUNTERS_FILE)
-        )
+        uri = settings.redis_url_in_use or storage_uri(settings.var_dir / COUNTERS_FILE)
         self.shared = FixedWindowRateLimiter(storage_from_string(uri, wrap_exceptions=True))
         self.local = FixedWindowRateLimiter(MemoryStorage())
         self.per_address = parse_many(settings.login_address_rate_limit)

@@ -1,7 +1,8 @@
 """Bearer authentication and authorisation: who is calling, and what they may see.
 
 Every blueprint but the public ones calls ``protect(blp)``: each request must carry
-``Authorization: Bearer <JWT>`` of an active user (``netraven_tasks.auth`` checks the token).
+``Authorization: Bearer <token>`` of an active user: a JWT from ``POST /auth/token`` or a personal
+access token (``nrt_…``, ``netraven_tasks/access/tokens.py``); ``netraven_tasks.auth`` checks it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from flask_smorest import Blueprint
 from api.context import current_settings, db_session
 from api.errors import fail
 from api.session_cookie import session_token
-from netraven_tasks.auth import InvalidToken, TokenClaims, decode_token, token_user
+from netraven_tasks.access.policy import Action, Resource, Viewer, may, viewer_of
+from netraven_tasks.access.tokens import looks_like_access_token, note_use
+from netraven_tasks.audit.recording import paused
+from netraven_tasks.auth import InvalidToken, TokenClaims, access_token_claims, decode_token, token_user
+from netraven_tasks.db import session_factory
 from netraven_tasks.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,14 +56,21 @@ def authenticate() -> Caller:
         token = session_token() or ""  # the dashboard's cookie (CSRF-checked)
     if not token.strip():
         _unauthorized("send Authorization: Bearer <token> (POST /auth/token gives one)")
+    token = token.strip()
     try:
-        claims = decode_token(token.strip(), current_settings())
+        if looks_like_access_token(token):
+            claims = access_token_claims(db_session(), token)
+        else:
+            claims = decode_token(token, current_settings())
     except InvalidToken as error:
         _unauthorized(f"invalid bearer token: {error}")
     try:
         user = token_user(db_session(), claims)
     except InvalidToken as error:
         _unauthorized(str(error))
+    if claims.access_token_id is not None:
+        with paused():  # bookkeeping, not the change the request makes
+            note_use(session_factory(current_settings()), claims.access_token_id)
     g.netraven_token_claims = claims
     return Caller.of(user)
 
@@ -87,12 +99,23 @@ def protect(blp: Blueprint) -> Blueprint:
     return blp
 
 
+def current_viewer() -> Viewer:
+    """The caller with the teams they are in (read once per request): what ``netraven_tasks.
+    access.policy`` decides with."""
+    viewer: Viewer | None = g.get("netraven_viewer")
+    if viewer is None:
+        caller = current_caller()
+        viewer = g.netraven_viewer = viewer_of(db_session(), caller.id, caller.is_admin)
+    return viewer
+
+
 def visible_owner(caller: Caller, requested_owner: int | None) -> int | None:
-    """The owner whose jobs a query may return: a user only their own; an admin anyone's (None = all)."""
+    """The owner whose statistics a query may read (rollups are kept per owner, not per team): a
+    user only their own; an admin anyone's (None = all)."""
     if caller.is_admin:
         return requested_owner
     if requested_owner is not None and requested_owner != caller.id:
-        fail(403, "only admins may look at other users' jobs")
+        fail(403, "only admins may look at other users' statistics")
     return caller.id
 
 
@@ -117,8 +140,11 @@ def target_user(user_id: str, what: str) -> User:
     return user
 
 
-def may_see_owner(caller: Caller, owner_id: int | None) -> bool:
-    return caller.is_admin or owner_id == caller.id
+def may_act_on(
+    resource: Resource, owner_id: int | None, team_id: int | None, action: Action = Action.VIEW
+) -> bool:
+    """Whether the caller may ``action`` the object of ``owner_id`` carrying ``team_id`` (the policy)."""
+    return may(current_viewer(), resource, action, owner_id, team_id)
 
 
 def errors(blp: Blueprint, *codes: int) -> Callable[[F], F]:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from api.context import db_session
+from api.csv_export import csv_alternative, csv_response, format_field, wants_csv
 from api.json_body import Blueprint
 from api.schemas import UTCDateTime
 from api.security import current_caller, errors, protect, visible_owner
@@ -33,6 +35,7 @@ class StatisticsQuerySchema(InputSchema):
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "user id (admins only; others may give only their own)"},
     )
+    format = format_field()
 
 
 class DurationSchema(Schema):
@@ -90,9 +93,12 @@ class StatisticsSchema(Schema):
 class Statistics(MethodView):
     @blp.arguments(StatisticsQuerySchema, location="query")
     @blp.response(200, StatisticsSchema)
+    @blp.doc(**csv_alternative({"$ref": "#/components/schemas/Statistics"}))
     @errors(blp, 401, 403)
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Statistics of the jobs queued in a window (non-admins: of their own jobs)."""
+    def get(self, query: dict[str, Any]) -> dict[str, Any] | Response:
+        """Statistics of the jobs queued in a window (non-admins: of their own jobs).
+
+        As CSV (``?format=csv`` or ``Accept: text/csv``): the series, one row per bucket."""
         window = make_window(
             utcnow(),
             query.get("time_period"),
@@ -102,4 +108,9 @@ class Statistics(MethodView):
             device=query.get("device"),
             owner_id=visible_owner(current_caller(), query.get("owner")),
         )
-        return compute_statistics(db_session(), window)
+        figures = compute_statistics(db_session(), window)
+        if wants_csv(query):
+            header = list(SeriesBucketSchema().fields)
+            rows = ([bucket[name] for name in header] for bucket in figures["series"])
+            return csv_response(f"statistics-{window.time_period}.csv", header, rows)
+        return figures

@@ -16,6 +16,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import redis
 from flask import Response, current_app, request
@@ -26,7 +27,8 @@ from api.caller_watch import RECHECK_SECONDS, CallerWatch
 from api.context import current_settings
 from api.errors import fail
 from api.json_body import Blueprint
-from api.security import Caller, errors, protect
+from api.security import errors, protect
+from netraven_tasks.access.policy import Action, Resource, Viewer, may
 from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.tracking.live import LiveFeed
 
@@ -38,7 +40,7 @@ HEARTBEAT_SECONDS = 15  # a comment line this often keeps proxies from closing a
 READ_BLOCK_SECONDS = RECHECK_SECONDS
 SOCKET_TIMEOUT_SECONDS = READ_BLOCK_SECONDS + 10
 RECONNECT_MS = 1000
-_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 _REDIS_KEY = "netraven_live_redis"
 
 
@@ -47,14 +49,14 @@ def _live_feed() -> LiveFeed:
     client = current_app.extensions.get(_REDIS_KEY)
     if client is None:
         client = current_app.extensions[_REDIS_KEY] = redis.Redis.from_url(
-            current_settings().broker_url, socket_timeout=SOCKET_TIMEOUT_SECONDS
+            current_settings().redis_url_in_use or "", socket_timeout=SOCKET_TIMEOUT_SECONDS
         )
     return LiveFeed(client)
 
 
 def live_position() -> str | None:
     """Where the live feed is now: a page renders it, then streams from it (no change falls between)."""
-    if not current_settings().broker_is_redis:
+    if not current_settings().redis_url_in_use:
         return None
     try:
         return _live_feed().last_id()
@@ -62,9 +64,12 @@ def live_position() -> str | None:
         return None
 
 
-def _visible(caller: Caller, row: dict[str, object]) -> bool:
-    # a job row names its owner_id, a batch row its owner
-    return caller.is_admin or row.get("owner_id", row.get("owner")) == caller.id
+def visible_row(viewer: Viewer, kind: str, row: dict[str, Any]) -> bool:
+    """Whether ``viewer`` may see a live-feed row (a job row names its owner_id, a batch row its
+    owner; both their team_id); the async streams (``api/live_hub.py``) ask this too."""
+    if kind == "batch":
+        return may(viewer, Resource.BATCH, Action.VIEW, row.get("owner"), row.get("team_id"))
+    return may(viewer, Resource.RUN, Action.VIEW, row.get("owner_id"), row.get("team_id"))
 
 
 REVOKED = ": access revoked (signed out, deactivated or password changed); sign in again\n\n"
@@ -84,7 +89,7 @@ def job_events(
     yield f"retry: {RECONNECT_MS}\n: connected\n\n"
     last_sent = time.monotonic()
     while (left := until - time.monotonic()) > 0:
-        if (caller := watch.current()) is None:
+        if (viewer := watch.current()) is None:
             yield REVOKED
             return
         try:
@@ -97,12 +102,12 @@ def job_events(
                 yield ": heartbeat\n\n"
                 last_sent = time.monotonic()
             continue
-        if (caller := watch.current()) is None:  # the rows may be newer than the last check
+        if (viewer := watch.current()) is None:  # the rows may be newer than the last check
             yield REVOKED
             return
         for entry_id, kind, row in entries:
             after = entry_id
-            if _visible(caller, row):
+            if visible_row(viewer, kind, row):
                 yield f"id: {entry_id}\nevent: {kind}\ndata: {json.dumps(row, default=str)}\n\n"
                 last_sent = time.monotonic()
     yield ": stream closed, reconnect with Last-Event-ID\n\n"
@@ -110,7 +115,7 @@ def job_events(
 
 class StreamQuerySchema(InputSchema):
     after = fields.String(
-        validate=validate.Regexp(_STREAM_ID.pattern, error="must be a stream id such as 1700000000000-0"),
+        validate=validate.Regexp(STREAM_ID.pattern, error="must be a stream id such as 1700000000000-0"),
         metadata={"description": "start after this id (a page's render position); Last-Event-ID wins"},
     )
 
@@ -128,12 +133,13 @@ class JobLogStream(MethodView):
         """Every change of a job run the caller may see, as Server-Sent Events (resume with Last-Event-ID)."""
         watch = CallerWatch.of_request()
         settings = current_settings()
-        if not settings.broker_is_redis:
-            fail(503, "live updates need the Redis broker; poll GET /job-logs/active instead")
+        if not settings.redis_url_in_use:
+            why = "live updates need Redis (NETRAVEN_REDIS_URL or a Redis broker)"
+            fail(503, f"{why}; poll GET /job-logs/active")
         feed = _live_feed()
         resume = request.headers.get("Last-Event-ID", "").strip()
         try:
-            after = resume if _STREAM_ID.match(resume) else query.get("after") or feed.last_id()
+            after = resume if STREAM_ID.match(resume) else query.get("after") or feed.last_id()
         except redis.RedisError:
             fail(503, "the live feed is unavailable; poll GET /job-logs/active instead")
         until = time.monotonic() + settings.stream_max_seconds

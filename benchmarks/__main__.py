@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("benchmarks.queries", "benchmarks.tracking", "benchmarks.slow_clients", "benchmarks.batches")
+SECTIONS = (
+    "benchmarks.queries",
+    "benchmarks.tracking",
+    "benchmarks.slow_clients",
+    "benchmarks.live_streams",
+    "benchmarks.batches",
+    "benchmarks.batch_summary",
+)
 
 
 def _load(name: str) -> Any:

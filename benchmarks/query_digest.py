@@ -52,9 +52,10 @@ class CountingHandler:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[str, CountingHandler]]:
-    """A counting SMTP server on loopback; yields its URL (as NETRAVEN_SMTP_URL) and its handler."""
-    handler = CountingHandler()
+def smtp_server(handler: Any = None) -> Iterator[tuple[str, Any]]:
+    """An SMTP server on loopback with ``handler`` (a ``CountingHandler`` by default); yields its
+    URL (as NETRAVEN_SMTP_URL) and the handler."""
+    handler = handler if handler is not None else CountingHandler()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

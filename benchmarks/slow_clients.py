@@ -29,10 +29,11 @@ SAMPLES = 40
 TIMEOUT_SECONDS = 5.0  # a /healthz slower than this counts as this (the old setup timed out)
 TRICKLE_SECONDS = 2.0  # one header line (or body byte) per connection this often
 TARGET_P95_MS = 100
+BENCH_SECRET_KEY = "bench-secret-key-0123456789abcdef"  # noqa: S105 - a scratch server's
 
 
 @contextmanager
-def _api(database_url: str) -> Iterator[int]:
+def api_process(database_url: str, env_extra: dict[str, str] | None = None) -> Iterator[int]:
     """``netraven-tasks api`` (2 workers, as ``up`` runs it) on a free port; its port once it answers."""
     var_dir = tempfile.mkdtemp(prefix="netraven-bench-slow-")
     env = {
@@ -41,7 +42,8 @@ def _api(database_url: str) -> Iterator[int]:
         "NETRAVEN_DATABASE_URL": database_url,
         "NETRAVEN_BROKER_URL": bench_redis_url(),
         "NETRAVEN_VAR_DIR": var_dir,
-        "NETRAVEN_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "NETRAVEN_SECRET_KEY": BENCH_SECRET_KEY,
+        **(env_extra or {}),
     }
     port = free_port()
     command = [sys.executable, "-m", "netraven_tasks.cli", "api", "--port", str(port), "--workers", "2"]
@@ -49,7 +51,7 @@ def _api(database_url: str) -> Iterator[int]:
     api = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while not _healthz_ms(port):
+        while not healthz_ms(port):
             if time.monotonic() > deadline or api.poll() is not None:
                 raise RuntimeError(f"the API did not start: see {var_dir}/api.log")
             time.sleep(0.2)
@@ -59,7 +61,7 @@ def _api(database_url: str) -> Iterator[int]:
         log.close()
 
 
-def _healthz_ms(port: int) -> float | None:
+def healthz_ms(port: int) -> float | None:
     started = time.perf_counter()
     try:
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=TIMEOUT_SECONDS)
@@ -116,14 +118,14 @@ class _SlowClients:
 
 
 def _p95_ms(port: int) -> float:
-    samples = [_healthz_ms(port) or TIMEOUT_SECONDS * 1000 for _ in range(SAMPLES)]
+    samples = [healthz_ms(port) or TIMEOUT_SECONDS * 1000 for _ in range(SAMPLES)]
     return round(p95(samples), 1)
 
 
 def run(quick: bool) -> dict[str, Any]:
     rows: list[list[Any]] = []
     figures: dict[str, Any] = {}
-    with scratch_database() as database_url, _api(database_url) as port:
+    with scratch_database() as database_url, api_process(database_url) as port:
         idle = _p95_ms(port)
         figures["healthz_idle_p95_ms"] = idle
         rows.append(["healthz_idle_p95_ms", idle, "", ""])

@@ -30,11 +30,17 @@ import sqlalchemy as sa
 from benchmarks.scratch import ROOT, bench_redis_url, scratch_database, start_worker, stop
 
 
-def _env(db_url: str, tracking: str, var_dir: Path, redis_url: str) -> dict[str, str]:
+def _env(
+    db_url: str, tracking: str, var_dir: Path, redis_url: str, broker_url: str | None = None
+) -> dict[str, str]:
+    """The bench processes' settings: Redis as the broker, or ``broker_url`` (RabbitMQ) with
+    ``redis_url`` beside it as NETRAVEN_REDIS_URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETRAVEN_")}
+    if broker_url is not None:
+        env["NETRAVEN_REDIS_URL"] = redis_url
     env.update(
         NETRAVEN_DATABASE_URL=db_url,
-        NETRAVEN_BROKER_URL=redis_url,
+        NETRAVEN_BROKER_URL=broker_url or redis_url,
         NETRAVEN_TRACKING=tracking,
         NETRAVEN_VAR_DIR=str(var_dir),
         NETRAVEN_SECRET_KEY="benchmark-secret-key-0123456789",  # noqa: S106 - scratch setup
@@ -72,9 +78,9 @@ from netraven_tasks.celery_app import app
 from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.settings import get_settings
 settings = get_settings()
-for _ in range({total}):
-    if {mode.tracked!r}:
-        launch_job(settings, "bench_noop", {{"total": {total}}}, None)
+for i in range({total}):
+    if {mode.tracked!r}:  # one device per job, as a fleet: no job waits for another's device lease
+        launch_job(settings, "bench_noop", {{"host": f"bench-{{i}}", "total": {total}}}, None)
     else:
         app.send_task({mode.task!r}, args=[{total}])
 """
@@ -82,7 +88,7 @@ for _ in range({total}):
 
 
 def _run_mode(
-    db_url: str, mode: Mode, total: int, var_dir: Path, redis_url: str
+    db_url: str, mode: Mode, total: int, var_dir: Path, redis_url: str, broker_url: str | None = None
 ) -> tuple[float, float | None]:
     """(tasks per second, seconds from the last task until every row is completed or None)."""
     client = redis.Redis.from_url(redis_url)
@@ -90,7 +96,7 @@ def _run_mode(
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:
         connection.execute(sa.text("TRUNCATE job_logs, job_log_entries RESTART IDENTITY CASCADE"))
-    env = _env(db_url, mode.tracking, var_dir, redis_url)
+    env = _env(db_url, mode.tracking, var_dir, redis_url, broker_url)
     env["NETRAVEN_RECORDER_IN_WORKER"] = "0" if mode.separate_recorder else "1"
     _publish(env, mode, total)
     var_dir.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from netraven_tasks.access.models import RevokedToken
+from netraven_tasks.access.models import PersonalAccessToken, RevokedToken
+from netraven_tasks.access.tokens import find_access_token, refusal
 from netraven_tasks.db import insert
 from netraven_tasks.models import User, utcnow
 from netraven_tasks.settings import TOKEN_TTL_RANGE, Settings
@@ -32,6 +33,7 @@ class TokenClaims:
     expires_at: int
     issued_at: float = 0.0
     token_id: str | None = None  # ``jti``: what sign-out revokes (tokens issued before 0011 have none)
+    access_token_id: int | None = None  # a personal access token's row (``access/tokens.py``)
 
 
 def hash_password(password: str) -> str:
@@ -83,6 +85,19 @@ def decode_token(token: str, settings: Settings) -> TokenClaims:
         raise InvalidToken(str(error)) from None
 
 
+def access_token_claims(session: Session, secret: str) -> TokenClaims:
+    """The claims of a personal access token (checked again with its user by ``token_user``)."""
+    token = find_access_token(session, secret)
+    if token is None:
+        raise InvalidToken("unknown access token")
+    return TokenClaims(
+        user_id=token.user_id,
+        expires_at=int(token.expires_at.timestamp()),
+        issued_at=token.created_at.timestamp(),
+        access_token_id=token.id,
+    )
+
+
 def token_revoked(user: User, claims: TokenClaims) -> bool:
     """Was the token issued before the user's password changed or the user was deactivated?"""
     valid_after = user.tokens_valid_after
@@ -91,7 +106,8 @@ def token_revoked(user: User, claims: TokenClaims) -> bool:
 
 def token_user(session: Session, claims: TokenClaims) -> User:
     """The user a valid token acts for, checked now: InvalidToken (saying why) when the user is
-    unknown or deactivated, changed their password after it was issued, or signed it out.
+    unknown or deactivated, changed their password after it was issued, or signed it out; a
+    personal access token also when it was revoked or expired.
 
     Every request checks this, and every long-lived connection again every few seconds."""
     user = session.get(User, claims.user_id) if 0 < claims.user_id < 2**31 else None
@@ -101,6 +117,11 @@ def token_user(session: Session, claims: TokenClaims) -> User:
         raise InvalidToken("the token was revoked (password changed); sign in again")
     if claims.token_id is not None and session.get(RevokedToken, claims.token_id) is not None:
         raise InvalidToken("the session was signed out; sign in again")
+    if claims.access_token_id is not None:
+        token = session.get(PersonalAccessToken, claims.access_token_id, populate_existing=True)
+        why = "the access token was revoked" if token is None else refusal(token)
+        if why is not None:
+            raise InvalidToken(why)
     return user
 
 

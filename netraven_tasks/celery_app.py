@@ -13,16 +13,23 @@ from celery import Celery
 from celery.schedules import crontab
 
 from netraven_tasks.access import models as _access_models  # noqa: F401 - their tables
+from netraven_tasks.audit import models as _audit_models  # noqa: F401 - their tables
 from netraven_tasks.broker import broker_has_events
 from netraven_tasks.celery_integration import install
 from netraven_tasks.devices import models as _device_models  # noqa: F401 - their tables
 from netraven_tasks.jobs import BUILTIN_JOB_MODULES
 from netraven_tasks.jobs.registry import load_job_modules
+from netraven_tasks.maintenance import tasks as maintenance_tasks
 from netraven_tasks.notifications import tasks as notification_tasks
 from netraven_tasks.schedules import models as _schedule_models  # noqa: F401 - their tables
 from netraven_tasks.settings import Settings, get_settings
+from netraven_tasks.teams import models as _team_models  # noqa: F401 - their tables
 
-INTERNAL_TASK_MODULES = ("netraven_tasks.tracking.tasks", "netraven_tasks.notifications.tasks")
+INTERNAL_TASK_MODULES = (
+    "netraven_tasks.tracking.tasks",
+    "netraven_tasks.notifications.tasks",
+    "netraven_tasks.maintenance.tasks",
+)
 # Queries at scale: rollups and retention.
 SCALE_TASK_MODULES = ("netraven_tasks.rollups.tasks",)
 
@@ -38,6 +45,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": notification_tasks.DAILY_DIGEST_TASK,
             "schedule": crontab(minute=0, hour=settings.digest_hour),
         },
+        # Maintenance windows that ended: one alert per scope still failing.
+        "end-maintenance-windows": {"task": maintenance_tasks.END_WINDOWS_TASK, "schedule": 30.0},
         # Queries at scale: re-roll changed hours every minute; purge expired rows hourly.
         "roll-up-job-logs": {"task": "netraven.roll_up_job_logs", "schedule": 60.0},
         "purge-expired-job-logs": {"task": "netraven.purge_expired_job_logs", "schedule": crontab(minute=17)},
@@ -48,6 +57,9 @@ def create_celery_app(settings: Settings) -> Celery:
     app = Celery(
         "netraven_tasks",
         broker=settings.broker_url,
+        # Not the thread's current app: only the module's ``app`` below is the default, so an app
+        # a script or test makes never takes over the shared tasks of this process.
+        set_as_current=False,
         include=[*BUILTIN_JOB_MODULES, *INTERNAL_TASK_MODULES, *SCALE_TASK_MODULES, *settings.job_modules],
     )
     events = broker_has_events(settings.broker_url)
@@ -70,9 +82,24 @@ def create_celery_app(settings: Settings) -> Celery:
         beat_scheduler="netraven_tasks.schedules.beat:DatabaseScheduler",
     )
     if settings.broker_is_redis:
-        # A message unacked this long (its worker died as a whole) is delivered again.
-        app.conf.broker_transport_options = {"visibility_timeout": settings.redelivery_seconds}
+        app.conf.broker_transport_options = redis_redelivery_options(settings.redelivery_seconds)
     return app
+
+
+def redis_redelivery_options(redelivery_seconds: int) -> dict[str, int]:
+    """A message unacked ``redelivery_seconds`` (its worker died as a whole) is delivered again.
+
+    kombu's Redis transport looks for such messages every ``unacked_restore_interval`` x
+    ``unacked_restore_throttle`` seconds (10 x 10 by default since kombu 5.7): fine for the
+    default hour, but a short visibility timeout would wait up to 100 s for the sweep. The sweep
+    runs at least twice per timeout, and never more often than once a second."""
+    sweep = max(1, min(100, redelivery_seconds // 2))
+    interval = min(10, sweep)
+    return {
+        "visibility_timeout": redelivery_seconds,
+        "unacked_restore_interval": interval,
+        "unacked_restore_throttle": max(1, sweep // interval),
+    }
 
 
 app = create_celery_app(get_settings())

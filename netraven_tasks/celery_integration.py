@@ -10,6 +10,10 @@ recorder, and ``install`` connects, once:
 - the worker bootstep that renews the deadlines of running jobs (``heartbeat_step.py``), the
   record of published messages (``tracking/published.py``) and the check that a redelivered
   message of a settled run is not run again (``JobRequest.revoked``).
+``install_tracking(app, settings, task_names)`` connects only the tracking part to another
+Celery app (``netraven_tasks.track``): the handlers of the named tasks, the record of published
+messages and the heartbeat bootstep; that app's logging, task classes and worker pool are left
+as they are, and the recorder runs beside NetRaven's own workers.
 Importing this module connects nothing and opens no connection; neither does ``install``:
 connections are made on first use, in the process that uses them, and dropped at fork.
 """
@@ -61,9 +65,12 @@ log = logging.getLogger(__name__)
 class CeleryIntegration:
     """NetRaven's side of one Celery app (``runtime.Runtime``: what lower layers may ask)."""
 
-    def __init__(self, app: Celery, settings: Settings):
+    def __init__(self, app: Celery, settings: Settings, tracked_tasks: set[str] | None = None):
         self.app = app
         self.settings = settings
+        # The task names another app's integration tracks (``install_tracking``); None for our
+        # own app, which tracks the tasks of its job types (``@job_type``).
+        self.tracked_tasks = tracked_tasks
         # Hooks run after the commit for each job that reached its final status. Notifications
         # are not one of them: the recorder plans them in its own transaction (planner()).
         self.terminal_hooks: list[TerminalHook] = []
@@ -80,17 +87,16 @@ class CeleryIntegration:
             return made
 
     def redis_client(self) -> redis.Redis | None:
-        """This process's client of the broker's Redis (None on other brokers)."""
-        url = self.settings.broker_url
-        return self._once(
-            "redis", lambda: redis.Redis.from_url(url) if self.settings.broker_is_redis else None
-        )
+        """This process's Redis client (``Settings.redis_url_in_use``: NETRAVEN_REDIS_URL or the
+        broker's Redis); None without Redis."""
+        url = self.settings.redis_url_in_use
+        return self._once("redis", lambda: redis.Redis.from_url(url) if url else None)
 
     def live_feed(self) -> LiveFeed | None:
         return self._once("live", lambda: LiveFeed(client) if (client := self.redis_client()) else None)
 
     def device_limits(self) -> DeviceLimits:
-        """Per-device leases: in the broker's Redis when there is one, else in the database."""
+        """Per-device leases: in Redis when there is one, else in the database."""
         return self._once("device_limits", lambda: DeviceLimits(self._lease_store(), self.settings))
 
     def _lease_store(self) -> LeaseStore:
@@ -131,7 +137,7 @@ class CeleryIntegration:
 
     def recorder_consumer(self, name: str, partition: int = 0) -> RecorderConsumer:
         """The consumer of one tracking partition (its own Redis connection: one thread each)."""
-        client = redis.Redis.from_url(self.settings.broker_url)
+        client = redis.Redis.from_url(self.settings.redis_url_in_use or self.settings.broker_url)
         return RecorderConsumer(
             client,
             session_factory(self.settings),
@@ -165,7 +171,7 @@ class CeleryIntegration:
         """Before a job's first message leaves: its id joins our record of published messages."""
         headers = headers or {}
         task_id = headers.get("id")
-        if not task_id or headers.get("retries") or job_type_for_task(sender) is None:
+        if not task_id or headers.get("retries") or not self.tracks(sender):
             return  # a retry's run is ``retrying``, not ``queued``: no lost-message check needs it
         if headers.get(RECORDED_HEADER):
             return  # its launcher recorded it with the rest of its batch
@@ -173,19 +179,29 @@ class CeleryIntegration:
         if client is not None:
             PublishedMessages(client).add(str(task_id))
 
+    def tracks(self, task_name: str | None) -> bool:
+        """Whether this app's integration records the runs of the task named ``task_name``."""
+        if self.tracked_tasks is not None:
+            return task_name in self.tracked_tasks
+        declared = job_type_for_task(task_name)
+        return declared is not None and not declared.tracked
+
     def install(self) -> CeleryIntegration:
-        setattr(self.app, APP_ATTRIBUTE, self)
+        self._connect_tracking()
         set_default(self)
-        TrackingSignals(self.recorder).connect()
-        signals.worker_process_init.connect(self.after_fork, weak=False)
+        self.app.steps["worker"].add(RecorderStep)
         signals.after_setup_logger.connect(self._log_setup, weak=False)
         signals.after_setup_task_logger.connect(self._log_setup, weak=False)
         signals.task_prerun.connect(self._remember_job_log_id, weak=False)
-        signals.before_task_publish.connect(self._record_published, weak=False)
         JobTask.Request = JobRequest  # the worker reads a task's request class when it starts
-        self.app.steps["worker"].add(RecorderStep)
-        self.app.steps["worker"].add(HeartbeatStep)
         return self
+
+    def _connect_tracking(self) -> None:
+        setattr(self.app, APP_ATTRIBUTE, self)
+        TrackingSignals(self.recorder, self.tracks).connect()
+        signals.worker_process_init.connect(self.after_fork, weak=False)
+        signals.before_task_publish.connect(self._record_published, weak=False)
+        self.app.steps["worker"].add(HeartbeatStep)  # a run that runs is seen to run, on any app
 
 
 class JobRequest(Request):  # type: ignore[misc]
@@ -313,3 +329,21 @@ def install(app: Celery, settings: Settings) -> CeleryIntegration:
     """Connect NetRaven Tasks to ``app`` (once per app; a second call returns the first)."""
     installed: CeleryIntegration | None = getattr(app, APP_ATTRIBUTE, None)
     return installed if installed is not None else CeleryIntegration(app, settings).install()
+
+
+def install_tracking(app: Celery, settings: Settings, task_names: set[str]) -> CeleryIntegration:
+    """Track the runs of ``task_names``, tasks of another Celery app (``netraven_tasks.track``).
+
+    Once per app: a later call adds its names to the first call's, connecting nothing again.
+    Unlike ``install``, it changes neither this process's default app (``runtime.set_default``),
+    nor the app's logging, nor a task class: per-device limits and the check of redelivered
+    messages (``JobRequest``) stay with NetRaven's own job types, and the recorder (with the replay
+    of the local spool) runs beside NetRaven's own workers (``RecorderStep``), not this app's."""
+    installed: CeleryIntegration | None = getattr(app, APP_ATTRIBUTE, None)
+    if installed is None:
+        installed = CeleryIntegration(app, settings, tracked_tasks=set())
+        installed._connect_tracking()
+    if installed.tracked_tasks is None:
+        raise ValueError(f"the Celery app {app.main!r} is NetRaven's own: its job types are tracked already")
+    installed.tracked_tasks.update(task_names)
+    return installed

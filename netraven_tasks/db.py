@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from netraven_tasks.private_files import ensure_private_sqlite
 from netraven_tasks.settings import Settings
@@ -37,12 +38,16 @@ def _ensure_math_functions(dbapi_connection) -> None:  # type: ignore[no-untyped
         dbapi_connection.create_function("floor", 1, math.floor, deterministic=True)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pooled: bool = True) -> Engine:
+    """The engine of ``url``; ``pooled=False`` (migrations) opens a connection per use."""
     if url.startswith("sqlite"):
         ensure_private_sqlite(url)  # 0600, and so its WAL and SHM files (password hashes live here)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+        engine = create_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if not pooled:
+        return create_engine(url, poolclass=NullPool)
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 

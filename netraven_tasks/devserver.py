@@ -24,6 +24,7 @@ from celery import Celery
 from netraven_tasks.auth import issue_token
 from netraven_tasks.broker import broker_has_events
 from netraven_tasks.db import session_factory
+from netraven_tasks.extras import FLOWER
 from netraven_tasks.jobs.launch import launch_job
 from netraven_tasks.migrate import upgrade
 from netraven_tasks.models import User
@@ -128,7 +129,10 @@ def _services(settings: Settings, api_port: int, flower_port: int) -> dict[str, 
         "beat": beat_argv(settings),
     }
     if broker_has_events(settings.broker_url):  # Flower shows task events
-        services["flower"] = flower_argv("127.0.0.1", flower_port)
+        if FLOWER.installed():
+            services["flower"] = flower_argv("127.0.0.1", flower_port)
+        else:
+            print(f"note: starting without Flower. {FLOWER.missing_message()}", file=sys.stderr)
     return services
 
 

@@ -1,4 +1,5 @@
-"""The worker bootstep that renews the deadlines (and device leases) of the jobs this worker runs.
+"""The worker bootstep that renews the deadlines (and device leases) of the jobs this worker runs,
+and stamps the worker's own presence (tracking/workers.py: ``netraven_workers_alive``).
 
 Every NETRAVEN_HEARTBEAT_SECONDS the worker's own timer (in its main process, which outlives any
 pool child) sets the deadline of all its running jobs to now + NETRAVEN_DEADLINE_SECONDS in one
@@ -12,6 +13,7 @@ or unreachable database never stalls the worker's message loop (the timer runs i
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -26,21 +28,31 @@ from netraven_tasks.jobs.registry import JobType, job_type_for_task
 from netraven_tasks.models import utcnow
 from netraven_tasks.runtime import runtime_of
 from netraven_tasks.tracking.deadlines import renew_deadlines
+from netraven_tasks.tracking.workers import WorkerPresence
 
 log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Renews the deadlines of the tracked jobs the pool is running now, and their device leases."""
+    """Renews the deadlines of the tracked jobs the pool is running now, and their device leases;
+    stamps the worker alive for one deadline more (where there is a ``presence`` to stamp)."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], deadline_seconds: float, limits: DeviceLimits | None = None
+        self,
+        sessions: sessionmaker[Session],
+        deadline_seconds: float,
+        limits: DeviceLimits | None = None,
+        presence: tuple[WorkerPresence, str] | None = None,
     ):
         self._sessions = sessions
         self._deadline = timedelta(seconds=deadline_seconds)
         self._limits = limits
+        self._presence = presence
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netraven-heartbeat")
         self._pending: Future[None] | None = None
+        # A renewal in flight must not stamp the worker alive again after close() forgot it.
+        self._presence_lock = threading.Lock()
+        self._closed = False
 
     def beat(self) -> None:
         """On the worker's timer: collect the running ids here, renew them on the writer thread."""
@@ -56,15 +68,25 @@ class Heartbeat:
             device = getattr(request, "_device_lease", None)  # set by JobRequest when it took one
             if device is not None:
                 leases.append((declared, device, request.id))
-        if running:
+        if running or self._presence is not None:
             self._pending = self._writer.submit(self.renew, running, leases)
 
     def renew(self, running: set[str], leases: list[tuple[JobType, str, str]] | None = None) -> None:
+        if self._presence is not None:
+            presence, worker = self._presence
+            with self._presence_lock:
+                try:
+                    if not self._closed:
+                        presence.stamp(worker, self._deadline.total_seconds())
+                except Exception as error:
+                    log.warning("could not stamp worker %s alive: %s", worker, error)
         if leases and self._limits is not None:
             try:  # first: a lease store that answers must not wait for a slow database
                 self._limits.renew(leases)
             except Exception as error:
                 log.warning("could not renew the device leases of %d running jobs: %s", len(leases), error)
+        if not running:
+            return
         try:
             with self._sessions.begin() as session:
                 renew_deadlines(session, running, utcnow() + self._deadline)
@@ -74,6 +96,14 @@ class Heartbeat:
 
     def close(self) -> None:
         self._writer.shutdown(wait=False, cancel_futures=True)
+        if self._presence is not None:
+            presence, worker = self._presence
+            with self._presence_lock:
+                self._closed = True
+                try:
+                    presence.forget(worker)
+                except Exception as error:  # its deadline passes soon enough
+                    log.warning("could not mark worker %s stopped: %s", worker, error)
 
 
 class HeartbeatStep(bootsteps.StartStopStep):
@@ -90,9 +120,14 @@ class HeartbeatStep(bootsteps.StartStopStep):
     def start(self, worker: Any) -> None:
         runtime = runtime_of(worker.app)
         settings = runtime.settings
+        client = runtime.redis_client()
         self._heartbeat = Heartbeat(
-            session_factory(settings), settings.deadline_seconds, runtime.device_limits()
+            session_factory(settings),
+            settings.deadline_seconds,
+            runtime.device_limits(),
+            (WorkerPresence(client), worker.hostname) if client is not None else None,
         )
+        self._heartbeat.beat()  # alive from the start, not one period later
         self._timer = worker.timer.call_repeatedly(settings.heartbeat_seconds, self._heartbeat.beat)
 
     def stop(self, worker: Any) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.devices.leases import DatabaseLeases, LeaseStore, RedisLeases
+from netraven_tasks.fleet_metrics import batch_families, schedule_families, site_families, worker_families
 from netraven_tasks.jobs.registry import all_job_types
 from netraven_tasks.models import JobLog, utcnow
 from netraven_tasks.notifications.models import OutboxMessage, OutboxState
@@ -42,6 +43,7 @@ from netraven_tasks.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatu
 from netraven_tasks.tracking.dead_letters import dead_letters_for
 from netraven_tasks.tracking.spool import spool_for
 from netraven_tasks.tracking.stream import backlog, tracking_streams
+from netraven_tasks.tracking.workers import WorkerPresence
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +182,19 @@ def notification_families(session: Session) -> Iterator[Metric]:
         "Age of the oldest outbox message not yet sent; 0 if none",
     )
     age.add_metric([], max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0)
-    yield from (sent, failed, backlog, age)
+    # Quiet hours hold messages and failed tries wait for their backoff: neither is stuck until
+    # its next attempt is due. Read through the partial index of messages to send.
+    first_due = session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.state == OutboxState.PENDING.value
+        )
+    )
+    overdue = GaugeMetricFamily(
+        "netraven_notification_outbox_overdue_seconds",
+        "How long the most overdue outbox message has waited past its next attempt's time; 0 if none",
+    )
+    overdue.add_metric([], max(0.0, (utcnow() - first_due).total_seconds()) if first_due else 0.0)
+    yield from (sent, failed, backlog, age, overdue)
 
 
 def recorder_families(client: redis.Redis, streams: Sequence[str]) -> Iterator[Metric]:
@@ -261,7 +275,7 @@ class NetravenCollector(Collector):
     def _stream_client(self) -> redis.Redis:
         if self._redis is None:
             self._redis = redis.Redis.from_url(
-                self._settings.broker_url, socket_timeout=2, socket_connect_timeout=2
+                self._settings.redis_url_in_use or "", socket_timeout=2, socket_connect_timeout=2
             )
         return self._redis
 
@@ -274,6 +288,14 @@ class NetravenCollector(Collector):
         with self._sessions() as session:
             return list(notification_families(session))
 
+    def _fleet_metrics(self) -> list[Metric]:
+        with self._sessions() as session:
+            return [
+                *site_families(session, self._clock()),
+                *batch_families(session, self._known_job_types()),
+                *schedule_families(session),
+            ]
+
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
         up = GaugeMetricFamily(
@@ -283,7 +305,7 @@ class NetravenCollector(Collector):
         )
         families: list[Metric] = []
         database_ok = True
-        for read in (self._job_metrics, self._notification_metrics):
+        for read in (self._job_metrics, self._notification_metrics, self._fleet_metrics):
             try:
                 families.extend(read())
             except Exception as error:  # one failing query must not hide the other's numbers
@@ -298,12 +320,17 @@ class NetravenCollector(Collector):
                 log.warning("metrics: could not read the tracking stream: %s", _first_line(error))
                 up.add_metric(["tracking_stream"], 0)
         try:  # tracking: dead letters
-            redis_client = self._stream_client() if self._settings.broker_is_redis else None
+            redis_client = self._stream_client() if self._settings.redis_url_in_use else None
             families.extend(dead_letter_families(self._settings, redis_client))
         except Exception as error:
             log.warning("metrics: could not count the dead letters: %s", _first_line(error))
+        if self._settings.redis_url_in_use:
+            try:  # workers: presence
+                families.extend(worker_families(WorkerPresence(self._stream_client())))
+            except Exception as error:
+                log.warning("metrics: could not count the workers: %s", _first_line(error))
         try:  # devices: leases
-            redis_client = self._stream_client() if self._settings.broker_is_redis else None
+            redis_client = self._stream_client() if self._settings.redis_url_in_use else None
             store = RedisLeases(redis_client) if redis_client else DatabaseLeases(self._sessions)
             families.extend(device_lease_families(store))
         except Exception as error:

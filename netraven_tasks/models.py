@@ -110,6 +110,7 @@ class JobLog(Base):
         # Deleting a job log sets its re-runs' rerun_of to NULL: found through this, not a scan.
         Index("ix_job_logs_rerun_of", "rerun_of", **partial(text("rerun_of IS NOT NULL"))),
         Index("ix_job_logs_batch_status", "batch_id", "status", **partial(text("batch_id IS NOT NULL"))),
+        Index("ix_job_logs_team", "team_id", **partial(text("team_id IS NOT NULL"))),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -117,6 +118,7 @@ class JobLog(Base):
     job_type: Mapped[str] = mapped_column(String(100))
     device: Mapped[str | None] = mapped_column(String(255))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Celery's request.retries of the attempt now current: events from older attempts are stale.

@@ -19,11 +19,14 @@ from netraven_tasks.schedules.timing import TimingError, zone
 __all__ = ["FREQUENCIES", "StrictBoolean"]  # re-exported: the email channel and the spec own them
 
 NOTIFY_ON = ("every_outcome", "state_changes")
+CONFIG_CHANGES_IN_BATCHES = ("summary", "each")
 # The preferences of no one channel (schedules and alerts); each channel declares its own.
 GENERAL_DEFAULTS: dict[str, Any] = {
     "notify_on": None,  # None: state_changes for scheduled runs, every_outcome for the others
     "quiet_hours": None,  # {"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}
     "critical_job_types": [],  # failures of these are sent even in quiet hours
+    "notify_on_config_change": True,  # a changed backup of a device the user may read
+    "config_changes_in_batches": "summary",  # a fleet run's changes: in its summary, or "each" too
 }
 
 
@@ -131,6 +134,15 @@ class PreferencesSchema(ChannelFieldsSchema):
         validate=validate.Length(max=100),
         metadata={"description": "job types whose failures are sent even in quiet hours"},
     )
+    notify_on_config_change = StrictBoolean(
+        load_default=True,
+        metadata={"description": "a message with the diff when a device's configuration changes"},
+    )
+    config_changes_in_batches = fields.String(
+        load_default="summary",
+        validate=validate.OneOf(CONFIG_CHANGES_IN_BATCHES, error="must be summary or each"),
+        metadata={"description": "in a fleet run: the changes in its summary only, or one message each too"},
+    )
 
 
 class StoredPreferencesSchema(ChannelFieldsSchema):
@@ -141,6 +153,8 @@ class StoredPreferencesSchema(ChannelFieldsSchema):
     notify_on = fields.String(allow_none=True)
     quiet_hours = fields.Dict(allow_none=True)
     critical_job_types = fields.List(fields.String())
+    notify_on_config_change = fields.Boolean()
+    config_changes_in_batches = fields.String()
 
 
 def check_preference_urls(preferences: Mapping[str, Any], *, allow_private_webhooks: bool) -> None:

@@ -26,6 +26,7 @@ from netraven_tasks.tracking.fallback import SpoolReplay
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 1.0
+STOP_SECONDS = 15.0  # a batch in flight is committed or left unacknowledged (read again) by then
 
 
 class RecorderProcess:
@@ -62,8 +63,9 @@ class RecorderProcess:
         if process is not None and process.poll() is None:
             process.terminate()
             try:
-                process.wait(15)
+                process.wait(STOP_SECONDS)
             except subprocess.TimeoutExpired:
+                log.warning("recorder %s did not stop within %.0f s; killing it", process.pid, STOP_SECONDS)
                 process.kill()
 
 
@@ -85,6 +87,7 @@ class RecorderStep(bootsteps.StartStopStep):
         pool_shutdown.install()
         runtime = runtime_of(worker.app)
         settings = runtime.settings
+        log.info("%s", settings.tracking_mode())  # which mode, and why: the first thing to check
         # Tracking events the stream and the database could not take wait in the local spool:
         # delivered at start, then whenever the stream or the database answers again.
         spool_replay = SpoolReplay(runtime.replay_spool)

@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from netraven_tasks.audit.models import AuditEvent
 from netraven_tasks.models import JobLog
 from netraven_tasks.rollups.schema import DAILY_TABLES, HOURLY_TABLES
 from netraven_tasks.rollups.time_buckets import at, hour_ceil
@@ -33,6 +34,7 @@ class PurgeReport:
     job_logs: int
     rollup_rows: int
     batches: int
+    audit_events: int = 0
 
 
 def raw_cutoff(settings: Settings, now: datetime) -> datetime:
@@ -94,8 +96,13 @@ def purge_expired(settings: Settings, sessions: sessionmaker[Session], now: date
     job_logs, batches = purge_job_logs(sessions, raw_cutoff(settings, now), batch_size)
     with sessions.begin() as session:
         rollup_rows = purge_rollups(session, now - timedelta(days=settings.rollup_retention_days))
-    if job_logs or rollup_rows:
+        audit_cutoff = now - timedelta(days=settings.audit_retention_days)
+        audit_events = cast(
+            CursorResult[Any], session.execute(delete(AuditEvent).where(AuditEvent.at < audit_cutoff))
+        ).rowcount
+    if job_logs or rollup_rows or audit_events:
         log.info(
-            "retention: deleted %d job logs (%d batches), %d rollup rows", job_logs, batches, rollup_rows
-        )
-    return PurgeReport(job_logs, rollup_rows, batches)
+            "retention: deleted %d job logs (%d batches), %d rollup rows, %d audit events",
+            job_logs, batches, rollup_rows, audit_events,
+        )  # fmt: skip
+    return PurgeReport(job_logs, rollup_rows, batches, audit_events or 0)

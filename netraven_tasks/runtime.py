@@ -15,6 +15,7 @@ from celery import Celery
 
 from netraven_tasks.jobs.device_limits import DeviceLimits
 from netraven_tasks.settings import Settings
+from netraven_tasks.tracking.isolation import BatchPlanner
 from netraven_tasks.tracking.live import LiveFeed
 from netraven_tasks.tracking.recorder import Recorder, TerminalHook
 
@@ -33,6 +34,8 @@ class Runtime(Protocol):
     def live_feed(self) -> LiveFeed | None: ...
 
     def recorder(self) -> Recorder: ...
+
+    def planner(self) -> BatchPlanner: ...  # notifications, planned in a write's own transaction
 
     def replay_spool(self) -> bool: ...
 

@@ -24,6 +24,8 @@ from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, mo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from netraven_tasks.backups.normalise import IgnoreFileError, load_ignore_file
+from netraven_tasks.compliance.rules import RulesFileError, current_rules
 from netraven_tasks.private_files import write_private_file
 
 PREFIX = "NETRAVEN_"
@@ -83,6 +85,15 @@ def _url(*schemes: str) -> Parser:
         return value
 
     return parse
+
+
+def _optional(parse: Parser) -> Parser:
+    """``parse``, except that an empty value means unset (compose passes ``${VAR:-}`` as "")."""
+
+    def parse_or_none(name: str, raw: str) -> Any:
+        return parse(name, raw) if raw.strip() else None
+
+    return parse_or_none
 
 
 def _public_url(name: str, raw: str) -> str:
@@ -181,6 +192,22 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw).expanduser().resolve()
 
 
+def _checked_file(check: Callable[[Path], object], refused: type[Exception]) -> Parser:
+    """A file of rules the operator writes, read and checked now: a bad one stops the API, the
+    worker and beat at start with its problem (file, line, rule). Its users read it again only when
+    it changes."""
+
+    def parse(name: str, raw: str) -> Path:
+        path = _path(name, raw)
+        try:
+            check(path)
+        except refused as error:
+            raise SettingsError(f"{name}: {error}") from None
+        return path
+
+    return parse
+
+
 # from_env(mapping) reads that mapping instead of os.environ (tests, benchmarks' child processes).
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("netraven_environ", default=None)
 
@@ -210,6 +237,9 @@ class Settings(BaseSettings):
     # Defaults under var_dir (see _embedded_defaults): SQLite database and broker, maildir, secret.
     database_url: Annotated[str, _env(_url("sqlite", "postgresql"))]
     broker_url: Annotated[str, _env(_url("redis", "rediss", "amqp", "sqla", "memory"))]
+    # Redis beside another broker (RabbitMQ): the tracking stream, live feed, device leases, leader
+    # locks and counters. Unset: the broker's own Redis, if it is one (``redis_url_in_use``).
+    redis_url: Annotated[str | None, _env(_optional(_url("redis", "rediss")))] = None
     maildir: Annotated[Path, _env(_path)]
     secret_key: Annotated[str, _env(_secret_key)] = Field(repr=False)
     smtp_url: Annotated[str | None, _env(_url("smtp", "smtps"))] = None
@@ -231,6 +261,10 @@ class Settings(BaseSettings):
     tracking: Annotated[str, _env(_one_of("auto", "sync", "stream"))] = "auto"
     recorder_in_worker: Annotated[bool, _env(_bool)] = True
     templates_dir: Annotated[Path | None, _env(_path)] = None  # notifications: operator's mail templates
+    # Configuration changes (backups/normalise.py): the operator's ignore rules, masking, diff size
+    config_ignore_file: Annotated[Path | None, _env(_checked_file(load_ignore_file, IgnoreFileError))] = None
+    config_mask_secrets: Annotated[bool, _env(_bool)] = True
+    config_diff_lines: Annotated[int, _env(_number(int, 10, 100_000))] = 200
     # security: what job arguments may reach, and the API's edges
     backup_file_roots: Annotated[tuple[Path, ...], _env(_path_list)] = ()
     backup_user_drivers: Annotated[tuple[str, ...], _env(_driver_list)] = ("url",)
@@ -254,6 +288,7 @@ class Settings(BaseSettings):
     # Queries at scale: raw job logs kept, rollups kept, how late a change may be written.
     retention_days: Annotated[int, _env(_number(int, 1, 100 * 365))] = 90
     rollup_retention_days: Annotated[int, _env(_number(int, 1, 100 * 365))] = 730
+    audit_retention_days: Annotated[int, _env(_number(int, 1, 100 * 365))] = 365  # audit_events rows
     rollup_lateness_seconds: Annotated[int, _env(_number(int, 0, 30 * 86400))] = 3600
     # Schedules: minimum interval, the missed-run check's period, beat's leader lock, alerts, SMS.
     schedule_min_interval_seconds: Annotated[int, _env(_number(int, 1, 86400))] = 60
@@ -264,6 +299,9 @@ class Settings(BaseSettings):
     sms_account_sid: str | None = None
     sms_auth_token: str | None = Field(default=None, repr=False)
     sms_from: str | None = None
+    # Routes: the on-call services' endpoints (a route's target is its routing or API key).
+    pagerduty_url: Annotated[str, _env(_url("http", "https"))] = "https://events.pagerduty.com/v2/enqueue"
+    opsgenie_url: Annotated[str, _env(_url("http", "https"))] = "https://api.opsgenie.com/v2/alerts"
     tracking_partitions: Annotated[int, _env(_number(int, 1, 64))] = 1  # tracking: stream partitions
     # Deadlines: a worker renews its running attempts' deadlines every heartbeat; the reaper
     # settles a run whose deadline passed; the broker delivers an unacknowledged message again
@@ -279,6 +317,8 @@ class Settings(BaseSettings):
     # longest a job whose device is busy waits before it looks again.
     device_concurrency: Annotated[int, _env(_number(int, 1, 1000))] = 1
     device_wait_max_seconds: Annotated[float, _env(_number(float, 0.1, 3600))] = 30.0
+    # Compliance (docs/compliance.md): the rules the compliance_check job applies.
+    compliance_rules_file: Annotated[Path | None, _env(_checked_file(current_rules, RulesFileError))] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -299,8 +339,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        if self.tracking == "stream" and not self.broker_is_redis:
-            raise SettingsError("NETRAVEN_TRACKING=stream needs a redis:// NETRAVEN_BROKER_URL")
+        if self.tracking == "stream" and self.redis_url_in_use is None:
+            raise SettingsError(
+                "NETRAVEN_TRACKING=stream needs Redis: a redis:// NETRAVEN_BROKER_URL or NETRAVEN_REDIS_URL"
+            )
         if self.deadline_seconds < 2 * self.heartbeat_seconds:
             # One late heartbeat must not get a living run reaped.
             raise SettingsError(
@@ -327,11 +369,30 @@ class Settings(BaseSettings):
         return self.broker_url.startswith(("redis://", "rediss://"))
 
     @property
+    def redis_url_in_use(self) -> str | None:
+        """The Redis of the tracking stream, live feed, leases, locks and counters: NETRAVEN_REDIS_URL,
+        else the broker's when it is Redis, else None (the database does their work, more slowly)."""
+        return self.redis_url or (self.broker_url if self.broker_is_redis else None)
+
+    @property
     def tracking_via_stream(self) -> bool:
         """Worker events go through the Redis Stream (docs/tracking.md) unless told otherwise."""
         if self.tracking == "auto":
-            return self.broker_is_redis
+            return self.redis_url_in_use is not None
         return self.tracking == "stream"
+
+    def tracking_mode(self) -> str:
+        """One line for the start-up log: how tracking runs with these settings, and why."""
+        broker = self.broker_url.split(":", 1)[0]
+        if self.tracking_via_stream:
+            where = "NETRAVEN_REDIS_URL" if self.redis_url else "the broker's Redis"
+            return f"tracking through the Redis stream ({where}; broker: {broker})"
+        if self.redis_url_in_use is None:
+            return (
+                f"tracking synchronously in the database (broker: {broker}, no Redis): set "
+                "NETRAVEN_REDIS_URL for the batched stream, live updates and Redis device leases"
+            )
+        return f"tracking synchronously in the database (NETRAVEN_TRACKING=sync; broker: {broker})"
 
     @property
     def database_is_sqlite(self) -> bool:

@@ -1,5 +1,6 @@
-# Sourced by scripts/up and scripts/test: make .venv with Python 3.11 and install the project.
-# Usage: ensure_venv "EXTRAS" (e.g. "test,dev" or "").
+# Sourced by scripts/up, scripts/test, scripts/bench and scripts/lock: make .venv with Python 3.11
+# and install exactly the locked versions (requirements/*.lock, made by scripts/lock), then the
+# project itself. Usage: ensure_venv "EXTRAS" (e.g. "test,dev", "flower" or "").
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,17 +19,31 @@ find_python() {
   return 1
 }
 
+# The lock that holds EXTRAS: runtime.lock has the flower and ssh extras, dev.lock every extra.
+lock_for() {
+  local extra
+  for extra in ${1//,/ }; do
+    case "$extra" in
+      flower | ssh) ;;
+      *) echo "$ROOT/requirements/dev.lock"; return 0 ;;
+    esac
+  done
+  echo "$ROOT/requirements/runtime.lock"
+}
+
 ensure_venv() {
-  local extras="$1" spec="$ROOT" stamp
-  [ -n "$extras" ] && spec="$ROOT[$extras]"
+  local extras="$1" lock stamp
+  lock="$(lock_for "$extras")"
   if [ ! -x "$VENV/bin/python" ]; then
     "$(find_python)" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
   fi
-  # Reinstall only when setup.cfg or the extras changed (a second run starts in seconds).
+  # Reinstall only when the lock, setup.cfg or the extras changed (a second run starts in seconds).
   stamp="$VENV/.installed-$(printf '%s' "$extras" | tr ',' '-')"
-  if [ ! -f "$stamp" ] || [ "$ROOT/setup.cfg" -nt "$stamp" ]; then
-    "$VENV/bin/python" -m pip install --quiet --editable "$spec"
+  if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || [ "$ROOT/setup.cfg" -nt "$stamp" ]; then
+    # --require-hashes: every package, dependencies included, must be in the lock with its hash.
+    "$VENV/bin/python" -m pip install --quiet --require-hashes --requirement "$lock"
+    "$VENV/bin/python" -m pip install --quiet --no-deps --editable "$ROOT"
     touch "$stamp"
   fi
 }

@@ -39,6 +39,11 @@ SPARE_REDIS_URL = f"redis://127.0.0.1:6379/{(REDIS_DB + 8) % 16}"
 VAR_DIR = Path(os.environ.get("NETRAVEN_TEST_VAR_DIR", "/tmp")) / f"netraven-test-{TEST_DB_NAME}"
 # security: the only folder the file backup driver may read in tests (tests write configs there).
 BACKUP_ROOT = VAR_DIR / "device-configs"
+# Compliance: the rules file of every process of the session (none yet); the settings read it, so it
+# exists before them. tests/jobs/test_compliance_check.py replaces it: the job reads a changed file.
+COMPLIANCE_RULES_FILE = VAR_DIR / "compliance-rules.yaml"
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+COMPLIANCE_RULES_FILE.write_text("[]\n")
 
 
 def free_port() -> int:
@@ -52,6 +57,9 @@ def free_port() -> int:
 SMTP_PORT = free_port()
 # Schedules: the worker sends SMS to a Twilio-compatible API on this port (tests/schedules/sms_api.py).
 SMS_PORT = free_port()
+# Routes: the worker pages PagerDuty and Opsgenie lookalikes on these ports (tests/routes/oncall_apis.py).
+PAGERDUTY_PORT = free_port()
+OPSGENIE_PORT = free_port()
 
 TEST_ENV = {
     "NETRAVEN_DATABASE_URL": TEST_DB_URL,
@@ -63,6 +71,7 @@ TEST_ENV = {
     "NETRAVEN_MAILDIR": str(VAR_DIR / "maildir"),
     "NETRAVEN_SMTP_URL": f"smtp://127.0.0.1:{SMTP_PORT}?timeout=10",  # notifications
     "NETRAVEN_BACKUP_FILE_ROOTS": str(BACKUP_ROOT),  # security
+    "NETRAVEN_COMPLIANCE_RULES_FILE": str(COMPLIANCE_RULES_FILE),
     # security: the session's many test sign-ins come from one address; tests/security sets tight limits
     "NETRAVEN_LOGIN_RATE_LIMIT": "1000 per minute",
     "NETRAVEN_LOGIN_ADDRESS_RATE_LIMIT": "1000 per minute",
@@ -81,6 +90,8 @@ TEST_ENV = {
     "NETRAVEN_SMS_ACCOUNT_SID": "ACtest0123456789",
     "NETRAVEN_SMS_AUTH_TOKEN": "sms-test-token",
     "NETRAVEN_SMS_FROM": "+15005550006",
+    "NETRAVEN_PAGERDUTY_URL": f"http://127.0.0.1:{PAGERDUTY_PORT}/v2/enqueue",
+    "NETRAVEN_OPSGENIE_URL": f"http://127.0.0.1:{OPSGENIE_PORT}/v2/alerts",
 }
 os.environ.update(TEST_ENV)
 
@@ -273,26 +284,34 @@ class WorkerProcess:
         return [int(pid) for pid in out.stdout.split()]
 
 
-def start_worker(name: str, log_path: Path, extra: list[str] | None = None) -> WorkerProcess:
+def start_worker(
+    name: str, log_path: Path, extra: list[str] | None = None, env: dict[str, str] | None = None
+) -> WorkerProcess:
     args = [
         sys.executable, "-m", "celery", "-A", "netraven_tasks", "worker",
         "--loglevel", "info", "--pool", "prefork", "--concurrency", "2",
         "-n", f"{name}@%h", "-E", "--without-gossip", "--without-mingle",
         *(extra or []),
     ]  # fmt: skip
-    return WorkerProcess(start_process("worker", args, log_path, "ready."), log_path, args)
+    return WorkerProcess(start_process("worker", args, log_path, "ready.", env), log_path, args)
 
 
-def start_process(what: str, args: list[str], log_path: Path, ready_line: str) -> subprocess.Popen[bytes]:
-    """Start ``args`` with the test settings, output to ``log_path``; return once the log shows
-    ``ready_line`` (the process is stopped again if it never does)."""
+def start_process(
+    what: str, args: list[str], log_path: Path, ready_line: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` with the test settings (and ``env`` over them), output to ``log_path``; return
+    once the log shows ``ready_line`` (the process is stopped again if it never does)."""
 
     def log() -> str:
         return log_path.read_text(errors="replace")
 
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            args, cwd=ROOT, env={**os.environ, **TEST_ENV}, stdout=log_file, stderr=subprocess.STDOUT
+            args,
+            cwd=ROOT,
+            env={**os.environ, **TEST_ENV, **(env or {})},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     try:
         until_ready(process, lambda: ready_line in log(), what, log)

@@ -33,20 +33,17 @@ def test_the_celery_app_the_worker_command_and_devserver_follow_it(monkeypatch):
     """The three places that used to spell the rule each, on brokers with and without events."""
     import argparse
 
-    from netraven_tasks import celery_app, devserver
+    from netraven_tasks import devserver
     from netraven_tasks.celery_app import create_celery_app
     from netraven_tasks.cli import services
     from netraven_tasks.settings import get_settings
 
     execed: list[list[str]] = []
     monkeypatch.setattr(services, "_exec", lambda command, extra_env=None: execed.append(list(command)))
-    try:
-        for url, events in (("memory://", False), ("sqla+sqlite:///b.sqlite", False), ("redis://r/0", True)):
-            settings = get_settings().model_copy(update={"broker_url": url})
-            app = create_celery_app(settings)
-            assert (app.conf.worker_send_task_events, app.conf.task_send_sent_event) == (events, events)
-            assert ("flower" in devserver._services(settings, 8000, 5555)) is events
-            services.cmd_worker(settings, argparse.Namespace(loglevel="info", celery_args=[]))
-            assert ("-E" in execed.pop()) is events
-    finally:
-        celery_app.app.set_current()  # a new Celery() became the current app
+    for url, events in (("memory://", False), ("sqla+sqlite:///b.sqlite", False), ("redis://r/0", True)):
+        settings = get_settings().model_copy(update={"broker_url": url})
+        app = create_celery_app(settings)
+        assert (app.conf.worker_send_task_events, app.conf.task_send_sent_event) == (events, events)
+        assert ("flower" in devserver._services(settings, 8000, 5555)) is events
+        services.cmd_worker(settings, argparse.Namespace(loglevel="info", celery_args=[]))
+        assert ("-E" in execed.pop()) is events

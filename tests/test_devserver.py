@@ -62,10 +62,7 @@ def test_the_embedded_brokers_queues_exist_before_any_service_starts(tmp_path):
     broker = tmp_path / "broker.db"
     settings = get_settings().model_copy(update={"broker_url": f"sqla+sqlite:///{broker}"})
     app = celery_app.create_celery_app(settings)
-    try:
-        devserver._declare_queues(app)
-        with sqlite3.connect(broker) as db:
-            names = {name for (name,) in db.execute("SELECT name FROM kombu_queue")}
-        assert names == set(app.amqp.queues) == {"celery"}
-    finally:
-        celery_app.app.set_current()  # a new Celery() became the current app
+    devserver._declare_queues(app)
+    with sqlite3.connect(broker) as db:
+        names = {name for (name,) in db.execute("SELECT name FROM kombu_queue")}
+    assert names == set(app.amqp.queues) == {"celery"}

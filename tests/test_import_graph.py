@@ -33,14 +33,16 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "netraven_tasks.broker", "netraven_tasks.pool_shutdown", "netraven_tasks.schedules.timing",
             "netraven_tasks.notifications.url_safety", "netraven_tasks.jobs.retry_policy",
             "netraven_tasks.input_schema", "netraven_tasks.jobs.hosts", "netraven_tasks.rollups.histogram",
-            "netraven_tasks.backoff", "netraven_tasks.text",
+            "netraven_tasks.backoff", "netraven_tasks.text", "netraven_tasks.devices.platforms",
+            "netraven_tasks.compliance", "netraven_tasks.compliance.rules",
+            "netraven_tasks.compliance.checking", "netraven_tasks.backups.normalise", "netraven_tasks.extras",
         ),
     ),
     (
         "data: models, sessions, schema, accounts",
         (
             "netraven_tasks.models", "netraven_tasks.db", "netraven_tasks.migrate",
-            "netraven_tasks.auth",
+            "netraven_tasks.auth", "netraven_tasks.access.tokens",
             "netraven_tasks.*.models", "netraven_tasks.rollups.schema", "netraven_tasks.backups",
             "netraven_tasks.backups.*",
         ),
@@ -54,9 +56,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "netraven_tasks.jobs.*", "netraven_tasks.retention", "netraven_tasks.statistics",
             "netraven_tasks.metrics", "netraven_tasks.logging_setup", "netraven_tasks.preferences",
             "netraven_tasks.users", "netraven_tasks.quotas", "netraven_tasks.access",
+            "netraven_tasks.access.policy",
             "netraven_tasks.devices", "netraven_tasks.devices.*",
             "netraven_tasks.batches", "netraven_tasks.batches.counters", "netraven_tasks.batches.queries",
-            "netraven_tasks.batches.arguments",
+            "netraven_tasks.batches.arguments", "netraven_tasks.compliance.*",
+            "netraven_tasks.teams", "netraven_tasks.teams.*",
+            "netraven_tasks.routes", "netraven_tasks.routes.*",
+            "netraven_tasks.audit", "netraven_tasks.audit.*",
+            "netraven_tasks.fleet_metrics",
+            "netraven_tasks.maintenance", "netraven_tasks.maintenance.*",
         ),
     ),
     (
@@ -64,10 +72,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "netraven_tasks.runtime", "netraven_tasks.jobs.launch", "netraven_tasks.jobs.actions",
             "netraven_tasks.jobs.reachability", "netraven_tasks.jobs.config_backup",
+            "netraven_tasks.jobs.compliance_check",
             "netraven_tasks.tracking.tasks", "netraven_tasks.notifications.tasks",
             "netraven_tasks.rollups.tasks", "netraven_tasks.schedules.watch",
             "netraven_tasks.schedules.launcher", "netraven_tasks.schedules.beat",
             "netraven_tasks.batches.launch", "netraven_tasks.batches.actions",
+            "netraven_tasks.maintenance.tasks",
         ),
     ),
     (
@@ -75,7 +85,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "netraven_tasks.celery_integration", "netraven_tasks.recorder_step", "netraven_tasks.celery_app",
             "netraven_tasks",  # `celery -A netraven_tasks` finds the app through the package
-            "netraven_tasks.heartbeat_step",
+            "netraven_tasks.heartbeat_step", "netraven_tasks.tracked_apps",
         ),
     ),
     (
@@ -271,7 +281,7 @@ def test_function_level_imports_of_our_modules_say_why_they_are_lazy():
 SETTINGS_ENTRY_POINTS = (
     "netraven_tasks.settings", "netraven_tasks.celery_app", "netraven_tasks.cli", "netraven_tasks.cli.*",
     "netraven_tasks.schedules.commands", "netraven_tasks.devserver", "api.app", "api.asgi",
-    "api.gunicorn_config",
+    "api.gunicorn_config", "netraven_tasks.tracked_apps",
 )  # fmt: skip
 
 

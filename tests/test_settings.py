@@ -75,3 +75,38 @@ def test_cli_reports_bad_settings_without_a_traceback(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip() == "error: NETRAVEN_DIGEST_HOUR must be between 0 and 23, got 99"
+
+
+@pytest.mark.parametrize(
+    ("broker", "redis_url", "tracking", "in_use", "stream", "mode"),
+    [
+        ("redis://127.0.0.1:6379/0", "", "auto", "redis://127.0.0.1:6379/0",
+         True, "the broker's Redis; broker: redis"),
+        ("amqp://guest:guest@127.0.0.1:5672//", "redis://127.0.0.1:6379/4", "auto", "redis://127.0.0.1:6379/4",
+         True, "NETRAVEN_REDIS_URL; broker: amqp"),
+        ("amqp://guest:guest@127.0.0.1:5672//", "", "auto", None, False, "no Redis): set NETRAVEN_REDIS_URL"),
+        ("amqp://guest:guest@127.0.0.1:5672//", "redis://127.0.0.1:6379/4", "sync", "redis://127.0.0.1:6379/4",
+         False, "NETRAVEN_TRACKING=sync"),
+    ],
+)  # fmt: skip
+def test_redis_beside_another_broker_and_the_mode_the_worker_reports(
+    tmp_path, broker, redis_url, tracking, in_use, stream, mode
+):
+    settings = Settings.from_env(
+        {
+            "NETRAVEN_VAR_DIR": str(tmp_path),
+            "NETRAVEN_BROKER_URL": broker,
+            "NETRAVEN_REDIS_URL": redis_url,
+            "NETRAVEN_TRACKING": tracking,
+        }
+    )
+    assert settings.redis_url_in_use == in_use and settings.tracking_via_stream is stream
+    assert mode in settings.tracking_mode()
+
+
+def test_stream_tracking_without_any_redis_is_refused(tmp_path):
+    environ = {"NETRAVEN_VAR_DIR": str(tmp_path), "NETRAVEN_BROKER_URL": "amqp://127.0.0.1//"}
+    with pytest.raises(SettingsError, match="NETRAVEN_REDIS_URL"):
+        Settings.from_env({**environ, "NETRAVEN_TRACKING": "stream"})
+    with pytest.raises(SettingsError, match="NETRAVEN_REDIS_URL"):
+        Settings.from_env({**environ, "NETRAVEN_REDIS_URL": "amqp://127.0.0.1//"})

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api.ui import account_pages, device_pages, job_pages, ops_pages  # noqa: F401 - they add their routes
+from api.ui import (  # noqa: F401 - they add their routes
+    account_pages,
+    backup_pages,
+    batch_pages,
+    device_pages,
+    job_pages,
+    launch_pages,
+    maintenance_pages,
+    ops_pages,
+    route_pages,
+    schedule_pages,
+    team_pages,
+)
 from api.ui.blueprint import blp
 
 

@@ -1,16 +1,18 @@
-"""Dashboard pages of the signed-in person: sign in and out, notification preferences and history."""
+"""Dashboard pages of the signed-in person: sign in and out, notification preferences and history,
+personal access tokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import make_response, redirect, render_template, request
-from marshmallow import fields, validate
+from sqlalchemy import select
 
 from api.context import current_settings, db_session
 from api.errors import fail
 from api.pagination import page_window
 from api.ui.blueprint import blp
+from api.ui.preference_form import ZONES, preference_sections
 from api.ui.session import (
     CSRF_FIELD,
     caller,
@@ -25,10 +27,12 @@ from api.ui.session import (
     signed_in,
     start_session,
 )
+from netraven_tasks.access.models import PersonalAccessToken
+from netraven_tasks.access.tokens import token_state
 from netraven_tasks.auth import InvalidToken, decode_token
 from netraven_tasks.models import User, utcnow
-from netraven_tasks.notifications.outbox import sent_to
-from netraven_tasks.preferences import PreferencesSchema, effective_preferences
+from netraven_tasks.notifications.history import notification_history
+from netraven_tasks.preferences import effective_preferences
 
 HISTORY_PAGE_SIZE = 25
 
@@ -74,43 +78,16 @@ def sign_out() -> Any:
     return response
 
 
-def preference_fields(values: dict[str, Any]) -> list[dict[str, Any]]:
-    """The form, built from the preferences schema: a new field appears without UI work."""
-    form = []
-    for name, field in PreferencesSchema().fields.items():
-        choices: list[str] = []
-        for validator in field.validators if isinstance(field.validators, list) else [field.validators]:
-            if isinstance(validator, validate.OneOf):
-                choices = [str(choice) for choice in validator.choices]
-        if isinstance(field, fields.Boolean):
-            kind = "checkbox"
-        elif choices:
-            kind = "select"
-        elif isinstance(field, fields.String):
-            kind = "text"
-        else:
-            kind = "json"  # lists, nested objects: edited as JSON, checked by the API
-        form.append(
-            {
-                "name": name,
-                "label": name.replace("_", " ").capitalize(),
-                "kind": kind,
-                "choices": choices,
-                "nullable": field.allow_none,
-                "value": values.get(name),
-                "help": field.metadata.get("description", ""),
-            }
-        )
-    return form
-
-
 @blp.route("/preferences")
 @signed_in
 def preferences() -> str:
     user = db_session().get(User, caller().id)
     values = effective_preferences(user.notification_preferences if user else None)
     return render_template(
-        "ui/preferences.html", title="Notification preferences", fields=preference_fields(values)
+        "ui/preferences.html",
+        title="Notification preferences",
+        sections=preference_sections(values),
+        zones=ZONES,
     )
 
 
@@ -128,7 +105,7 @@ def notifications() -> Any:
         ), 400
     number = int(page)
     limit, offset = page_window(number, HISTORY_PAGE_SIZE) or (0, 0)
-    rows, total = sent_to(db_session(), caller().id, limit=limit, offset=offset)
+    rows, total = notification_history(db_session(), caller().id, limit=limit, offset=offset)
     last = max(1, -(-total // HISTORY_PAGE_SIZE))
     pages = {
         "number": number,
@@ -138,3 +115,11 @@ def notifications() -> Any:
         "next": f"/ui/notifications?page={number + 1}" if number < last else None,
     }
     return render_template("ui/notifications.html", title="Notifications", rows=rows, pages=pages)
+
+
+@blp.route("/tokens")
+@signed_in
+def tokens() -> str:
+    query = select(PersonalAccessToken).where(PersonalAccessToken.user_id == caller().id)
+    rows = list(db_session().scalars(query.order_by(PersonalAccessToken.id.desc())))
+    return render_template("ui/tokens.html", title="Access tokens", tokens=rows, state=token_state)

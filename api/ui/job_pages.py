@@ -13,16 +13,21 @@ from sqlalchemy import select
 from api.context import current_settings, db_session
 from api.job_log_queries import JobLogFilter, active_job_logs, job_log_with_entries, page_of_job_logs
 from api.job_logs import JobLogQuerySchema
-from api.security import may_see_owner, visible_owner
+from api.security import current_viewer, may_act_on
 from api.stream import live_position
 from api.ui.blueprint import blp
 from api.ui.filters import FilterError, load_filters
 from api.ui.session import caller, signed_in
+from netraven_tasks.access.policy import Action, Resource
 from netraven_tasks.jobs.actions import may_cancel, may_rerun
 from netraven_tasks.jobs.registry import all_job_types
+from netraven_tasks.maintenance.suppression import suppressed_for_run
 from netraven_tasks.models import JobLog, User, utcnow
 from netraven_tasks.notifications.models import OutboxMessage
+from netraven_tasks.routes.editing import visible_routes
+from netraven_tasks.routes.history import RouteTold, routes_told
 from netraven_tasks.statuses import JobStatus
+from netraven_tasks.teams.models import Team
 
 PAGE_SIZE = 25
 PERIODS = {
@@ -38,7 +43,7 @@ FIRST_JOB_COMMAND = "netraven-tasks run reachability_check --arg host=127.0.0.1 
 
 def live_mode() -> str:
     """``stream`` with the Redis live feed; the embedded default polls instead."""
-    return "stream" if current_settings().broker_is_redis else "poll"
+    return "stream" if current_settings().redis_url_in_use else "poll"
 
 
 def live_start() -> str:
@@ -55,9 +60,8 @@ def home() -> Any:
 @blp.route("/active")
 @signed_in
 def active() -> str:
-    me = caller()
     after = live_start()
-    rows, total = active_job_logs(db_session(), visible_owner(me, None), 1, ACTIVE_LIMIT)
+    rows, total = active_job_logs(db_session(), current_viewer(), 1, ACTIVE_LIMIT)
     return render_template(
         "ui/active.html",
         title="Active jobs",
@@ -96,7 +100,6 @@ def _filters(args: Any) -> dict[str, Any]:
 @blp.route("/job-logs")
 @signed_in
 def job_logs() -> Any:
-    me = caller()
     job_types = sorted(declared.name for declared in all_job_types())
     try:
         wanted = _filters(request.args)
@@ -107,15 +110,19 @@ def job_logs() -> Any:
         )  # fmt: skip
         return page, 400
     where = JobLogFilter(
+        current_viewer(),
         statuses=[wanted["status"]] if wanted["status"] else (),
         job_type=wanted["job_type"] or None,
         device=wanted["device"] or None,
-        owner_id=visible_owner(me, None),
         since=utcnow() - PERIODS[wanted["period"]] if wanted["period"] else None,
     )
     rows, total = page_of_job_logs(
         db_session(), where, wanted["page"], PAGE_SIZE, oldest_first=wanted["order"] == "oldest"
     )
+    exported = {"status": wanted["status"], "job_type": wanted["job_type"], "device": wanted["device"]}
+    if where.since is not None:
+        exported["since"] = where.since.isoformat()
+    export_url = "/job-logs?" + urlencode({**{k: v for k, v in exported.items() if v}, "format": "csv"})
     last_page = max(1, -(-total // PAGE_SIZE))
     kept = {key: value for key, value in wanted.items() if value and key != "page"}
 
@@ -132,16 +139,27 @@ def job_logs() -> Any:
     return render_template(
         "ui/job_logs.html", title="Job logs", jobs=rows, wanted=wanted, job_types=job_types,
         statuses=STATUSES, periods=PERIODS, pages=pages, filtered=bool(kept.keys() - {"order"}),
-        first_job_command=FIRST_JOB_COMMAND,
+        first_job_command=FIRST_JOB_COMMAND, export_url=export_url,
     )  # fmt: skip
 
 
 def _notifications_for(job: JobLog, me_id: int, is_admin: bool) -> list[OutboxMessage]:
-    """What was sent about the run: to everyone for an admin, else what the caller received."""
-    query = select(OutboxMessage).where(OutboxMessage.job_log_id == job.id)
+    """What was sent about the run to people: to everyone for an admin, else what the caller
+    received (routes' messages are listed apart: ``_routes_told``)."""
+    query = select(OutboxMessage).where(OutboxMessage.job_log_id == job.id, OutboxMessage.route_id.is_(None))
     if not is_admin:
         query = query.where(OutboxMessage.user_id == me_id)
     return list(db_session().scalars(query.order_by(OutboxMessage.created_at, OutboxMessage.id)))
+
+
+def _routes_told(job: JobLog, me_id: int, is_admin: bool) -> list[RouteTold]:
+    """The routes told about the run that the caller may read (an admin: all of them)."""
+    session = db_session()
+    told = routes_told(session, job.id)
+    if is_admin or not told:
+        return told
+    readable = {route.id for route in visible_routes(session, me_id, is_admin)}
+    return [item for item in told if item.route_id in readable]
 
 
 @blp.route("/job-logs/<int:job_log_id>")
@@ -150,21 +168,36 @@ def job_detail(job_log_id: int) -> Any:
     me = caller()
     after = live_start()
     job = job_log_with_entries(db_session(), job_log_id)
-    if job is None or not may_see_owner(me, job.owner_id):
+    if job is None or not may_act_on(Resource.RUN, job.owner_id, job.team_id):
         page = render_template("ui/not_found.html", title="Not found", what=f"job log {job_log_id}")
         return page, 404
     original = db_session().get(JobLog, job.rerun_of) if job.rerun_of else None
+    suppressed = suppressed_for_run(db_session(), job.id, user_id=None if me.is_admin else me.id)
     return render_template(
         "ui/job_detail.html",
         title=f"Job {job.id}",
         job=job,
-        original_visible=original is not None and may_see_owner(me, original.owner_id),
+        original_visible=original is not None
+        and may_act_on(Resource.RUN, original.owner_id, original.team_id),
+        team=db_session().get(Team, job.team_id) if job.team_id else None,
         canceled_by=_username(job.canceled_by),
-        may_cancel=may_cancel(job.status),
-        may_rerun=may_rerun(job.status),
+        may_cancel=may_cancel(job.status)
+        and may_act_on(Resource.RUN, job.owner_id, job.team_id, Action.CANCEL),
+        may_rerun=may_rerun(job.status) and may_act_on(Resource.RUN, job.owner_id, job.team_id, Action.RERUN),
         notifications=_notifications_for(job, me.id, me.is_admin),
+        suppressed=suppressed,
+        recipients=_usernames({item.user_id for item in suppressed if item.user_id is not None}),
+        routes_told=_routes_told(job, me.id, me.is_admin),
         live=live_mode(),
         live_after=after,
+    )
+
+
+def _usernames(user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    return dict(
+        db_session().execute(select(User.id, User.username).where(User.id.in_(user_ids))).tuples().all()
     )
 
 

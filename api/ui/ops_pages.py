@@ -1,4 +1,5 @@
-"""Dashboard pages for looking at the whole: Statistics, and Workers (from Celery's inspect) for admins."""
+"""Dashboard pages for looking at the whole: Statistics; for admins Workers (from Celery's inspect)
+and the audit log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from flask import render_template, request
 
+from api.audit import AuditQuerySchema, audit_events
 from api.context import db_session
 from api.security import visible_owner
 from api.statistics import StatisticsQuerySchema
@@ -50,7 +52,7 @@ def statistics() -> Any:
     chart = stacked_bars(stats["series"], _bucket_label(period))
     return render_template(
         "ui/statistics.html", title="Statistics", periods=PERIODS, period=period, stats=stats,
-        chart=chart, statuses=STACK_ORDER,
+        chart=chart, statuses=STACK_ORDER, export_url=f"/job-logs/statistics?time_period={period}&format=csv",
     )  # fmt: skip
 
 
@@ -87,3 +89,25 @@ def workers() -> Any:
             "ui/forbidden.html", title="Workers", what="the workers page is for admins"
         ), 403
     return render_template("ui/workers.html", title="Workers", found=inspect_workers())
+
+
+AUDIT_FILTERS = ("actor", "action", "target_type")
+
+
+@blp.route("/audit")
+@signed_in
+def audit() -> Any:
+    """The audit log, newest first, with the API's filters (``GET /audit``)."""
+    if not caller().is_admin:
+        return render_template(
+            "ui/forbidden.html", title="Audit log", what="the audit log is for admins"
+        ), 403
+    filters = {key: request.args.get(key, "").strip() for key in AUDIT_FILTERS}
+    try:
+        query = load_filters(AuditQuerySchema, AUDIT_FILTERS, request.args)
+    except FilterError as error:
+        page = render_template(
+            "ui/audit.html", title="Audit log", events=[], filters=filters, error=str(error)
+        )
+        return page, 400
+    return render_template("ui/audit.html", title="Audit log", events=audit_events(**query), filters=filters)

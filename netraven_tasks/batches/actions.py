@@ -2,7 +2,8 @@
 
 Canceling revokes the children no worker is running (queued, or waiting for a retry) and records
 them ``canceled`` in one set-based write, through the recorder's path so the counters follow;
-running children finish. The batch settles ``canceled`` once its last child ends.
+running children finish. The batch settles ``canceled`` once its last child ends, and its one
+summary is planned in the transaction that settles it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from netraven_tasks.runtime import runtime_of
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import JobStatus
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
+from netraven_tasks.tracking.isolation import IsolatingWriter, PendingEvent
 from netraven_tasks.tracking.recorder import after_commit
-from netraven_tasks.tracking.transitions import apply_events
 
 PENDING = (JobStatus.QUEUED.value, JobStatus.RETRYING.value)
 RERUN_ONLY = ("failed",)
@@ -65,8 +66,10 @@ def cancel_batch(
         )
         for task_id, job_type in pending
     ]
-    with sessions.begin() as session:
-        outcomes = apply_events(session, revoked)
+    # The recorder's own write: when no child is running, this transaction settles the batch and
+    # plans its summary.
+    writer = IsolatingWriter(sessions, None, source="cancel", planner=runtime.planner())
+    outcomes = writer.write([PendingEvent(event) for event in revoked])
     after_commit(runtime.live_feed(), runtime.terminal_hooks, outcomes)
     return sum(1 for outcome in outcomes if outcome.became_terminal)
 
@@ -85,9 +88,11 @@ def rerun_batch(
     owner_is_admin: bool,
     only: str | None = None,
     app: Celery | None = None,
+    team_id: int | None = None,
 ) -> LaunchedBatch:
     """A new batch of the same job type and arguments over the same devices (``only="failed"``:
-    the failed ones), owned by ``owner_id``, remembering its origin. Launch checks apply again."""
+    the failed ones), owned by ``owner_id`` (in ``team_id``), remembering its origin. Launch
+    checks apply again."""
     if batch.status == BatchStatus.RUNNING.value:
         raise JobActionRefused(f"batch {batch.id} is running: only a finished batch can be re-run")
     with session_factory(settings)() as session:
@@ -104,6 +109,6 @@ def rerun_batch(
         batch.arguments,
         owner_id,
         is_admin=owner_is_admin,
-        origin=BatchOrigin(rerun_of=batch.id),
+        origin=BatchOrigin(rerun_of=batch.id, team_id=team_id),
         app=app,
     )

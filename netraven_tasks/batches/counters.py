@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, select, update
+from sqlalchemy import Table, case, update
 from sqlalchemy.orm import Session
 
 from netraven_tasks.batches.models import ACTIVE_COUNTERS, COUNTED, Batch, BatchStatus
@@ -53,6 +53,7 @@ def batch_row(row: Any) -> dict[str, Any]:
         "counts": counts,
         "progress": round(done / row.total, 4) if row.total else 1.0,
         "owner": row.owner_id,
+        "team_id": row.team_id,
         "schedule_id": row.schedule_id,
         "rerun_of": row.rerun_of,
         "created_at": row.created_at.isoformat() if row.created_at else None,
@@ -73,43 +74,49 @@ def deltas(moves: Iterable[Move]) -> dict[int, Counter[str]]:
     return {batch_id: counter for batch_id, counter in per_batch.items() if any(counter.values())}
 
 
-def _settled_status() -> Any:
-    columns = _TABLE.c
+def _settled_status(counts: dict[str, Any]) -> Any:
+    """How a batch ends, from its counters' values after this transaction's deltas."""
+    completed, unsuccessful = counts["completed"], counts["failed"] + counts["canceled"]
     return case(
-        (columns.canceled_by.is_not(None), BatchStatus.CANCELED.value),
-        ((columns.completed > 0) & (columns.failed + columns.canceled == 0), BatchStatus.COMPLETED.value),
-        (columns.completed == 0, BatchStatus.FAILED.value),
+        (_TABLE.c.canceled_by.is_not(None), BatchStatus.CANCELED.value),
+        ((completed > 0) & (unsuccessful == 0), BatchStatus.COMPLETED.value),
+        (completed == 0, BatchStatus.FAILED.value),
         else_=BatchStatus.PARTIAL.value,
     )
 
 
 def count_moves(session: Session, moves: Sequence[Move]) -> tuple[list[dict[str, Any]], list[BatchSettled]]:
     """Apply the children's moves to their batches' counters and settle the batches that are done;
-    returns the changed batches' rows (for the live feed) and the batches settled now."""
+    returns the changed batches' rows (for the live feed) and the batches settled now.
+
+    One ``UPDATE … RETURNING`` per batch (in id order: no deadlock between recorders) adds the
+    deltas and, when the batch was running and no child is left active after them, settles it in
+    the same statement: its SET clauses read the row as it was, under the row's lock, so a batch
+    settles exactly once whoever commits its last child. A batch settled by this statement is
+    the one whose ``finished_at`` is this transaction's ``now``."""
     changes = deltas(moves)
     if not changes:
         return [], []
     now = utcnow()
     columns = _TABLE.c
-    for batch_id in sorted(changes):  # one order for every writer: no deadlock between recorders
+    rows: list[Any] = []
+    for batch_id in sorted(changes):
         counter = changes[batch_id]
-        values: dict[str, Any] = {
-            status: columns[status] + delta
-            for status, delta in counter.items()
-            if status in COUNTED and delta
-        }
-        session.execute(update(_TABLE).where(columns.id == batch_id).values(updated_at=now, **values))
-    ids = sorted(changes)
-    active = sum((columns[status] for status in ACTIVE_COUNTERS[1:]), columns[ACTIVE_COUNTERS[0]])
-    settled_ids = set(
-        session.scalars(
+        counts = {status: columns[status] + counter.get(status, 0) for status in COUNTED}
+        ends = (columns.status == BatchStatus.RUNNING.value) & (sum(counts[s] for s in ACTIVE_COUNTERS) == 0)
+        values: dict[str, Any] = {status: counts[status] for status in COUNTED if counter.get(status)}
+        statement = (
             update(_TABLE)
-            .where(columns.id.in_(ids), columns.status == BatchStatus.RUNNING.value, active == 0)
-            .values(status=_settled_status(), finished_at=now)
-            .returning(columns.id)
+            .where(columns.id == batch_id)
+            .values(
+                updated_at=now,
+                status=case((ends, _settled_status(counts)), else_=columns.status),
+                finished_at=case((ends, now), else_=columns.finished_at),
+                **values,
+            )
+            .returning(*columns)
         )
-    )
-    rows = list(session.execute(select(_TABLE).where(columns.id.in_(ids)).order_by(columns.id)))
+        rows.extend(session.execute(statement))
     settled = [
         BatchSettled(
             batch_id=row.id,
@@ -122,6 +129,6 @@ def count_moves(session: Session, moves: Sequence[Move]) -> tuple[list[dict[str,
             finished_at=row.finished_at,
         )
         for row in rows
-        if row.id in settled_ids
+        if row.finished_at == now
     ]
     return [batch_row(row) for row in rows], settled

@@ -2,14 +2,16 @@
 
 The guarantees of ``jobs/launch.py`` hold for the whole batch: one transaction writes the batch
 row and every child's ``queued`` row (set-based, through the recorder's own write path, which
-also starts the counters); only then are the messages published, over one broker connection.
-If the database fails nothing is published; if the broker fails, the children not yet
-published are marked ``failed`` in one transaction and the caller gets ``LaunchUnavailable``.
+also starts the counters); only then are the messages published, over one broker connection, a
+chunk per round trip. If the database fails nothing is published; if the broker fails, the
+children not yet published are marked ``failed`` in one transaction and the caller gets
+``LaunchUnavailable``.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from celery import Celery
+from kombu import Producer
 from marshmallow import ValidationError
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
@@ -24,12 +27,12 @@ from sqlalchemy.orm import Session
 from netraven_tasks.batches.arguments import batch_argument_errors
 from netraven_tasks.batches.models import Batch, BatchStatus
 from netraven_tasks.db import session_factory
-from netraven_tasks.devices.models import Device
 from netraven_tasks.devices.schemas import TargetsSchema
-from netraven_tasks.devices.selection import Selector, select_devices
+from netraven_tasks.devices.selection import SelectedDevice, Selector, select_devices
 from netraven_tasks.jobs.launch import PUBLISH_ERROR_TYPE, LaunchUnavailable, UnknownJobType
 from netraven_tasks.jobs.launch_roles import ensure_may_launch
 from netraven_tasks.jobs.registry import JobType, get_job_type
+from netraven_tasks.maintenance.skipping import SlotSkipped, record_skipped, skipped_devices
 from netraven_tasks.models import utcnow
 from netraven_tasks.quotas import ensure_batch_size
 from netraven_tasks.runtime import Runtime, runtime_of
@@ -37,11 +40,16 @@ from netraven_tasks.schedules.runs import SlotTaken
 from netraven_tasks.settings import Settings
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.headers import JOB_LOG_HEADER, OWNER_HEADER, RECORDED_HEADER
+from netraven_tasks.tracking.isolation import IsolatingWriter, PendingEvent
 from netraven_tasks.tracking.published import PublishedMessages
 from netraven_tasks.tracking.transitions import Outcome, apply_events
 from netraven_tasks.users import ensure_active_owner
 
 log = logging.getLogger(__name__)
+
+# Messages per broker round trip: large enough that the round trips cost little next to building
+# the messages, small enough that a worker starts the first children a fraction of a second in.
+PUBLISH_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class BatchOrigin:
     schedule_id: int | None = None
     slot: datetime | None = None
     rerun_of: int | None = None
+    team_id: int | None = None  # the team the batch and its children belong to (checked by the caller)
 
 
 def batch_job_type(job_type: str, arguments: Mapping[str, Any]) -> JobType:
@@ -75,7 +84,7 @@ def batch_job_type(job_type: str, arguments: Mapping[str, Any]) -> JobType:
 def child_arguments(
     declared: JobType,
     arguments: Mapping[str, Any],
-    devices: Sequence[Device],
+    devices: Sequence[SelectedDevice],
     is_admin: bool,
     settings: Settings,
 ) -> list[dict[str, Any]]:
@@ -114,7 +123,8 @@ def launch_batch(
 ) -> LaunchedBatch:
     """Queue one run per device the targets select now. Raises UnknownJobType, ValidationError
     (per field), SelectionError (NoDevicesMatched, UnknownDevices), QuotaExceeded, LaunchForbidden,
-    SlotTaken (a schedule's slot launched before: nothing published) or LaunchUnavailable."""
+    SlotTaken (a schedule's slot launched before: nothing published), SlotSkipped (every device
+    of a schedule's slot is in a ``skip_runs`` maintenance window) or LaunchUnavailable."""
     runtime = runtime_of(app)
     declared = batch_job_type(job_type, arguments)
     try:
@@ -125,6 +135,12 @@ def launch_batch(
     try:
         with sessions() as session:
             devices = select_devices(session, Selector.of(loaded_targets))
+            skipped = skipped_devices(session, [d.name for d in devices], origin.slot) if origin.slot else {}
+        devices = [device for device in devices if device.name not in skipped]
+        if not devices:
+            with sessions.begin() as session:
+                _record_skipped(session, origin, skipped)
+            raise SlotSkipped(f"every device of schedule {origin.schedule_id}'s slot is under maintenance")
     except (exc.OperationalError, exc.InterfaceError) as error:
         raise _database_away(error) from error
     ensure_batch_size(len(devices), is_admin, settings)
@@ -136,6 +152,7 @@ def launch_batch(
             batch_id = _insert_batch(
                 session, declared.name, len(devices), loaded_targets, dict(arguments), owner_id, origin
             )
+            _record_skipped(session, origin, skipped)
             queued = [
                 TrackingEvent(
                     kind=EventKind.QUEUED,
@@ -145,6 +162,7 @@ def launch_batch(
                     owner_id=owner_id,
                     args=kwargs,
                     batch_id=batch_id,
+                    team_id=origin.team_id,
                 )
                 for device, kwargs in zip(devices, kwargs_list, strict=True)
             ]
@@ -154,6 +172,14 @@ def launch_batch(
     _publish_feed(runtime, outcomes)
     publish_children(settings, runtime, declared, queued, outcomes, owner_id, app)
     return LaunchedBatch(batch_id=batch_id, total=len(queued), status=BatchStatus.RUNNING.value)
+
+
+def _record_skipped(session: Session, origin: BatchOrigin, skipped: Mapping[str, int]) -> None:
+    """The devices a maintenance window left out of a schedule's slot, in the batch's transaction."""
+    if origin.schedule_id is None or origin.slot is None:
+        return
+    for device, window_id in sorted(skipped.items()):
+        record_skipped(session, window_id, origin.schedule_id, origin.slot, device)
 
 
 def _database_away(error: Exception) -> LaunchUnavailable:
@@ -183,6 +209,7 @@ def _insert_batch(
         schedule_id=origin.schedule_id,
         scheduled_for=origin.slot,
         rerun_of=origin.rerun_of,
+        team_id=origin.team_id,
         created_at=now,
         updated_at=now,
     )
@@ -215,37 +242,93 @@ def publish_children(
     owner_id: int | None,
     app: Celery | None = None,
 ) -> None:
-    """Publish every child over one producer (one connection); LaunchUnavailable after marking
-    the children not published ``failed`` (they will never run)."""
+    """Publish every child over one producer, ``PUBLISH_CHUNK`` messages per broker round trip;
+    LaunchUnavailable after marking the children not published ``failed`` (they will never run).
+
+    On Redis each chunk is one pipeline (kombu's ``Producer.batch``), and a worker starts the
+    first children while the rest are still being sent. A chunk counts as published only once its
+    round trip has succeeded; on another broker every message goes out as it is sent, as before.
+    """
     publisher = app or runtime.app
-    sent = 0
+    published = 0
     common: dict[str, Any] = {} if owner_id is None else {OWNER_HEADER: owner_id}
     try:
         client = runtime.redis_client()
         if client is not None:  # our record of published messages, for all children in one ZADD
             PublishedMessages(client).add_many(event.task_id for event in queued)
             common[RECORDED_HEADER] = 1
-        with publisher.producer_or_acquire() as producer:
-            for event, outcome in zip(queued, outcomes, strict=True):
-                headers = {**common, JOB_LOG_HEADER: outcome.job_log_id}
-                publisher.send_task(
-                    declared.task_name,
-                    kwargs=event.args,
-                    task_id=event.task_id,
-                    headers=headers,
-                    producer=producer,
-                    # validated, bounded arguments: repr() does what Celery's saferepr would, at a
-                    # fraction of its cost per message
-                    argsrepr="()",
-                    kwargsrepr=repr(event.args),
-                )
-                sent += 1
+        with (
+            publisher.producer_or_acquire() as producer,
+            # never reached: each chunk is flushed by hand, so what went out is known exactly
+            producer.batch(max_size=PUBLISH_CHUNK * 16) as pending,
+            SentEvents(publisher, producer) as events,
+        ):
+            sender = ChildSender(publisher, producer, events, declared.task_name, common)
+            for start in range(0, len(queued), PUBLISH_CHUNK):
+                chunk = range(start, min(start + PUBLISH_CHUNK, len(queued)))
+                for index in chunk:
+                    sender.send(queued[index], outcomes[index].job_log_id)
+                events.flush()  # first: if it fails, none of the chunk's messages has gone out
+                pending.flush()
+                published = chunk.stop
     except Exception as error:
-        _settle_unpublished(settings, runtime, queued[sent:], error)
+        _settle_unpublished(settings, runtime, queued[published:], error)
         raise LaunchUnavailable(
-            f"{len(queued) - sent} of the batch's {len(queued)} runs could not be queued, "
+            f"{len(queued) - published} of the batch's {len(queued)} runs could not be queued, "
             f"the broker is unavailable: {type(error).__name__}"
         ) from error
+
+
+class SentEvents:
+    """The ``task-sent`` events of a batch's children, sent as one ``task.multi`` message per chunk
+    (as a worker sends its own task events) rather than one message per child: half of what a
+    launch would publish. ``send_task`` takes it as its event dispatcher; ``flush`` sends."""
+
+    def __init__(self, app: Celery, producer: Producer):
+        self._dispatcher = app.events.Dispatcher(
+            channel=producer.channel,
+            buffer_group=["task"],
+            buffer_limit=sys.maxsize,  # flushed by hand, with its chunk
+            buffer_while_offline=False,  # a broker failure is raised, not kept for later
+        )
+
+    def __enter__(self) -> SentEvents:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._dispatcher.close()
+
+    def publish(self, kind: str, fields: dict[str, Any], producer: Producer, **_: Any) -> None:
+        """What Celery calls with each message's event: kept for the chunk's ``task.multi``."""
+        self._dispatcher.send(kind, **fields)
+
+    def flush(self) -> None:
+        self._dispatcher.flush()
+
+
+@dataclass(frozen=True)
+class ChildSender:
+    """What every child's message shares: the app and producer, the events, the task, the headers."""
+
+    app: Celery
+    producer: Producer
+    events: SentEvents
+    task_name: str
+    headers: dict[str, Any]
+
+    def send(self, event: TrackingEvent, job_log_id: int) -> None:
+        self.app.send_task(
+            self.task_name,
+            kwargs=event.args,
+            task_id=event.task_id,
+            headers={**self.headers, JOB_LOG_HEADER: job_log_id},
+            producer=self.producer,
+            event_dispatcher=self.events,
+            # validated, bounded arguments: repr() does what Celery's saferepr would, at a fraction
+            # of its cost per message
+            argsrepr="()",
+            kwargsrepr=repr(event.args),
+        )
 
 
 def _settle_unpublished(
@@ -262,9 +345,11 @@ def _settle_unpublished(
         )
         for event in queued
     ]
+    # The recorder's own write: if no child was published, this settles the batch and plans its
+    # summary in the same transaction.
+    writer = IsolatingWriter(session_factory(settings), None, source="launch", planner=runtime.planner())
     try:
-        with session_factory(settings).begin() as session:
-            outcomes = apply_events(session, failed)
+        outcomes = writer.write([PendingEvent(event) for event in failed])
     except Exception:
         log.exception("could not mark %d unpublished runs failed; the reaper will", len(failed))
         return

@@ -10,11 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from netraven_tasks.models import Base, BigId, JSONType, UTCDateTime, utcnow
+from netraven_tasks.models import Base, BigId, JSONType, UTCDateTime, partial, utcnow
 from netraven_tasks.statuses import JobStatus
+from netraven_tasks.teams import models as _team_models  # noqa: F401 - team_id's table
 
 
 class BatchStatus(StrEnum):
@@ -38,6 +39,7 @@ class Batch(Base):
         Index("ix_batches_owner_created", "owner_id", "created_at"),
         Index("ix_batches_created", "created_at"),
         Index("uq_batches_schedule_slot", "schedule_id", "scheduled_for", unique=True),
+        Index("ix_batches_team", "team_id", **partial(text("team_id IS NOT NULL"))),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -53,6 +55,7 @@ class Batch(Base):
     arguments: Mapped[dict[str, Any]] = mapped_column(JSONType)  # as given, without the device's address
     targets: Mapped[dict[str, Any]] = mapped_column(JSONType)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rerun_of: Mapped[int | None] = mapped_column(BigId, ForeignKey("batches.id", ondelete="SET NULL"))

@@ -9,7 +9,19 @@ from collections.abc import Sequence
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from netraven_tasks.cli import accounts, batches, devices, jobs, services, tracking
+from netraven_tasks import __version__
+from netraven_tasks.cli import (
+    accounts,
+    batches,
+    compliance,
+    devices,
+    jobs,
+    maintenance,
+    routes,
+    services,
+    teams,
+    tracking,
+)
 from netraven_tasks.cli.common import CommandError
 from netraven_tasks.cli.services import PASSTHROUGH
 from netraven_tasks.private_files import ensure_private_sqlite, restrict_umask
@@ -21,6 +33,7 @@ __all__ = ["PASSTHROUGH", "CommandError", "build_parser", "main", "missing_table
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netraven-tasks", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     accounts.add_commands(commands)  # db upgrade|downgrade, users …, token
     jobs.add_commands(commands)  # run
@@ -30,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_commands(commands)  # schedules list|add|pause|resume|delete
     devices.add_commands(commands)  # devices import|list
     batches.add_commands(commands)  # batches list|show
+    compliance.add_commands(commands)  # compliance show
+    maintenance.add_commands(commands)  # maintenance list|create|end|delete
+    teams.add_commands(commands)  # teams list|create|delete|add|remove
+    routes.add_commands(commands)  # routes list|create|delete
     return parser
 
 

@@ -1,4 +1,5 @@
-"""``db``, ``users`` and ``token``: the schema, the accounts and their bearer tokens."""
+"""``db``, ``users``, ``token`` and ``tokens``: the schema, the accounts, their bearer tokens and
+personal access tokens."""
 
 from __future__ import annotations
 
@@ -6,6 +7,16 @@ import argparse
 import sys
 from typing import Any
 
+from sqlalchemy import select
+
+from netraven_tasks.access.models import PersonalAccessToken
+from netraven_tasks.access.tokens import (
+    MAX_DAYS,
+    AccessTokenError,
+    create_access_token,
+    revoke_access_token,
+    token_state,
+)
 from netraven_tasks.auth import issue_token
 from netraven_tasks.cli.common import CommandError, redact
 from netraven_tasks.db import session_factory
@@ -109,6 +120,51 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> None:
             raise CommandError(str(error)) from None
 
 
+def _active_user(session: Any, name: str) -> Any:
+    user = find_user(session, name)
+    if user is None or not user.active:
+        raise CommandError(f"no active user named {name!r}")
+    return user
+
+
+def cmd_tokens_create(settings: Settings, args: argparse.Namespace) -> None:
+    with session_factory(settings).begin() as session:
+        user = _active_user(session, args.user)
+        try:
+            made = create_access_token(session, user, args.name, args.days)
+        except AccessTokenError as error:
+            raise CommandError(f"{error.field}: {error}") from None
+        print(made.secret)
+        print(
+            f"personal access token {made.row.id} {made.row.name!r} of {user.username}, until "
+            f"{made.row.expires_at:%Y-%m-%d %H:%M} UTC; shown this once only",
+            file=sys.stderr,
+        )
+
+
+def cmd_tokens_list(settings: Settings, args: argparse.Namespace) -> None:
+    with session_factory(settings)() as session:
+        user = _active_user(session, args.user)
+        for token in session.scalars(
+            select(PersonalAccessToken)
+            .where(PersonalAccessToken.user_id == user.id)
+            .order_by(PersonalAccessToken.id)
+        ):
+            used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used"
+            print(f"{token.id}\t{token.name}\t{token.shown_prefix}…\t{token_state(token)}\t"
+                  f"expires {token.expires_at:%Y-%m-%d}\t{used}")  # fmt: skip
+
+
+def cmd_tokens_revoke(settings: Settings, args: argparse.Namespace) -> None:
+    with session_factory(settings).begin() as session:
+        user = _active_user(session, args.user)
+        token = session.get(PersonalAccessToken, args.id) if 0 < args.id < 2**31 else None
+        if token is None or token.user_id != user.id:
+            raise CommandError(f"no token {args.id} of {user.username}")
+        revoke_access_token(session, token)
+        print(f"revoked token {token.id} {token.name!r} of {user.username}")
+
+
 def _command(
     commands: Any, name: str, help_text: str, func: Any, *positional: str
 ) -> argparse.ArgumentParser:
@@ -121,7 +177,8 @@ def _command(
 
 
 def add_commands(commands: Any) -> None:
-    """``db upgrade|downgrade``, ``users create|set-password|deactivate|activate|list``, ``token``."""
+    """``db upgrade|downgrade``, ``users create|set-password|deactivate|activate|list``, ``token``,
+    ``tokens create|list|revoke``."""
     db = commands.add_parser("db", help="database schema (Alembic)")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     _command(db_commands, "upgrade", "migrate to the newest schema", cmd_db_upgrade).add_argument(
@@ -151,3 +208,14 @@ def add_commands(commands: Any) -> None:
         help="seconds the token is valid (60 to 7776000)",
     )
     token.set_defaults(func=cmd_token)
+
+    tokens = commands.add_parser("tokens", help="personal access tokens of a user")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
+    create_token = _command(
+        token_commands, "create", "make a token for USER; prints it once", cmd_tokens_create, "user"
+    )
+    create_token.add_argument("--name", required=True, help="what the token is for")
+    create_token.add_argument("--days", type=int, default=90, help=f"days it is valid (1 to {MAX_DAYS})")
+    _command(token_commands, "list", "list USER's tokens", cmd_tokens_list, "user")
+    revoke = _command(token_commands, "revoke", "revoke token ID of USER", cmd_tokens_revoke, "user")
+    revoke.add_argument("id", type=int)

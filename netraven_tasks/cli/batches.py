@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery
 from marshmallow import ValidationError
 
-from netraven_tasks.batches.launch import launch_batch
+from netraven_tasks.batches.launch import BatchOrigin, launch_batch
 from netraven_tasks.batches.models import Batch, BatchStatus
 from netraven_tasks.batches.queries import batch_page, describe_batch
 from netraven_tasks.cli.common import CommandError
@@ -58,11 +58,22 @@ def run_batch(
     arguments: dict[str, Any],
     owner: tuple[int | None, bool],
     wait: float | None,
+    team_id: int | None = None,
 ) -> None:
-    """Launch the batch, print it; with ``wait``, follow it and exit 1 unless it completed."""
+    """Launch the batch (in ``team_id``), print it; with ``wait``, follow it and exit 1 unless it
+    completed."""
     owner_id, is_admin = owner
     try:
-        launched = launch_batch(settings, job_type, targets, arguments, owner_id, is_admin=is_admin, app=app)
+        launched = launch_batch(
+            settings,
+            job_type,
+            targets,
+            arguments,
+            owner_id,
+            is_admin=is_admin,
+            origin=BatchOrigin(team_id=team_id),
+            app=app,
+        )
     except (LaunchForbidden, SelectionError, QuotaExceeded) as error:
         raise CommandError(str(error)) from None
     except UnknownJobType:
@@ -114,7 +125,7 @@ def follow(settings: Settings, batch_id: int, timeout: float) -> dict[str, Any]:
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> None:
     with session_factory(settings)() as session:
-        rows, total = batch_page(session, 0, True, LIST_LIMIT, 0)
+        rows, total = batch_page(session, None, LIST_LIMIT, 0)
         for batch in rows:
             counts = ", ".join(f"{n} {status}" for status, n in batch.counts().items() if n)
             print(f"{batch.id}\t{batch.job_type}\t{batch.status}\t{batch.total} devices\t{counts}")

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from netraven_tasks.cli.batches import add_target_options, run_batch, targets_of
 from netraven_tasks.cli.common import CommandError, parse_arg
+from netraven_tasks.cli.teams import launch_team_of
 from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
@@ -26,6 +27,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
     # only the commands that launch need; `db upgrade` must work with a broken job module.
     from netraven_tasks.celery_app import app
 
+    owner = None
     owner_id = None
     owner_is_admin = True  # no --owner: the operator at the console
     if args.owner:
@@ -34,16 +36,18 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> None:
         if owner is None:
             raise CommandError(f"no user named {args.owner!r}")
         owner_id, owner_is_admin = owner.id, bool(owner.is_admin)
+    team_id = launch_team_of(settings, args.team, owner)
     arguments = dict(parse_arg(pair) for pair in args.arg)
     targets = targets_of(args)
     if targets is not None:  # fleet: one run per device the options select
-        run_batch(settings, app, args.job_type, targets, arguments, (owner_id, owner_is_admin), args.wait)
+        owned = (owner_id, owner_is_admin)
+        run_batch(settings, app, args.job_type, targets, arguments, owned, args.wait, team_id)
         return
     try:
         declared = get_job_type(args.job_type)
         if declared is not None:  # security: the owner's role must be allowed to launch it
             declared.authorize(arguments, owner_is_admin, settings)
-        launched = launch_job(settings, args.job_type, arguments, owner_id, app=app)
+        launched = launch_job(settings, args.job_type, arguments, owner_id, team_id=team_id, app=app)
     except LaunchForbidden as error:
         raise CommandError(str(error)) from None
     except UnknownJobType:
@@ -76,12 +80,15 @@ def _wait_for(settings: Settings, job_log_id: int, timeout: float) -> tuple[str,
 
 
 def add_commands(commands: Any) -> None:
-    """``run JOB_TYPE --arg KEY=VALUE … [--owner NAME] [--wait [SECONDS]]`` and, for a batch,
+    """``run JOB_TYPE --arg KEY=VALUE … [--owner NAME] [--team NAME] [--wait [SECONDS]]`` and, for a batch,
     ``[--site S] [--tag T …] [--platform P] [--device NAME …]``."""
     run = commands.add_parser("run", help="launch a job")
     run.add_argument("job_type")
     run.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE")
     run.add_argument("--owner", help="username that owns the job (default: none)")
+    run.add_argument(
+        "--team", metavar="NAME", help="the team the run (or batch) belongs to; --owner must be in it"
+    )
     run.add_argument(
         "--wait",
         type=float,

@@ -7,7 +7,9 @@ import os
 import sys
 from typing import Any
 
+from netraven_tasks.cli.common import CommandError
 from netraven_tasks.devserver import run_everything
+from netraven_tasks.extras import FLOWER
 from netraven_tasks.service_argv import (
     api_argv,
     beat_argv,
@@ -33,6 +35,8 @@ def cmd_beat(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_flower(settings: Settings, args: argparse.Namespace) -> None:
+    if not FLOWER.installed():
+        raise CommandError(FLOWER.missing_message())
     _exec(flower_argv(args.host, args.port, args.celery_args), flower_environment(settings.flower_basic_auth))
 
 

@@ -48,6 +48,11 @@ def find_device(session: Session, name: str) -> Device | None:
     return session.scalar(select(Device).where(Device.name == name))
 
 
+def device_platform(session: Session, name: str) -> str:
+    """The device's platform, or ``generic`` for a host not in the inventory (normalisation rules)."""
+    return session.scalar(select(Device.platform).where(Device.name == name)) or "generic"
+
+
 def page_of_devices(
     session: Session, where: DeviceFilter, limit: int, offset: int
 ) -> tuple[list[Device], int]:

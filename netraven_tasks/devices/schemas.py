@@ -12,25 +12,14 @@ from typing import Any
 from marshmallow import RAISE, ValidationError, fields, validate, validates_schema
 
 from netraven_tasks.devices.models import NAME_LENGTH, SITE_LENGTH, TAG_LENGTH
+from netraven_tasks.devices.platforms import DEFAULT_PLATFORM, PLATFORMS
 from netraven_tasks.input_schema import InputSchema
 from netraven_tasks.notifications.channels.spec import StrictBoolean
 
-# The platforms a device may be (the drivers' names); "generic" for anything else.
-PLATFORMS = (
-    "arista_eos",
-    "cisco_ios",
-    "cisco_iosxr",
-    "cisco_nxos",
-    "fortinet",
-    "generic",
-    "juniper_junos",
-    "linux",
-    "mikrotik_routeros",
-    "paloalto_panos",
-)
-DEFAULT_PLATFORM = "generic"
 MAX_TAGS = 32
 MAX_SELECTED_NAMES = 10_000
+# A selector's filters (AND-ed). A selector is names (``devices``) or filters, never both, never empty.
+SELECTOR_FILTERS = ("site", "platform", "tags")
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 KNOWN_PLATFORM = validate.OneOf(PLATFORMS, error=f"must be one of {', '.join(PLATFORMS)}")
@@ -143,7 +132,7 @@ class TargetsSchema(InputSchema):
 
     @validates_schema
     def names_or_filters(self, data: dict[str, Any], **_: Any) -> None:
-        filters = {"site", "platform", "tags"} & data.keys()
+        filters = set(SELECTOR_FILTERS) & data.keys()
         if "devices" in data and filters:
             raise ValidationError(
                 f"give devices or filters, not both ({', '.join(sorted(filters))})", "devices"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, TypeVarTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -29,6 +29,15 @@ class UnknownDevices(SelectionError):
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         super().__init__(f"no device named {shown} in the inventory")
         self.names = list(names)
+
+
+class SelectedDevice(NamedTuple):
+    """What a launch needs of a selected device: its name (each child's ``device``) and the address
+    its job connects to. Two columns rather than ORM objects with their tags: a fleet of 10,000
+    loads in milliseconds instead of most of a second."""
+
+    name: str
+    address: str
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,10 @@ class Selector:
         return ", ".join(part for part in parts if part)
 
 
-def with_tags(query: Select[Any], tags: Sequence[str]) -> Select[Any]:
+Columns = TypeVarTuple("Columns")  # what a query over devices selects: whole rows, or some columns
+
+
+def with_tags(query: Select[*Columns], tags: Sequence[str]) -> Select[*Columns]:
     """Devices that carry every one of ``tags``: one semi-join over ``ix_device_tags_tag``."""
     wanted = sorted(set(tags))
     if not wanted:
@@ -75,8 +87,12 @@ def with_tags(query: Select[Any], tags: Sequence[str]) -> Select[Any]:
 
 
 def filtered(
-    query: Select[Any], *, site: str | None = None, platform: str | None = None, tags: Sequence[str] = ()
-) -> Select[Any]:
+    query: Select[*Columns],
+    *,
+    site: str | None = None,
+    platform: str | None = None,
+    tags: Sequence[str] = (),
+) -> Select[*Columns]:
     """``query`` over devices narrowed by site, platform and tags (every one): the inventory list
     and the selectors share this, so they cannot disagree about what a filter means."""
     if site is not None:
@@ -86,21 +102,25 @@ def filtered(
     return with_tags(query, tags)
 
 
-def select_devices(session: Session, selector: Selector) -> list[Device]:
+def select_devices(session: Session, selector: Selector) -> list[SelectedDevice]:
     """The enabled devices ``selector`` names or matches, by name. Raises ``UnknownDevices`` for a
     name the inventory lacks (a typo must not shrink a fleet run silently) and ``NoDevicesMatched``
     when nothing enabled is left."""
     if selector.devices:
         names = sorted(set(selector.devices))
-        named = list(session.scalars(select(Device).where(Device.name.in_(names)).order_by(Device.name)))
-        missing = sorted(set(names) - {device.name for device in named})
+        named = session.execute(
+            select(Device.name, Device.address, Device.enabled)
+            .where(Device.name.in_(names))
+            .order_by(Device.name)
+        ).all()
+        missing = sorted(set(names) - {row.name for row in named})
         if missing:
             raise UnknownDevices(missing)
-        devices = [device for device in named if device.enabled]
+        devices = [SelectedDevice(row.name, row.address) for row in named if row.enabled]
     else:
-        query = select(Device).where(Device.enabled.is_(True)).order_by(Device.name)
+        query = select(Device.name, Device.address).where(Device.enabled.is_(True)).order_by(Device.name)
         query = filtered(query, site=selector.site, platform=selector.platform, tags=selector.tags)
-        devices = list(session.scalars(query))
+        devices = [SelectedDevice(name, address) for name, address in session.execute(query)]
     if not devices:
         raise NoDevicesMatched(f"no enabled device matches the targets ({selector.describe()})")
     return devices

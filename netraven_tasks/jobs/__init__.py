@@ -6,6 +6,7 @@ from netraven_tasks.jobs.retry_policy import RetryPolicy
 BUILTIN_JOB_MODULES = (
     "netraven_tasks.jobs.reachability",
     "netraven_tasks.jobs.config_backup",
+    "netraven_tasks.jobs.compliance_check",
 )
 
 __all__ = [

@@ -47,6 +47,7 @@ def cancel_job(
     session: Session, job: JobLog, canceled_by: int, canceled_by_name: str, app: Celery | None = None
 ) -> None:
     """Revoke the run; a running one is terminated and the worker records it ``canceled``.
+    Not a run of another app's task (``track``): JobActionRefused.
 
     A run no worker has started (queued, or waiting for its retry) is recorded ``canceled`` here at
     once: the revoke makes any worker drop its message when it arrives, and the late events it
@@ -56,6 +57,12 @@ def cancel_job(
     if not may_cancel(job.status):
         raise JobActionRefused(
             f"job log {job.id} is {job.status}: only a queued, running or retrying job can be canceled"
+        )
+    declared = get_job_type(job.job_type)
+    if declared is not None and declared.tracked:
+        # Our revoke goes through our broker; the task's own workers may listen to another one.
+        raise JobActionRefused(
+            f"{job.job_type[:100]} runs on its own Celery app: cancel it there (app.control.revoke)"
         )
     now = utcnow()
     session.execute(update(JobLog).where(JobLog.id == job.id).values(canceled_by=canceled_by))
@@ -108,8 +115,11 @@ def cancel_pending_runs(
     return canceled
 
 
-def rerun_job(settings: Settings, job: JobLog, owner_id: int, owner_is_admin: bool) -> LaunchedJob:
-    """Launch the same job type with the same arguments, owned by ``owner_id``; remember the origin.
+def rerun_job(
+    settings: Settings, job: JobLog, owner_id: int, owner_is_admin: bool, team_id: int | None = None
+) -> LaunchedJob:
+    """Launch the same job type with the same arguments, owned by ``owner_id`` (in ``team_id``);
+    remember the origin.
 
     Raises JobActionRefused if the job type or its arguments changed since (the run's state, not
     the request, is what is wrong), LaunchForbidden if the new owner may not launch it (roles are
@@ -122,7 +132,7 @@ def rerun_job(settings: Settings, job: JobLog, owner_id: int, owner_is_admin: bo
         if declared is None:
             raise UnknownJobType(job.job_type)
         declared.authorize(dict(job.args or {}), owner_is_admin, settings)
-        launched = launch_job(settings, job.job_type, dict(job.args or {}), owner_id)
+        launched = launch_job(settings, job.job_type, dict(job.args or {}), owner_id, team_id=team_id)
     except UnknownJobType:
         raise JobActionRefused(f"job type {job.job_type[:100]!r} is no longer known") from None
     except ValidationError as error:

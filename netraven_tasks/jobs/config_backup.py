@@ -11,17 +11,21 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from netraven_tasks.backups.store import namespace_of, store_backup
+from netraven_tasks.backups.diffs import rules_for
+from netraven_tasks.backups.store import Comparison, namespace_of, store_backup
 from netraven_tasks.db import session_factory
+from netraven_tasks.devices.inventory import device_platform
+from netraven_tasks.jobs.current_run import current_task_id, device_name, launching_owner
 from netraven_tasks.jobs.drivers import DRIVER_NAMES, FetchRequest
 from netraven_tasks.jobs.drivers.catalog import get_driver
 from netraven_tasks.jobs.hosts import validate_host
 from netraven_tasks.jobs.launch_roles import ADMINS_ONLY, EVERYONE
 from netraven_tasks.jobs.registry import job_type
 from netraven_tasks.jobs.retry_policy import RetryPolicy
+from netraven_tasks.notifications.config_changes import plan_config_change
+from netraven_tasks.notifications.tasks import renderer, wake_delivery
 from netraven_tasks.runtime import runtime_of
 from netraven_tasks.settings import Settings
-from netraven_tasks.tracking.signals import OWNER_HEADER
 
 
 class ConfigBackupArguments(Schema):
@@ -47,17 +51,6 @@ def backup_launch_roles(kwargs: dict[str, Any], settings: Settings) -> frozenset
     return EVERYONE if kwargs.get("driver", "file") in settings.backup_user_drivers else ADMINS_ONLY
 
 
-def _launching_owner() -> int | None:
-    """The owner of the running job, from the message header the launcher set (not an argument)."""
-    from celery import current_task
-
-    request = current_task.request if current_task else None
-    owner = getattr(request, OWNER_HEADER, None) or (getattr(request, "headers", None) or {}).get(
-        OWNER_HEADER
-    )
-    return int(owner) if owner is not None else None
-
-
 @job_type(
     "config_backup",
     arguments=ConfigBackupArguments,
@@ -70,30 +63,46 @@ def _launching_owner() -> int | None:
 def config_backup(
     host: str, driver: str = "file", source: str | None = None, platform: str = "ios"
 ) -> dict[str, Any]:
-    """Fetch the configuration of a device and store it in the database, by its hash."""
+    """Fetch the configuration of a device and store it in the database, by its hash; a change
+    (after normalisation) is told to those who may read it, with the diff."""
     from celery import current_task
 
-    settings = runtime_of(current_task.app if current_task else None).settings
+    app = current_task.app if current_task else None
+    settings = runtime_of(app).settings
     content = get_driver(driver).fetch(FetchRequest(host=host, source=source, platform=platform), settings)
-    owner_id = _launching_owner()
+    owner_id = launching_owner()
     with session_factory(settings).begin() as session:
         namespace = namespace_of(session, owner_id)
+        device = device_name(session, host)
         stored = store_backup(
             session,
-            device=host,
+            device=device,
             content=content,
             namespace_owner_id=namespace,
             launched_by_id=owner_id,
             driver=driver,
-            task_id=current_task.request.id if current_task else None,
+            task_id=current_task_id(),
+            comparison=Comparison(
+                platform=device_platform(session, device),
+                rules=rules_for(settings),
+                mask=settings.config_mask_secrets,
+                max_lines=settings.config_diff_lines,
+            ),
         )
+        # In the same transaction: exactly one message per new version, or none.
+        planned = plan_config_change(session, stored, renderer(settings), settings.mail_from)
+    if planned:
+        wake_delivery(app, planned)
     return {
         "host": host,
+        "device": device,
         "driver": driver,
         "sha256": stored.version.sha256,
         "size_bytes": len(content),
         "lines": len(content.decode("utf-8", "replace").splitlines()),
         "changed": stored.version.changed,
+        "lines_added": stored.version.lines_added,
+        "lines_removed": stored.version.lines_removed,
         "previous_sha256": stored.previous_sha256,
         "history": "shared" if namespace is None else "owner",
     }

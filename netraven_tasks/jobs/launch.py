@@ -18,6 +18,7 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from netraven_tasks.audit.recording import note_change
 from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.registry import get_job_type
 from netraven_tasks.runtime import Runtime, runtime_of
@@ -72,8 +73,10 @@ def _write(
                 args=event.args or {},
                 schedule_id=slot[0],
                 slot=slot[1],
+                team_id=event.team_id,
             )
         outcome = apply_event(session, event)
+        note_change(session, "job_logs", outcome.job_log_id)
     after_commit(runtime.live_feed(), (), [outcome])
     return outcome
 
@@ -86,10 +89,12 @@ def launch_job(
     *,
     schedule_id: int | None = None,
     slot: datetime | None = None,
+    team_id: int | None = None,
     app: Celery | None = None,
 ) -> LaunchedJob:
     """Queue a run; raises UnknownJobType, marshmallow.ValidationError, OwnerDeactivated (a
-    LaunchForbidden) or LaunchUnavailable.
+    LaunchForbidden) or LaunchUnavailable. ``team_id``: the team it belongs to, checked by the
+    caller (``netraven_tasks.teams.service.launch_team``).
 
     A scheduled run (``schedule_id`` and ``slot``) is keyed by its slot: SlotTaken if that run
     was launched before, and then nothing is published. It is published through ``app``
@@ -107,6 +112,7 @@ def launch_job(
         device=declared.device_of(kwargs),
         owner_id=owner_id,
         args=kwargs,
+        team_id=team_id,
     )
     scheduled = (schedule_id, slot) if schedule_id is not None and slot is not None else None
     try:

@@ -15,6 +15,8 @@ ADMIN = "admin"
 USER = "user"
 EVERYONE = frozenset({ADMIN, USER})
 ADMINS_ONLY = frozenset({ADMIN})
+# Job types NetRaven tracks but never launches: another Celery app's tasks (``track``).
+NOBODY: frozenset[str] = frozenset()
 
 # A fixed set, or a function of the validated arguments and the settings (e.g. per driver).
 LaunchRoles = frozenset[str] | Callable[[dict[str, Any], Settings], frozenset[str]]
@@ -41,6 +43,10 @@ def ensure_may_launch(
 ) -> None:
     """Raise LaunchForbidden (message fit for a 403) unless the role may launch the job."""
     allowed = roles_allowed(launch_roles, kwargs, settings)
+    if not allowed:
+        raise LaunchForbidden(
+            f"{job_type} is launched by its own Celery app, not through NetRaven, which only tracks it"
+        )
     if role_of(is_admin) not in allowed:
         raise LaunchForbidden(
             f"only {' or '.join(sorted(allowed)) or 'nobody'} may launch {job_type} with these arguments"

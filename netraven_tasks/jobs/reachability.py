@@ -26,6 +26,7 @@ class ReachabilityArguments(Schema):
     # A refused connection is an answer; only a silent network deserves another try.
     policy=RetryPolicy(max_attempts=3, backoff_base=5, backoff_max=60, retry_on=(TimeoutError,)),
     time_limit=120,
+    criticality="critical",  # an unreachable device is an outage
 )
 def reachability_check(host: str, port: int = 22, timeout: float = 5.0) -> dict[str, Any]:
     """Open a TCP connection to host:port and report the latency."""

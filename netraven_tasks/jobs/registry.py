@@ -2,12 +2,14 @@
 
 A job function takes keyword arguments (validated by its marshmallow schema) and returns a
 JSON-able result summary; it raises to fail. Its ``RetryPolicy`` decides about another attempt.
+A task of another Celery app is a job type too once ``netraven_tasks.track`` declares it
+(``register_tracked``): tracked, never launched by NetRaven.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,8 @@ from netraven_tasks.jobs.retry_policy import RetryPolicy
 from netraven_tasks.settings import Settings
 
 TASK_PREFIX = "netraven.jobs."
+# How bad a failure of the job type is: the severity of the on-call incident it opens.
+CRITICALITIES = ("critical", "error", "warning", "info")
 
 JobFunction = Callable[..., Any]
 
@@ -35,10 +39,26 @@ class JobType:
     description: str
     launch_roles: LaunchRoles = EVERYONE
     device_concurrency: int | None = None  # None: NETRAVEN_DEVICE_CONCURRENCY
+    # Another app's task (``track``): its Celery task name, and the names of its positional
+    # parameters in order (its own callers may pass arguments by position).
+    tracked_task: str | None = None
+    positional: tuple[str, ...] = ()
+    criticality: str = "error"  # critical | error | warning | info: an incident's severity
 
     @property
     def task_name(self) -> str:
-        return TASK_PREFIX + self.name
+        return self.tracked_task or TASK_PREFIX + self.name
+
+    @property
+    def tracked(self) -> bool:
+        """A task of another Celery app: NetRaven records its runs, its own app launches them."""
+        return self.tracked_task is not None
+
+    def named_arguments(self, args: Any, kwargs: dict[str, Any] | None) -> dict[str, Any]:
+        """A run's arguments by name: positional ones (tracked tasks only) named after their parameters."""
+        named = dict(zip(self.positional, args, strict=False)) if isinstance(args, (list, tuple)) else {}
+        named.update(kwargs or {})
+        return named
 
     def device_of(self, kwargs: dict[str, Any]) -> str | None:
         if self.device_arg is None or kwargs.get(self.device_arg) is None:
@@ -61,6 +81,7 @@ class JobType:
 
 
 _JOB_TYPES: dict[str, JobType] = {}
+_BY_TASK: dict[str, JobType] = {}  # the same job types, by the name of the Celery task that runs them
 
 
 class JobTask(Task):  # type: ignore[misc]
@@ -78,10 +99,21 @@ def _run_job(task: JobTask, **kwargs: Any) -> Any:
     try:
         return declared.func(**kwargs)
     except Exception as error:
-        attempt = task.request.retries + 1
-        if declared.policy.should_retry(error, attempt):
-            raise task.retry(exc=error, countdown=declared.policy.delay(attempt), max_retries=None) from error
+        retry_by_policy(task, declared.policy, error)
         raise
+
+
+def retry_by_policy(task: Task, policy: RetryPolicy, error: Exception) -> None:
+    """Raise Celery's Retry for the attempt running ``task`` that raised ``error``, if the policy
+    grants another attempt; return when it does not (the caller re-raises ``error``)."""
+    attempt = task.request.retries + 1
+    if policy.should_retry(error, attempt):
+        raise task.retry(exc=error, countdown=policy.delay(attempt), max_retries=None) from error
+
+
+def first_line(doc: str | None) -> str:
+    """The description of a job type: the first line of its function's docstring."""
+    return (doc or "").strip().split("\n")[0]
 
 
 def job_type(
@@ -94,6 +126,7 @@ def job_type(
     description: str | None = None,
     launch_roles: LaunchRoles = EVERYONE,
     device_concurrency: int | None = None,
+    criticality: str = "error",
 ) -> Callable[[JobFunction], JobFunction]:
     """Register ``func`` as the job type ``name`` and as the Celery task ``netraven.jobs.<name>``."""
 
@@ -102,6 +135,8 @@ def job_type(
             raise ValueError(f"job type {name!r} is declared twice")
         if device_concurrency is not None and device_concurrency < 1:
             raise ValueError(f"job type {name!r}: device_concurrency must be at least 1")
+        if criticality not in CRITICALITIES:
+            raise ValueError(f"job type {name!r}: criticality must be one of {', '.join(CRITICALITIES)}")
         declared = JobType(
             name=name,
             func=func,
@@ -109,11 +144,12 @@ def job_type(
             policy=policy or RetryPolicy(),
             device_arg=device_arg,
             time_limit=time_limit,
-            description=description or (func.__doc__ or "").strip().split("\n")[0],
+            description=description or first_line(func.__doc__),
             launch_roles=launch_roles,
             device_concurrency=device_concurrency,
+            criticality=criticality,
         )
-        _JOB_TYPES[name] = declared
+        _register(declared)
         task_class = type(f"{name}_task", (JobTask,), {"job_type": declared})
         shared_task(
             name=declared.task_name,
@@ -127,14 +163,43 @@ def job_type(
     return register
 
 
+def _register(declared: JobType) -> None:
+    _JOB_TYPES[declared.name] = declared
+    _BY_TASK[declared.task_name] = declared
+
+
+def register_tracked(declared: Sequence[JobType]) -> list[JobType]:
+    """Declare other apps' tasks as job types (``track``), all or none: ValueError names a name
+    taken. A task tracked before under the same name keeps its first job type (returned)."""
+    registered, new = [], {}
+    for candidate in declared:
+        assert candidate.tracked_task is not None
+        known = _BY_TASK.get(candidate.tracked_task)
+        if known is not None and known.name != candidate.name:
+            raise ValueError(f"task {candidate.tracked_task!r} is already tracked as job type {known.name!r}")
+        if known is None and (candidate.name in _JOB_TYPES or candidate.name in new):
+            raise ValueError(f"job type {candidate.name!r} is declared twice")
+        if known is None:
+            new[candidate.name] = candidate
+        registered.append(known or candidate)
+    for candidate in new.values():
+        _register(candidate)
+    return registered
+
+
 def get_job_type(name: str) -> JobType | None:
     return _JOB_TYPES.get(name)
 
 
+def criticality_of(name: str | None) -> str:
+    """The declared criticality of a job type; ``error`` for one not declared here."""
+    declared = _JOB_TYPES.get(name or "")
+    return declared.criticality if declared is not None else "error"
+
+
 def job_type_for_task(task_name: str | None) -> JobType | None:
-    if not task_name or not task_name.startswith(TASK_PREFIX):
-        return None
-    return _JOB_TYPES.get(task_name[len(TASK_PREFIX) :])
+    """The job type a Celery task runs: one of ours (``netraven.jobs.<name>``) or a tracked one."""
+    return _BY_TASK.get(task_name) if task_name else None
 
 
 def all_job_types() -> list[JobType]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from netraven_tasks.db import make_engine
 from netraven_tasks.models import Base
@@ -28,8 +27,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(_url())
-    engine.pool = pool.NullPool(engine.pool._creator)  # type: ignore[attr-defined]
+    engine = make_engine(_url(), pooled=False)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -58,10 +58,8 @@ def email_hold(
     return hold_until(prefs, now, job_type=job_type, urgent=event in URGENT) or now
 
 
-def enqueue_alert(
-    session: Session, recipient: Recipient, alert: Alert, renderer: Renderer, mail_from: str, now: datetime
-) -> list[int]:
-    """Enqueue the alert for one recipient; returns the new outbox ids (none if enqueued before)."""
+def alert_source(alert: Alert, renderer: Renderer) -> MessageSource:
+    """What every channel's message about ``alert`` is made of (a person's or a route's)."""
     rendered = alert.rendered or renderer.alert(alert.headline, alert.lines, alert.link)
     payload = alert.payload or {
         "event": f"alert.{alert.event}",
@@ -70,7 +68,14 @@ def enqueue_alert(
         "url": alert.link,
         "job_log_id": alert.job_log_id,
     }
-    source = MessageSource(rendered, payload, public_url=renderer.public_url)
+    return MessageSource(rendered, payload, public_url=renderer.public_url)
+
+
+def enqueue_alert(
+    session: Session, recipient: Recipient, alert: Alert, renderer: Renderer, mail_from: str, now: datetime
+) -> list[int]:
+    """Enqueue the alert for one recipient; returns the new outbox ids (none if enqueued before)."""
+    source = alert_source(alert, renderer)
     ids = []
     for delivery in alert_deliveries(recipient, alert.event):
         outbox_id = enqueue(

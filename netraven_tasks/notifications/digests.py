@@ -19,10 +19,16 @@ from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.models import JobLog, User
+from netraven_tasks.notifications.batch_summary import batch_reports
 from netraven_tasks.notifications.channels.email import CHANNEL as EMAIL
 from netraven_tasks.notifications.models import DigestItem, DigestPeriod
 from netraven_tasks.notifications.outbox import digest_message_row, enqueue_many, new_message_id
-from netraven_tasks.notifications.rendering import JOB_LOG_FIELDS, JobSummary, Renderer
+from netraven_tasks.notifications.rendering import (
+    DIGEST_BATCH_FAILED_SHOWN,
+    JOB_LOG_FIELDS,
+    JobSummary,
+    Renderer,
+)
 from netraven_tasks.preferences import effective_preferences
 
 log = logging.getLogger(__name__)
@@ -88,8 +94,10 @@ def make_digest_batch(
     for item in items:
         by_user[item.user_id].append(item)
     users = {user.id: user for user in session.scalars(select(User).where(User.id.in_(list(by_user))))}
-    job_ids = list({item.job_log_id for item in items})
-    jobs = _job_summaries(session, job_ids)
+    jobs = _job_summaries(session, list({item.job_log_id for item in items if item.job_log_id is not None}))
+    batches = batch_reports(
+        session, (item.batch_id for item in items if item.batch_id is not None), DIGEST_BATCH_FAILED_SHOWN
+    )
     opted_out: list[int] = []
     rows: list[dict[str, Any]] = []
     for user_id, user_items in by_user.items():
@@ -100,7 +108,8 @@ def make_digest_batch(
             opted_out += [item.id for item in user_items]  # they opted out of email
             continue
         summaries = [jobs[item.job_log_id] for item in user_items if item.job_log_id in jobs]
-        rendered = renderer.digest(user.username, period, start, end, summaries)
+        fleet = [batches[item.batch_id] for item in user_items if item.batch_id in batches]
+        rendered = renderer.digest(user.username, period, start, end, summaries, fleet)
         rows.append(
             digest_message_row(
                 user_id=user_id,

@@ -9,10 +9,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from netraven_tasks.models import Base, BigId, JSONType, UTCDateTime, partial, utcnow
+from netraven_tasks.routes import models as _route_models  # noqa: F401 - route_id's table
 
 
 class OutboxState(StrEnum):
@@ -25,6 +26,7 @@ class OutboxState(StrEnum):
 class MessageKind(StrEnum):
     JOB = "job"  # one job outcome, sent at once
     DIGEST = "digest"  # a period's summary
+    TEST = "test"  # a test a user sent to check a channel (POST /users/me/notifications/test)
 
 
 class DigestPeriod(StrEnum):
@@ -38,10 +40,13 @@ IS_DUE = text("state IN ('pending', 'sending')")
 HAS_JOB_LOG = text("job_log_id IS NOT NULL")
 HAS_ALERT_KEY = text("alert_key IS NOT NULL")
 IS_PENDING_ITEM = text("outbox_id IS NULL")
+HAS_BATCH = text("batch_id IS NOT NULL")
+HAS_ROUTE = text("route_id IS NOT NULL")
 
 
 class OutboxMessage(Base):
-    """One message to one recipient on one channel; its unique key makes sending it idempotent."""
+    """One message to one recipient (or route) on one channel; its unique key makes sending it
+    idempotent."""
 
     __tablename__ = "notification_outbox"
     __table_args__ = (
@@ -88,10 +93,16 @@ class OutboxMessage(Base):
             unique=True,
             **partial(HAS_ALERT_KEY),
         ),
+        # A route's messages: one per (route, incident event); its delivery history reads it too.
+        Index("uq_notification_outbox_route", "route_id", "alert_key", unique=True, **partial(HAS_ROUTE)),
+        CheckConstraint(
+            "user_id IS NOT NULL OR route_id IS NOT NULL", name="ck_notification_outbox_recipient"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The person told, or none for a route's message (``route_id``).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(8))
     job_log_id: Mapped[int | None] = mapped_column(ForeignKey("job_logs.id", ondelete="SET NULL"))
@@ -115,15 +126,21 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Schedules: the key of an alert that is no single job's outcome (a missed-run incident).
     alert_key: Mapped[str | None] = mapped_column(String(200))
+    # Routes: the shared destination told (``alert_key`` is then the row's key within the route).
+    route_id: Mapped[int | None] = mapped_column(
+        ForeignKey("routes.id", ondelete="CASCADE", name="fk_notification_outbox_route_id")
+    )
 
 
 class DigestItem(Base):
-    """A job outcome waiting for the recipient's next digest; ``outbox_id`` is set once it is in one."""
+    """A job outcome, or a finished fleet run (``batch_id``, no job), waiting for the recipient's
+    next digest; ``outbox_id`` is set once it is in one."""
 
     __tablename__ = "notification_digest_items"
     __table_args__ = (
         Index("uq_notification_digest_items", "user_id", "job_log_id", "event", unique=True),
         Index("ix_notification_digest_items_job_log_id", "job_log_id"),  # purges cascade through it
+        Index("uq_notification_digest_items_batch", "batch_id", "user_id", unique=True, **partial(HAS_BATCH)),
         Index(
             "ix_notification_digest_items_pending",
             "period",
@@ -136,7 +153,10 @@ class DigestItem(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    job_log_id: Mapped[int] = mapped_column(ForeignKey("job_logs.id", ondelete="CASCADE"))
+    job_log_id: Mapped[int | None] = mapped_column(ForeignKey("job_logs.id", ondelete="CASCADE"))
+    batch_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("batches.id", ondelete="CASCADE", name="fk_notification_digest_items_batch_id")
+    )
     event: Mapped[str] = mapped_column(String(16))
     period: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,6 +2,7 @@
 
 - ``notify_job_outcome``: the fallback for a job whose notifications the recorder could not plan
   in its batch (``batch_planning.py``); enqueues and sends at once what is immediate.
+- ``notify_batch_finished``: the same fallback for a settled fleet run's one summary.
 - ``deliver_outbox``: sends every due outbox row (beat runs it every 30 s: retries after backoff,
   rows whose sender died); the recorder wakes it once per batch with the rows it just planned.
 - ``send_hourly_digest`` / ``send_daily_digest``: beat at minute 0 and at NETRAVEN_DIGEST_HOUR.
@@ -11,6 +12,7 @@ and reads the settings its app's integration was installed with (``runtime_of(se
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +21,7 @@ from celery import Celery, Task, shared_task
 
 from netraven_tasks.db import session_factory
 from netraven_tasks.notifications.batch_planning import NotificationPlanner
+from netraven_tasks.notifications.batch_summary import plan_batch_summary
 from netraven_tasks.notifications.channels import build_channels
 from netraven_tasks.notifications.digests import make_digests
 from netraven_tasks.notifications.models import DigestPeriod
@@ -28,7 +31,10 @@ from netraven_tasks.notifications.rendering import Renderer
 from netraven_tasks.runtime import runtime_of
 from netraven_tasks.settings import Settings
 
+log = logging.getLogger(__name__)
+
 NOTIFY_TASK = "netraven.notifications.notify_job_outcome"
+NOTIFY_BATCH_TASK = "netraven.notifications.notify_batch_finished"
 DELIVER_TASK = "netraven.notifications.deliver_outbox"
 HOURLY_DIGEST_TASK = "netraven.notifications.send_hourly_digest"
 DAILY_DIGEST_TASK = "netraven.notifications.send_daily_digest"
@@ -71,6 +77,16 @@ def notify_job_outcome(self: Task, job_log_id: int) -> dict[str, int]:
     return {"enqueued": len(planned.outbox_ids), "digest_items": planned.digest_items, **report}
 
 
+@shared_task(name=NOTIFY_BATCH_TASK, ignore_result=True, bind=True)
+def notify_batch_finished(self: Task, batch_id: int) -> dict[str, int]:
+    """Enqueue a settled batch's summary (when the recorder could not), then send it now."""
+    settings = runtime_of(self.app).settings
+    with session_factory(settings).begin() as session:
+        planned = plan_batch_summary(session, batch_id, renderer(settings), settings.mail_from)
+    report = _deliver(settings, planned.outbox_ids) if planned.outbox_ids else {}
+    return {"enqueued": len(planned.outbox_ids), "digest_items": planned.digest_items, **report}
+
+
 @shared_task(name=DELIVER_TASK, ignore_result=True, bind=True)
 def deliver_outbox(
     self: Task, now: str | None = None, limit: int = 200, ids: list[int] | None = None
@@ -81,10 +97,22 @@ def deliver_outbox(
     return _deliver(settings, ids=ids, now=parse_now(now), limit=max(limit, len(ids or ())))
 
 
+def wake_delivery(app: Celery | None, outbox_ids: list[int]) -> None:
+    """Send these rows now, on the pool; a lost wake-up is covered by beat's periodic delivery."""
+    try:
+        (app or runtime_of(None).app).send_task(DELIVER_TASK, kwargs={"ids": outbox_ids})
+    except Exception:
+        log.exception(
+            "could not wake delivery of %d message(s); beat's periodic delivery will", len(outbox_ids)
+        )
+
+
 def notification_planner(app: Celery, settings: Settings) -> NotificationPlanner:
     """The recorder's batch planner (``notifications/batch_planning.py``) with the integration's
     ``settings``, publishing through ``app``."""
-    return NotificationPlanner(lambda: renderer(settings), settings, app.send_task, DELIVER_TASK, NOTIFY_TASK)
+    return NotificationPlanner(
+        lambda: renderer(settings), settings, app.send_task, DELIVER_TASK, NOTIFY_TASK, NOTIFY_BATCH_TASK
+    )
 
 
 def _digest(task: Task, period: DigestPeriod, now: str | None) -> dict[str, int]:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from netraven_tasks.cli.common import CommandError, parse_arg
+from netraven_tasks.cli.teams import launch_team_of
 from netraven_tasks.db import session_factory
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
 from netraven_tasks.models import utcnow
@@ -79,6 +80,7 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> None:
         owner = find_user(session, args.owner)
         if owner is None:
             raise _error(f"no user named {args.owner!r}")
+        body["team_id"] = launch_team_of(settings, args.team, owner)  # the owner must be in it
         try:
             values = load_new(body, settings, owner.is_admin)
         except ValidationError as error:
@@ -145,6 +147,9 @@ def add_commands(commands: Any) -> None:
     add.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE")
     add.add_argument("--grace", type=int, metavar="SECONDS", help="late after slot + grace")
     add.add_argument("--description")
+    add.add_argument(
+        "--team", metavar="NAME", help="the team it and its runs belong to (--owner must be in it)"
+    )
     add.set_defaults(func=cmd_add)
     for name, func, help_text in (
         ("pause", cmd_pause, "stop launching a schedule"),

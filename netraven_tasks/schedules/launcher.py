@@ -3,7 +3,8 @@
 Each schedule is handled in its own short transaction holding its row (``FOR NO KEY UPDATE SKIP
 LOCKED``: a second launcher skips it rather than waits, and the run's foreign key can still be
 checked). A slot is launched if it is due and still within its grace; older slots are left to
-the missed-run check. ``next_run_at`` moves past every slot handled.
+the missed-run check. A slot a ``skip_runs`` maintenance window covers is recorded as skipped
+instead (``maintenance/skipping.py``). ``next_run_at`` moves past every slot handled.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from netraven_tasks.devices.selection import SelectionError
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType, launch_job
 from netraven_tasks.jobs.launch_roles import LaunchForbidden, OwnerDeactivated
 from netraven_tasks.jobs.registry import get_job_type
+from netraven_tasks.maintenance.matching import skipping_window
+from netraven_tasks.maintenance.skipping import SlotSkipped, record_skipped, schedule_device
 from netraven_tasks.quotas import QuotaExceeded
 from netraven_tasks.schedules.models import Schedule
 from netraven_tasks.schedules.runs import SlotTaken
@@ -79,7 +82,15 @@ def launch_schedule(
         timing, slot, launched = timing_of(schedule), schedule.next_run_at, 0
         is_admin = owner_is_admin(session, schedule)
         while slot <= now and schedule.enabled:
-            if (now - slot).total_seconds() <= schedule.grace_seconds:
+            window = skipping_window(
+                session, device=schedule_device(schedule), schedule_id=schedule.id, at=slot
+            )
+            if window is not None:
+                log.info(
+                    "schedule %s: slot %s skipped by maintenance window %s", schedule.id, slot, window.id
+                )
+                record_skipped(session, window.id, schedule.id, slot)
+            elif (now - slot).total_seconds() <= schedule.grace_seconds:
                 try:
                     launched += _launch_slot(settings, schedule, slot, is_admin, app)
                 except OwnerDeactivated:
@@ -112,6 +123,7 @@ def _launch_slot(
             schedule.owner_id,
             schedule_id=schedule.id,
             slot=slot,
+            team_id=schedule.team_id,
             app=app,
         )
     except OwnerDeactivated:
@@ -141,13 +153,13 @@ def _launch_batch_slot(
             dict(schedule.arguments or {}),
             schedule.owner_id,
             is_admin=owner_is_admin,
-            origin=BatchOrigin(schedule_id=schedule.id, slot=slot),
+            origin=BatchOrigin(schedule_id=schedule.id, slot=slot, team_id=schedule.team_id),
             app=app,
         )
     except OwnerDeactivated:
         raise  # the caller pauses the schedule
-    except SlotTaken:
-        return 0  # launched before
+    except (SlotTaken, SlotSkipped):
+        return 0  # launched before, or every device is under maintenance
     except (UnknownJobType, ValidationError, LaunchForbidden, SelectionError, QuotaExceeded) as error:
         # The job type, the inventory or a limit changed since the schedule was saved.
         log.error("schedule %s cannot launch its batch of %s: %s", schedule.id, schedule.job_type, error)

@@ -24,7 +24,7 @@ NAME_KEY = "netraven:beat:leader:name"  # who leads, for operators (the lock hol
 class BeatLeader:
     def __init__(self, settings: Settings, name: str):
         self.name = name
-        self._client = redis.Redis.from_url(settings.broker_url) if settings.broker_is_redis else None
+        self._client = redis.Redis.from_url(url) if (url := settings.redis_url_in_use) else None
         self._ttl_ms = int(settings.beat_lock_ttl_seconds * 1000)
         self._lock = (
             self._client.lock(LOCK_KEY, timeout=settings.beat_lock_ttl_seconds, thread_local=False)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from netraven_tasks.models import Base, BigId, JSONType, UTCDateTime, utcnow
+from netraven_tasks.models import Base, BigId, JSONType, UTCDateTime, partial, utcnow
+from netraven_tasks.teams import models as _team_models  # noqa: F401 - team_id's table
 
 
 class WatchState(StrEnum):
@@ -26,6 +27,7 @@ class Schedule(Base):
     __tablename__ = "schedules"
     __table_args__ = (
         Index("ix_schedules_owner", "owner_id"),
+        Index("ix_schedules_team", "team_id", **partial(text("team_id IS NOT NULL"))),
         Index(
             "ix_schedules_due", "next_run_at", postgresql_where=text("enabled"), sqlite_where=text("enabled")
         ),
@@ -33,6 +35,7 @@ class Schedule(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     job_type: Mapped[str] = mapped_column(String(100))
     arguments: Mapped[dict[str, Any]] = mapped_column(JSONType)
     # A device selector: each slot launches one batch over what it selects then (migration 0013).

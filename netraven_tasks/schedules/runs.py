@@ -30,6 +30,7 @@ def insert_scheduled_row(
     args: dict[str, Any],
     schedule_id: int,
     slot: datetime,
+    team_id: int | None = None,
 ) -> int:
     """Insert the queued row of (schedule, slot); raises SlotTaken if it is there already."""
     now = utcnow()
@@ -48,6 +49,7 @@ def insert_scheduled_row(
             updated_at=now,
             schedule_id=schedule_id,
             scheduled_for=slot,
+            team_id=team_id,
         )
         .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_for"])
         .returning(JobLog.id)

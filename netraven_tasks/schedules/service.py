@@ -38,6 +38,7 @@ EDITABLE = (
     "enabled",
     "grace_seconds",
     "description",
+    "team_id",
 )
 
 
@@ -65,6 +66,12 @@ class ScheduleBodySchema(InputSchema):
         allow_none=True, strict=True, validate=validate.Range(min=1, max=366 * 86400)
     )
     description = fields.String(allow_none=True, validate=validate.Length(max=500))
+    team_id = fields.Integer(
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "the team it and its runs belong to (you must be a member; null: none)"},
+    )
 
 
 def timing_of(schedule: Schedule | Mapping[str, Any]) -> Timing:
@@ -72,26 +79,11 @@ def timing_of(schedule: Schedule | Mapping[str, Any]) -> Timing:
     return Timing(get("interval_seconds"), get("cron"), get("timezone") or "UTC")
 
 
-def check_schedule(values: dict[str, Any], settings: Settings, owner_is_admin: bool) -> dict[str, Any]:
-    """The complete schedule ``values`` checked and normalised; ValidationError names each bad field.
-
-    Its runs are the owner's launches, so the job type's launch roles apply to the owner
-    (LaunchForbidden, a 403, when the owner may not launch it with these arguments).
-    """
+def timing_errors(values: dict[str, Any], settings: Settings) -> dict[str, list[str]]:
+    """The problems of a schedule's timing (``interval_seconds`` or ``cron``, ``timezone``) by
+    field; empty when none, and then ``values["cron"]`` is normalised."""
     min_interval = settings.schedule_min_interval_seconds
     problems: dict[str, list[str]] = {}
-    declared = get_job_type(values["job_type"])
-    if declared is None:
-        known = ", ".join(job.name for job in all_job_types())
-        problems["job_type"] = [f"unknown job type {values['job_type'][:100]!r}; known: {known}"]
-    elif values.get("targets"):
-        # each device's address and the owner's roles per device are checked at each launch
-        problems.update(batch_argument_errors(declared, values.get("arguments") or {}))
-    else:
-        try:
-            values["arguments"] = declared.authorize(values.get("arguments") or {}, owner_is_admin, settings)
-        except ValidationError as error:
-            problems["arguments"] = error.messages  # type: ignore[assignment]
     interval, cron = values.get("interval_seconds"), values.get("cron")
     if (interval is None) == (cron is None):
         problems["interval_seconds"] = ["give exactly one of interval_seconds or cron"]
@@ -106,6 +98,29 @@ def check_schedule(values: dict[str, Any], settings: Settings, owner_is_admin: b
         zone(values.get("timezone") or "UTC")
     except TimingError as error:
         problems["timezone"] = [str(error)]
+    return problems
+
+
+def check_schedule(values: dict[str, Any], settings: Settings, owner_is_admin: bool) -> dict[str, Any]:
+    """The complete schedule ``values`` checked and normalised; ValidationError names each bad field.
+
+    Its runs are the owner's launches, so the job type's launch roles apply to the owner
+    (LaunchForbidden, a 403, when the owner may not launch it with these arguments).
+    """
+    problems: dict[str, list[str]] = {}
+    declared = get_job_type(values["job_type"])
+    if declared is None:
+        known = ", ".join(job.name for job in all_job_types())
+        problems["job_type"] = [f"unknown job type {values['job_type'][:100]!r}; known: {known}"]
+    elif values.get("targets"):
+        # each device's address and the owner's roles per device are checked at each launch
+        problems.update(batch_argument_errors(declared, values.get("arguments") or {}))
+    else:
+        try:
+            values["arguments"] = declared.authorize(values.get("arguments") or {}, owner_is_admin, settings)
+        except ValidationError as error:
+            problems["arguments"] = error.messages  # type: ignore[assignment]
+    problems.update(timing_errors(values, settings))
     if problems:
         raise ValidationError(problems)
     if values.get("grace_seconds") is None:

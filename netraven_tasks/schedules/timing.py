@@ -55,6 +55,15 @@ class Timing:
         first = self.next_slot(around)
         return (self.next_slot(first) - first).total_seconds()
 
+    def upcoming(self, after: datetime, count: int) -> list[datetime]:
+        """The next ``count`` slots strictly after ``after``: what beat launches from then on (a
+        new schedule's first run is ``next_slot(now)``, and each launch moves to the slot after)."""
+        slots: list[datetime] = []
+        for _ in range(count):
+            after = self.next_slot(after)
+            slots.append(after)
+        return slots
+
 
 def zone(name: str) -> ZoneInfo:
     try:

@@ -1,11 +1,13 @@
 """The missed-run check: is each enabled schedule's latest slot started by slot + grace?
 
 A slot whose grace has passed without a started run makes the schedule ``late``; once the next
-slot has passed too it is ``missed`` and the owner is told (once per incident); the first started
-run after that ends the incident with ``recovered``. It judges the job logs, not beat, so it
-runs outside beat: in the recorder every worker runs (``start_watch``). Several recorders may
-check at once: each schedule is judged under its row lock (skip-locked), and each alert's outbox
-key is the incident's first slot, so it is enqueued once however often it is judged.
+slot has passed too it is ``missed`` and the owner and the matching routes are told (once per
+incident); the first started run after that ends the incident with ``recovered``. A slot a
+maintenance window skipped counts as started, and inside a window covering the schedule the
+alerts are recorded as suppressed. It judges the job logs, not beat, so it runs outside beat: in
+the recorder every worker runs (``start_watch``). Several recorders may check at once: each
+schedule is judged under its row lock (skip-locked), and each alert's outbox key is the
+incident's first slot, so it is enqueued once however often it is judged.
 """
 
 from __future__ import annotations
@@ -22,11 +24,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from netraven_tasks.batches.models import Batch, BatchStatus
 from netraven_tasks.db import session_factory
+from netraven_tasks.maintenance.matching import suppressing_window
+from netraven_tasks.maintenance.models import SkippedSlot
+from netraven_tasks.maintenance.skipping import schedule_device
+from netraven_tasks.maintenance.suppression import record_suppressed
 from netraven_tasks.models import JobLog, User, utcnow
 from netraven_tasks.notifications.alerting import Alert, enqueue_alert
 from netraven_tasks.notifications.planning import as_recipient
 from netraven_tasks.notifications.rendering import Renderer
 from netraven_tasks.notifications.tasks import DELIVER_TASK, renderer
+from netraven_tasks.routes.events import missed_run_event
+from netraven_tasks.routes.planning import any_route_enabled, plan_route_messages
 from netraven_tasks.schedules.models import Schedule, WatchState
 from netraven_tasks.schedules.service import timing_of
 from netraven_tasks.schedules.timing import Timing
@@ -71,7 +79,11 @@ def _started_since(session: Session, schedule_id: int) -> Callable[[datetime], b
         batches = select(
             exists().where(Batch.schedule_id == schedule_id, Batch.scheduled_for >= slot, batch_started)
         )
-        return bool(session.scalar(query)) or bool(session.scalar(batches))
+        # A slot a maintenance window skipped (wholly, or devices of its batch) is accounted for.
+        skipped = select(
+            exists().where(SkippedSlot.schedule_id == schedule_id, SkippedSlot.scheduled_for >= slot)
+        )
+        return any(bool(session.scalar(check)) for check in (query, batches, skipped))
 
     return check
 
@@ -134,11 +146,21 @@ def judge_schedule(
         schedule.watch_state = verdict.state.value
     if event is None or slot is None:
         return []
-    owner = session.get(User, schedule.owner_id)
-    if owner is None:
-        return []
     alert = incident_alert(schedule, event, slot, renderer.public_url)
-    return enqueue_alert(session, as_recipient(owner), alert, renderer, mail_from, now)
+    owner = session.get(User, schedule.owner_id)
+    device = schedule_device(schedule)
+    window = suppressing_window(session, device=device, schedule_id=schedule.id, at=now)
+    ids: list[int] = []
+    if owner is not None and window is not None:
+        record_suppressed(
+            session, window, event=event, schedule_id=schedule.id, device=device, user_id=owner.id
+        )
+    elif owner is not None:
+        ids = enqueue_alert(session, as_recipient(owner), alert, renderer, mail_from, now)
+    if any_route_enabled(session):  # routes: held back by the same window in plan_route_messages
+        routed = missed_run_event(session, schedule, alert, renderer)
+        ids += plan_route_messages(session, routed, mail_from, now)
+    return ids
 
 
 def check_schedules(

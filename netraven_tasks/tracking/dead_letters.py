@@ -181,6 +181,6 @@ def count(client: redis.Redis) -> int:
 
 def dead_letters_for(settings: Settings, client: redis.Redis | None = None) -> DeadLetters:
     """Where this installation keeps its dead letters: Redis when the broker is Redis, else var/."""
-    if settings.broker_is_redis:
-        return RedisDeadLetters(client if client is not None else redis.Redis.from_url(settings.broker_url))
+    if (url := settings.redis_url_in_use) is not None:
+        return RedisDeadLetters(client if client is not None else redis.Redis.from_url(url))
     return DirectoryDeadLetters(settings.var_dir / "dead-letters")

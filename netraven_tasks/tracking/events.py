@@ -39,6 +39,7 @@ class TrackingEvent:
     traceback: str | None = None
     next_retry_at: datetime | None = None
     batch_id: int | None = None  # a fleet run's child: set on its queued event only
+    team_id: int | None = None  # the team the run belongs to: set on its queued event only
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow: the values go straight to json.dumps. dataclasses.asdict deep-copies args and

@@ -88,11 +88,21 @@ class LiveFeed:
         """Entries after ``after`` as (stream id, ``job`` or ``batch``, row), waiting up to
         ``block_ms`` for the first."""
         response: Any = self._client.xread({self._stream: after}, count=count, block=block_ms)
-        if not response:
-            return []
-        entries = []
-        for entry_id, fields in response[0][1]:
-            for kind in ("job", "batch"):
-                if fields and kind.encode() in fields:
-                    entries.append((entry_id.decode(), kind, json.loads(fields[kind.encode()])))
-        return entries
+        return parse_entries(response[0][1]) if response else []
+
+
+def parse_entries(raw: Iterable[tuple[bytes, dict[bytes, bytes]]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Stream entries as (stream id, ``job`` or ``batch``, row), from XREAD or XRANGE (sync or
+    asyncio client alike)."""
+    entries = []
+    for entry_id, fields in raw:
+        for kind in ("job", "batch"):
+            if fields and kind.encode() in fields:
+                entries.append((entry_id.decode(), kind, json.loads(fields[kind.encode()])))
+    return entries
+
+
+def id_order(entry_id: str) -> tuple[int, int]:
+    """A stream id as a sortable pair: ``"1700000000000-3"`` comes after ``"1700000000000-2"``."""
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)

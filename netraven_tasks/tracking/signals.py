@@ -3,7 +3,9 @@
 ``TrackingSignals`` connects them (``celery_integration.install`` does, once per app); the
 functions below only build the event, or None for what is not tracked. They decide nothing.
 Only tasks of declared job types are tracked; internal tasks (notifications, digests, the
-reaper) are not.
+reaper) are not. Celery's signals are the process's, so each app's handlers pass on only the
+tasks that app's integration tracks (``tracks``): two apps in one process (ours and one that
+``track`` was called on) never record one event twice.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ log = logging.getLogger(__name__)
 
 
 class TrackingSignals:
-    """The handlers of one process, bound to the recorder ``recorder_provider`` gives."""
+    """The handlers of one app, bound to the recorder ``recorder_provider`` gives; they record
+    only the tasks whose name ``tracks`` accepts."""
 
-    def __init__(self, recorder_provider: Callable[[], Recorder]):
+    def __init__(self, recorder_provider: Callable[[], Recorder], tracks: Callable[[str], bool]):
         self._recorder_provider = recorder_provider
+        self._tracks = tracks
 
     def connect(self) -> None:
         """Connect one handler per signal; each records what its event builder makes of it."""
@@ -43,8 +47,10 @@ class TrackingSignals:
             signal.connect(self._handler(build), weak=False)
 
     def _handler(self, build: Callable[..., TrackingEvent | None]) -> Callable[..., None]:
-        def handle(**kwargs: Any) -> None:
-            self.record(build(**kwargs))
+        def handle(sender: Any = None, **kwargs: Any) -> None:
+            # publish names its task; the others pass the task itself
+            if self._tracks(sender if isinstance(sender, str) else getattr(sender, "name", "")):
+                self.record(build(sender=sender, **kwargs))
 
         return handle
 
@@ -72,15 +78,16 @@ def publish_event(
         # A retry's own publish is recorded by on_retry; launch_job wrote its queued row itself.
         # What remains are runs published by other means (e.g. ``app.send_task`` in a script).
         return None
-    kwargs = body[1] if isinstance(body, (tuple, list)) and len(body) > 1 else {}
+    args, kwargs = (body[0], body[1]) if isinstance(body, (tuple, list)) and len(body) > 1 else ((), {})
+    named = declared.named_arguments(args, kwargs)
     owner = headers.get(OWNER_HEADER)
     return TrackingEvent(
         kind=EventKind.QUEUED,
         task_id=headers["id"],
         job_type=declared.name,
-        device=declared.device_of(kwargs),
+        device=declared.device_of(named),
         owner_id=int(owner) if owner is not None else None,
-        args=kwargs,
+        args=named,
     )
 
 
@@ -95,19 +102,20 @@ def _attempt_event(kind: EventKind, declared: JobType, request: Any, **fields: A
 
 
 def prerun_event(
-    sender: Any = None, task_id: str = "", kwargs: dict[str, Any] | None = None, **_: Any
+    sender: Any = None, task_id: str = "", args: Any = None, kwargs: dict[str, Any] | None = None, **_: Any
 ) -> TrackingEvent | None:
     declared = _tracked(sender)
     if declared is None:
         return None
     request = sender.request
+    named = declared.named_arguments(args, kwargs)
     return _attempt_event(
         EventKind.STARTED,
         declared,
         request,
         task_id=task_id,
-        device=declared.device_of(kwargs or {}),
-        args=kwargs,
+        device=declared.device_of(named),
+        args=named,
         worker=request.hostname,
     )
 

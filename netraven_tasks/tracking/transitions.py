@@ -163,7 +163,7 @@ _PG_FRESH_COLUMNS = (
     ("celery_retries", "int"), ("started_at", "timestamptz"), ("finished_at", "timestamptz"),
     ("next_retry_at", "timestamptz"), ("duration_seconds", "float8"), ("result", "jsonb"),
     ("error_type", "varchar"), ("error_message", "text"), ("worker", "varchar"),
-    ("updated_at", "timestamptz"), ("batch_id", "bigint"),
+    ("updated_at", "timestamptz"), ("batch_id", "bigint"), ("team_id", "int"),
 )  # fmt: skip
 _ENTRY_COLUMNS = ("job_log_id", "at", "level", "event", "message", "details")
 
@@ -183,6 +183,7 @@ def _new_row(event: TrackingEvent) -> RunRow:
         queued_at=event.at,
         updated_at=event.at,
         batch_id=event.batch_id,
+        team_id=event.team_id,
     )
     return RunRow(values, unwritten=True)
 

@@ -7,13 +7,17 @@ from datetime import UTC, datetime
 import pytest
 from marshmallow import ValidationError
 
+from netraven_tasks.backups.queries import HistoryForbidden
 from netraven_tasks.batches.queries import BatchNotFound
 from netraven_tasks.devices.selection import SelectionError
 from netraven_tasks.jobs.actions import ActionUnavailable, JobActionRefused
 from netraven_tasks.jobs.launch import LaunchUnavailable, UnknownJobType
 from netraven_tasks.jobs.launch_roles import LaunchForbidden
+from netraven_tasks.maintenance.windows import WindowNotFound, WindowRefused
 from netraven_tasks.quotas import QuotaExceeded
+from netraven_tasks.routes.editing import RouteAccessDenied
 from netraven_tasks.statistics import StatisticsError
+from netraven_tasks.teams.service import TeamForbidden, TeamNameTaken, TeamNotFound
 
 ANSWERS = [
     (LaunchUnavailable("the broker is unavailable"), 503),
@@ -26,6 +30,13 @@ ANSWERS = [
     (QuotaExceeded("at most 60 launches per minute", retry_after=7), 429),
     (SelectionError("no enabled device matches"), 422),
     (BatchNotFound("no batch 7"), 404),
+    (HistoryForbidden("only admins may read other users' backups"), 403),
+    (WindowNotFound("no maintenance window 7"), 404),
+    (WindowRefused("maintenance window 7 is in progress: end it first"), 409),
+    (TeamNotFound("no team 7"), 404),
+    (TeamNameTaken("name: a team named 'NOC' exists already"), 409),
+    (TeamForbidden("team 'NOC': only a team manager or an admin may manage members"), 403),
+    (RouteAccessDenied("only the team's managers or an admin may change its routes"), 403),
 ]
 
 

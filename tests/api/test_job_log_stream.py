@@ -10,8 +10,8 @@ import uuid
 import pytest
 import redis
 
-from api.security import Caller
 from api.stream import job_events
+from netraven_tasks.access.policy import Viewer
 from netraven_tasks.tracking.live import LiveFeed
 from tests.api.test_jobs_and_job_logs import launch
 
@@ -19,10 +19,10 @@ from tests.api.test_jobs_and_job_logs import launch
 class Watching:
     """A CallerWatch stand-in for the generator's own tests: the caller, unchanged."""
 
-    def __init__(self, caller: Caller):
+    def __init__(self, caller: Viewer):
         self.caller = caller
 
-    def current(self) -> Caller:
+    def current(self) -> Viewer:
         return self.caller
 
 
@@ -48,16 +48,14 @@ def test_a_user_gets_only_their_rows_an_admin_all_with_heartbeats_and_an_end(fee
     feed.publish([{"id": 1, "owner_id": 7, "status": "completed"}])
 
     began = time.monotonic()
-    mine = "".join(
-        job_events(feed, Watching(Caller(7, "u7", False)), start, time.monotonic() + 0.6, heartbeat=0.2)
-    )
+    mine = "".join(job_events(feed, Watching(Viewer(7, False)), start, time.monotonic() + 0.6, heartbeat=0.2))
     assert time.monotonic() - began < 3  # the stream ends by itself
     assert [(e["row"]["id"], e["row"]["status"]) for e in _events(mine)] == [(1, "queued"), (1, "completed")]
     assert mine.startswith("retry: 1000\n") and ": heartbeat\n\n" in mine
     assert mine.endswith(": stream closed, reconnect with Last-Event-ID\n\n")
 
     everything = "".join(
-        job_events(feed, Watching(Caller(1, "root", True)), start, time.monotonic() + 0.3, heartbeat=0.1)
+        job_events(feed, Watching(Viewer(1, True)), start, time.monotonic() + 0.3, heartbeat=0.1)
     )
     assert [e["row"]["id"] for e in _events(everything)] == [1, 2, 1]
 
@@ -65,12 +63,8 @@ def test_a_user_gets_only_their_rows_an_admin_all_with_heartbeats_and_an_end(fee
 def test_resuming_after_an_id_skips_what_was_seen(feed):
     start = feed.last_id()
     feed.publish([{"id": n, "owner_id": 7, "status": "queued"} for n in (1, 2, 3)])
-    first = _events(
-        "".join(job_events(feed, Watching(Caller(7, "u", False)), start, time.monotonic() + 0.2, 0.1))
-    )
-    rest = "".join(
-        job_events(feed, Watching(Caller(7, "u", False)), first[0]["id"], time.monotonic() + 0.2, 0.1)
-    )
+    first = _events("".join(job_events(feed, Watching(Viewer(7, False)), start, time.monotonic() + 0.2, 0.1)))
+    rest = "".join(job_events(feed, Watching(Viewer(7, False)), first[0]["id"], time.monotonic() + 0.2, 0.1))
     assert [e["row"]["id"] for e in _events(rest)] == [2, 3]
 
 

@@ -3,17 +3,15 @@ or none, every bad row named by its line, and a second import of the same file c
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, TEST_ENV
+from tests.support.console import Outcome, in_process
 
 GOOD_CSV = """name,address,platform,site,tags
 core-rtr-01,10.0.0.1,cisco_ios,FRA,core;pop:fra
@@ -36,13 +34,6 @@ YAML = """
 """
 
 
-@dataclass(frozen=True)
-class Outcome:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def console(*args: str) -> subprocess.CompletedProcess[str]:
     """The console script itself, as a shell runs it (its exit status and stderr)."""
     return subprocess.run(
@@ -56,21 +47,7 @@ def console(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def cli(*args: str) -> Outcome:
-    """The same command in this process (a console script start costs seconds): what ``main`` does
-    but the process-wide umask, with CommandError as its exit status 2."""
-    from netraven_tasks.cli import CommandError, build_parser
-    from netraven_tasks.settings import get_settings
-
-    parsed = build_parser().parse_args(["devices", *args])
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            parsed.func(get_settings(), parsed)
-        except CommandError as error:
-            print(f"error: {error}", file=sys.stderr)
-            code = 2
-    return Outcome(code, out.getvalue(), err.getvalue())
+    return in_process("devices", *args)
 
 
 @pytest.fixture

@@ -74,7 +74,10 @@ def test_cli_explains_bad_job_arguments(embedded_env):
     assert cli(embedded_env, "db", "upgrade").returncode == 0
     unknown = cli(embedded_env, "run", "no_such_job")
     assert unknown.returncode == 2
-    assert "unknown job type 'no_such_job'; known: config_backup, reachability_check" in unknown.stderr
+    assert (
+        "unknown job type 'no_such_job'; known: compliance_check, config_backup, reachability_check"
+        in unknown.stderr
+    )
     bad = cli(embedded_env, "run", "reachability_check", "--arg", "host=r1", "--arg", "port=70000")
     assert bad.returncode == 2
     assert '"port"' in bad.stderr and "Traceback" not in bad.stderr

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from tests.api.conftest import app, client, make_api_user, users  # noqa: F401 - shared fixtures
+from tests.notifications.conftest import http_receiver  # noqa: F401 - summaries' webhooks
 
 
 @pytest.fixture

@@ -69,6 +69,11 @@ def test_another_users_batch_is_not_found_and_not_listed(client, users, fleet):
         ({"site": "NOWHERE"}, {}, "targets"),  # matches nothing
         ({"devices": ["r01", "ghost"]}, {}, "targets"),  # an unknown device
         ({"site": "FRA", "devices": ["r01"]}, {}, "targets"),  # names and filters
+        ({}, {}, "targets"),  # no field at all
+        ({"sites": "FRA"}, {}, "targets"),  # an unknown key
+        ({"tags": "core"}, {}, "targets"),  # not a list
+        ({"devices": ["../r01"]}, {}, "targets"),  # not a device name
+        ("FRA", {}, "targets"),  # not a selector
         ({"site": "FRA"}, {"port": "twenty-two"}, "arguments"),
         ({"site": "FRA"}, {"port": 99999}, "arguments"),
         ({"site": "FRA"}, {"host": "10.0.0.1"}, "arguments"),  # set per device
@@ -93,3 +98,43 @@ def test_a_non_admin_batch_over_the_size_quota_is_a_429(app, client, users, flee
     response = launch(client, users.alice, {"site": "FRA"})
     assert response.status_code == 429 and "NETRAVEN_MAX_BATCH_DEVICES" in response.get_json()["message"]
     assert launch(client, users.admin, {"site": "FRA"}).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("targets", "field", "message"),
+    [
+        ({}, "_schema", "give devices, or any of site, platform, tags"),
+        ({"site": "FRA", "devices": ["r01"]}, "devices", "give devices or filters, not both (site)"),
+        ({"sites": "FRA"}, "sites", "Unknown field."),
+        ({"platform": "ios"}, "platform", "must be one of"),
+    ],
+)
+def test_a_bad_selector_is_refused_by_the_body_schema_before_anything_is_written(
+    client, users, fleet, targets, field, message
+):
+    """The selector is checked with the body (``TargetsSchema``, the one selector check), so its 422
+    names the field inside ``targets`` and nothing is launched."""
+    response = launch(client, users.alice, targets)
+    assert response.status_code == 422, response.get_json()
+    problems = response.get_json()["errors"]["json"]["targets"][field]
+    assert any(message in problem for problem in problems), problems
+    assert response.get_json()["message"].startswith(f"targets.{field}: ")
+    assert client.get("/batches", headers=users.admin.headers).get_json() == []
+
+
+def test_the_spec_states_what_a_selector_may_hold(client):
+    """``/openapi.json`` says what the API accepts as ``targets``, for batches and schedules alike:
+    its fields, no other key, at least one, and names or filters but never both."""
+    spec = client.get("/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    reference = {"$ref": "#/components/schemas/Targets"}
+    assert schemas["BatchLaunch"]["properties"]["targets"]["allOf"] == [reference]
+    assert reference in schemas["ScheduleBody"]["properties"]["targets"]["anyOf"]
+    targets = schemas["Targets"]
+    assert set(targets["properties"]) == {"devices", "site", "platform", "tags"}
+    assert targets["additionalProperties"] is False and targets["minProperties"] == 1
+    assert targets["properties"]["devices"]["items"]["pattern"]  # a host name, as the inventory's
+    assert targets["properties"]["tags"]["type"] == "array"
+    names, filters = targets["oneOf"]
+    assert names == {"required": ["devices"]}
+    assert filters == {"anyOf": [{"required": ["site"]}, {"required": ["platform"]}, {"required": ["tags"]}]}

@@ -1,5 +1,6 @@
-"""Fleet runs on the real worker: a batch with refusing devices ends ``partial`` and re-runs its
-failed devices; a canceled batch cancels what has not started and lets the running finish."""
+"""Fleet runs on the real worker: a batch with refusing devices ends ``partial``, tells its owner
+once (one summary per channel, no message per device) and re-runs its failed devices; a canceled
+batch cancels what has not started, lets the running finish, and is summed up once too."""
 
 from __future__ import annotations
 
@@ -53,9 +54,16 @@ def recount(settings, batch_id: int) -> dict[str, int]:
         return {status: count for status, count in rows}
 
 
+def summaries(mail, user) -> list:  # type: ignore[no-untyped-def,type-arg]
+    return mail.to(f"{user.username}@example.test")
+
+
 def test_refusing_devices_make_a_partial_batch_and_rerun_failed_launches_them_alone(
-    client, users, add_devices, listening_port, settings
+    client, users, add_devices, listening_port, settings, mail, http_receiver
 ):
+    channels = {"slack_webhook_url": http_receiver.url("/slack"), "webhook_url": http_receiver.url("/hook")}
+    put = client.patch("/users/me/notification-preferences", json=channels, headers=users.alice.headers)
+    assert put.status_code == 200, put.get_json()
     names = add_devices([(f"dev-{i:02d}", f"127.0.0.{i}") for i in range(1, OPEN + REFUSING + 1)])
     response = launch(client, users.alice, {"tags": ["core"]}, {"port": listening_port, "timeout": 5})
     assert response.status_code == 202, response.get_json()
@@ -69,6 +77,24 @@ def test_refusing_devices_make_a_partial_batch_and_rerun_failed_launches_them_al
     assert body["progress"] == 1 and body["finished_at"] is not None
     assert recount(settings, batch_id) == {"completed": OPEN, "failed": REFUSING}
 
+    # One summary per channel: the mail names the failed devices and their errors, the webhook
+    # carries them as JSON, Slack lists them.
+    first = mail.wait_for(1, address="alice@example.test")[0].message
+    assert (
+        first["Subject"]
+        == f"NetRaven: reachability_check on {OPEN + REFUSING} devices: 27 completed, 3 failed"
+    )
+    text = first.get_body(("plain",)).get_content()
+    for name in names[OPEN:]:
+        assert f"- {name}: ConnectionRefusedError:" in text, text
+    assert f"/ui/batches/{batch_id}" in text and "Slowest devices" in text
+    hooks = {r["path"]: r["json"] for r in http_receiver.wait_for(2)}
+    assert hooks["/hook"]["event"] == "batch.finished" and hooks["/hook"]["status"] == "partial"
+    assert hooks["/hook"]["counts"]["completed"] == OPEN and hooks["/hook"]["total"] == OPEN + REFUSING
+    assert [d["device"] for d in hooks["/hook"]["failed_devices"]] == names[OPEN:]
+    assert hooks["/hook"]["failed_devices_omitted"] == 0
+    assert all(name in hooks["/slack"]["blocks"][0]["text"]["text"] for name in names[OPEN:])
+
     rerun = client.post(f"/batches/{batch_id}/rerun", json={"only": "failed"}, headers=users.alice.headers)
     assert rerun.status_code == 202, rerun.get_json()
     again = rerun.get_json()
@@ -76,10 +102,18 @@ def test_refusing_devices_make_a_partial_batch_and_rerun_failed_launches_them_al
     body = settled(client, users.alice, again["batch_id"])
     assert body["rerun_of"] == batch_id and body["status"] == "failed"
     assert body["failed_devices"] == names[OPEN:]
+    # The re-run's summary came after every message the first batch planned, so by now a
+    # per-device message of either batch would be here too: there are exactly the two summaries.
+    second = eventually(lambda: len(summaries(mail, users.alice)) >= 2 and summaries(mail, users.alice))
+    assert [m.message["Subject"] for m in second] == [
+        first["Subject"],
+        f"NetRaven: reachability_check on {REFUSING} devices: 3 failed",
+    ]
+    assert len(http_receiver.wait_for(4)) == 4  # two summaries, each on Slack and the webhook
 
 
 def test_canceling_a_running_batch_cancels_the_queued_and_lets_the_running_finish(
-    client, users, add_devices, settings
+    client, users, add_devices, settings, mail
 ):
     add_devices([(f"nap-{i:02d}", f"127.0.0.{i}") for i in range(1, 13)])
     response = launch(client, users.alice, {"site": "FRA"}, {"seconds": 2}, job_type="test_nap")
@@ -102,3 +136,8 @@ def test_canceling_a_running_batch_cancels_the_queued_and_lets_the_running_finis
     assert recount(settings, batch_id) == {k: v for k, v in counts.items() if v}
     again = client.post(f"/batches/{batch_id}/cancel", headers=users.alice.headers)
     assert again.status_code == 409
+    told = mail.wait_for(1, address="alice@example.test")
+    assert len(told) == 1, [m.message["Subject"] for m in told]
+    assert told[0].message["Subject"] == (
+        f"NetRaven: test_nap on 12 devices: {counts['completed']} completed, {counts['canceled']} canceled"
+    )

@@ -69,6 +69,9 @@ def _launch(settings, spare_app, job_type: str, host: str, stamps: Stamps, secon
     return launch_job(settings, job_type, arguments, None, app=spare_app)
 
 
+BUSY_SECONDS = 6
+
+
 def _waits(job) -> list[str]:  # type: ignore[no-untyped-def]
     return [entry.message for entry in job.entries if entry.event == "deferred"]
 
@@ -183,7 +186,8 @@ def test_a_job_canceled_while_it_waits_for_its_device_never_runs(
     admin = create_user(db_session, "lease-admin", "lease-admin@example.test", is_admin=True)
     db_session.commit()
     with worker_on(SPARE_REDIS_URL, "cancel", tmp_path, POOL, **LIMITED):
-        busy = _launch(settings, spare_app, "test_stamped", "r7", stamps, 2)
+        # Long enough that a loaded machine still sees the second run waiting before the first ends.
+        busy = _launch(settings, spare_app, "test_stamped", "r7", stamps, BUSY_SECONDS)
         waiting = _launch(settings, spare_app, "test_stamped", "r7", stamps, 0)
         eventually(lambda: _waits(wait_for_job(waiting.job_log_id, statuses={"queued"})), 20, "a wait")
         row = db_session.get(JobLog, waiting.job_log_id)

@@ -3,17 +3,20 @@ in tests/conftest.py: the dashboard's browser tests read its mail too, and one p
 
 from __future__ import annotations
 
+import base64
 import json
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
+from celery import Celery
 from sqlalchemy import func, select
 
-from tests.conftest import eventually
+from tests.conftest import SPARE_REDIS_URL
+from tests.support.receiver import HttpReceiver, http_receiver
+
+__all__ = ["HttpReceiver", "http_receiver"]  # the receiver fixture, shared with tests/api
 
 
 @pytest.fixture
@@ -124,55 +127,15 @@ def insert_failed_jobs(settings, owner: int, count: int) -> list[int]:  # type: 
         return [job.id for job in jobs]
 
 
-@dataclass
-class HttpReceiver:
-    """A little HTTP server on 127.0.0.1: records every request, answers from ``statuses``."""
-
-    port: int = 0
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)  # consumed one per request; then 200
-    body: bytes = b"ok"
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-        return eventually(lambda: len(self.requests) >= count and list(self.requests), timeout, "requests")
-
-
 @pytest.fixture
-def http_receiver() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
+def broker(spare_redis: redis.Redis) -> tuple[Celery, redis.Redis]:
+    """A real Celery app on a Redis db no worker reads: what the planner publishes stays there."""
+    # Not the current app: tasks bound later in the session (task.app) must keep the real one.
+    return Celery("planning-test", broker=SPARE_REDIS_URL, set_as_current=False), spare_redis
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with receiver.lock:
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                receiver.requests.append(
-                    {
-                        "path": self.path,
-                        "headers": {k.lower(): v for k, v in self.headers.items()},  # case-insensitive
-                        "raw": raw,
-                        "json": json.loads(raw or b"null"),
-                        "status": status,
-                    }
-                )
-            body = receiver.body if status == 200 else b"error"
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def published(client: redis.Redis) -> list[tuple[str, list, dict]]:  # type: ignore[type-arg]
+    """The tasks published to the broker's default queue: (name, args, kwargs)."""
+    messages = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
+    bodies = [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))) for m in messages]
+    return [(name, body[0], body[1]) for name, body in bodies]

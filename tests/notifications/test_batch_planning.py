@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections import Counter
 from datetime import timedelta
 
-import pytest
-import redis
 import sqlalchemy as sa
-from celery import Celery
 
 from netraven_tasks.models import utcnow
 from netraven_tasks.notifications.batch_planning import NotificationPlanner
 from netraven_tasks.notifications.models import DigestItem, OutboxMessage
-from netraven_tasks.notifications.tasks import DELIVER_TASK, NOTIFY_TASK, renderer
+from netraven_tasks.notifications.tasks import DELIVER_TASK, NOTIFY_BATCH_TASK, NOTIFY_TASK, renderer
 from netraven_tasks.tracking.events import EventKind, TrackingEvent
 from netraven_tasks.tracking.stream import RecorderConsumer, StreamRecorder
-from tests.conftest import SPARE_REDIS_URL
-
-
-@pytest.fixture
-def broker(spare_redis: redis.Redis) -> tuple[Celery, redis.Redis]:
-    """A real Celery app on a Redis db no worker reads: what the planner publishes stays there."""
-    # Not the current app: tasks bound later in the session (task.app) must keep the real one.
-    return Celery("planning-test", broker=SPARE_REDIS_URL, set_as_current=False), spare_redis
-
-
-def published(client: redis.Redis) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
-    messages = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
-    return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[1]) for m in messages]
+from tests.notifications.conftest import published
 
 
 def record_batch(redis_client, settings, planner, owners: list[int]) -> None:  # type: ignore[no-untyped-def]
@@ -67,7 +50,7 @@ def test_a_batch_is_planned_in_its_transaction_and_delivery_woken_once(
     immediate = make_user("immediate-user")
     hourly = make_user("hourly-user", notification_frequency="hourly")
     planner = NotificationPlanner(
-        lambda: renderer(settings), settings, app.send_task, DELIVER_TASK, NOTIFY_TASK
+        lambda: renderer(settings), settings, app.send_task, DELIVER_TASK, NOTIFY_TASK, NOTIFY_BATCH_TASK
     )
     record_batch(redis_client, settings, planner, [immediate] * 20 + [hourly] * 5)
 
@@ -75,8 +58,8 @@ def test_a_batch_is_planned_in_its_transaction_and_delivery_woken_once(
     assert len(outbox_ids) == 20
     assert db_session.scalar(sa.select(sa.func.count()).select_from(DigestItem)) == 5
     messages = published(client)
-    assert Counter(name for name, _ in messages) == {DELIVER_TASK: 1}, "no notify task per job"
-    assert sorted(messages[0][1]["ids"]) == outbox_ids
+    assert Counter(name for name, _, _ in messages) == {DELIVER_TASK: 1}, "no notify task per job"
+    assert sorted(messages[0][2]["ids"]) == outbox_ids
 
     client.delete("celery")
     record_batch(redis_client, settings, planner, [hourly] * 3)
@@ -94,9 +77,11 @@ def test_planning_that_fails_keeps_the_rows_and_falls_back_to_one_task_per_job(
     def broken_renderer():  # type: ignore[no-untyped-def]
         raise RuntimeError("template store unavailable")
 
-    planner = NotificationPlanner(broken_renderer, settings, app.send_task, DELIVER_TASK, NOTIFY_TASK)
+    planner = NotificationPlanner(
+        broken_renderer, settings, app.send_task, DELIVER_TASK, NOTIFY_TASK, NOTIFY_BATCH_TASK
+    )
     record_batch(redis_client, settings, planner, [owner] * 4)
     statuses = list(db_session.scalars(sa.select(JobLog.status)))
     assert statuses == ["failed"] * 4, "tracking rows are committed although planning failed"
     assert db_session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
-    assert Counter(name for name, _ in published(client)) == {NOTIFY_TASK: 4}
+    assert Counter(name for name, _, _ in published(client)) == {NOTIFY_TASK: 4}

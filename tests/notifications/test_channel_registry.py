@@ -29,7 +29,8 @@ from netraven_tasks.preferences import (
 )
 from netraven_tasks.settings import Settings
 
-BUILT_IN = ["email", "slack", "webhook", "sms", "inapp"]
+# The last three are routes' only (no preference field): pagerduty, opsgenie, teams.
+BUILT_IN = ["email", "slack", "webhook", "sms", "inapp", "pagerduty", "opsgenie", "teams"]
 
 
 class ToyTransport(Channel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.requirements import Requirement
 
 from netraven_tasks.cli import PASSTHROUGH, build_parser
 from tests.conftest import ROOT, TEST_ENV, free_port, stop_process, until_ready
@@ -36,6 +36,7 @@ from tests.ops.compose_file import (
     required_variables,
     variables,
 )
+from tests.support.locks import RUNTIME_LOCK, read_lock
 
 OUR_IMAGE = "netraven-tasks:local"
 CLI = str(Path(sys.executable).with_name("netraven-tasks"))
@@ -138,6 +139,19 @@ def test_docs_one_liner_fills_every_secret_of_the_env_file(tmp_path):
     assert env["POSTGRES_PASSWORD"] in url
 
 
+def test_the_rabbitmq_override_switches_every_service_of_ours_to_amqp(services):
+    """deploy/compose.rabbitmq.yaml: the broker of each of our services, nothing else; RabbitMQ
+    itself runs only with its profile (tests/rabbitmq runs the same commands against RabbitMQ)."""
+    import yaml
+
+    override = yaml.safe_load((ROOT / "deploy" / "compose.rabbitmq.yaml").read_text())
+    assert set(override["services"]) == set(ours(services)), "every service of ours, and only those"
+    for name, service in override["services"].items():
+        assert service["environment"]["NETRAVEN_BROKER_URL"].startswith("amqp://netraven:"), name
+    assert services["rabbitmq"]["profiles"] == ["rabbitmq"]
+    assert all("NETRAVEN_REDIS_URL" in service["environment"] for service in ours(services).values())
+
+
 # --- worker.Dockerfile -----------------------------------------------------------------------
 
 
@@ -159,28 +173,31 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_a_healthcheck():
     for keyword, args in instructions:
         if keyword in {"ENV", "ARG", "LABEL"}:
             assert not re.search(r"(PASSWORD|SECRET|TOKEN|BASIC_AUTH)\w*=", args), args
+
+
+def test_dependency_layer_installs_the_runtime_lock():
+    """The image's dependencies are exactly runtime.lock (tests/test_locks.py: it satisfies every
+    requirement of setup.cfg), hash-checked, before any of our code is copied."""
+    instructions = dockerfile_instructions()
+    run = next(args for keyword, args in instructions if keyword == "RUN" and "runtime.lock" in args)
+    argv = shlex.split(run)
+    assert argv[:2] == ["pip", "install"] and "--require-hashes" in argv, run
+    assert argv[argv.index("--requirement") + 1] == "requirements/runtime.lock", run
     copies = [args for keyword, args in instructions if keyword == "COPY"]
-    assert copies.index("setup.cfg ./") < copies.index("netraven_tasks ./netraven_tasks")
-
-
-def test_dependency_layer_installs_what_setup_cfg_lists(tmp_path):
-    """The RUN line that makes requirements.txt, run here on our setup.cfg."""
-    run = next(args for keyword, args in dockerfile_instructions() if "requirements.txt" in args)
-    make_requirements = run.split("&&")[0].strip()
-    (tmp_path / "setup.cfg").write_text((ROOT / "setup.cfg").read_text())
-    subprocess.run(["/bin/sh", "-c", make_requirements], cwd=tmp_path, check=True, env=_env())
-    requirements = [Requirement(line) for line in (tmp_path / "requirements.txt").read_text().split() if line]
-    names = {r.name.lower() for r in requirements}
-    assert {"celery", "sqlalchemy", "psycopg2-binary", "gunicorn", "flower", "prometheus-client"} <= names
-    assert "paramiko" in names  # the ssh extra: config backups over SSH
-    assert "pytest" not in names
-    # The install step of that layer, here against the venv the tests run in: nothing missing.
+    lock_copy = copies.index("requirements/runtime.lock ./requirements/")
+    assert lock_copy < copies.index("netraven_tasks ./netraven_tasks")
+    locked = read_lock(RUNTIME_LOCK)
+    assert {"celery", "sqlalchemy", "psycopg2-binary", "gunicorn", "prometheus-client"} <= set(locked)
+    assert {"flower", "paramiko"} <= set(locked)  # the flower extra, and ssh: config backups over SSH
+    assert "pytest" not in locked
+    # That install step, here against the venv the tests run in, offline: every locked version is
+    # already the one installed, so the tests run what the image ships.
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-index", "-r", "requirements.txt"],
-        cwd=tmp_path, env=_env(PIP_DISABLE_PIP_VERSION_CHECK="1"),
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", *argv[2:]],
+        cwd=ROOT, env=_env(PIP_DISABLE_PIP_VERSION_CHECK="1"),
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert install.returncode == 0, install.stdout + install.stderr
+    assert install.returncode == 0 and "Would install" not in install.stdout, install.stdout + install.stderr
 
 
 def tracked_copy(destination: Path) -> Path:

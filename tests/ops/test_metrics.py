@@ -209,6 +209,37 @@ def test_notifications_sent_failed_and_waiting_are_counted_by_channel(client, se
     assert value(samples, "netraven_notification_outbox_oldest_age_seconds") >= 60
 
 
+@pytest.mark.usefixtures("clean_db")
+def test_a_message_held_for_later_waits_without_being_overdue(client, settings):
+    from netraven_tasks.db import session_factory
+    from netraven_tasks.models import utcnow
+    from netraven_tasks.notifications.models import OutboxMessage
+    from netraven_tasks.users import create_user
+
+    def message(user_id: int, next_attempt_in: timedelta) -> OutboxMessage:
+        return OutboxMessage(
+            user_id=user_id, channel="email", kind="job", address="night@example.test", subject="s",
+            body_text="…", message_id=f"<{uuid.uuid4()}@test>", state="pending",
+            created_at=utcnow() - timedelta(hours=2), next_attempt_at=utcnow() + next_attempt_in,
+        )  # fmt: skip
+
+    with session_factory(settings).begin() as session:
+        user = create_user(session, "night", "night@example.test")
+        session.flush()
+        session.add(message(user.id, timedelta(hours=1)))  # quiet hours (or a backoff) hold it
+    held = scrape(client)
+
+    assert value(held, "netraven_notification_outbox_backlog", channel="email") == 1
+    assert value(held, "netraven_notification_outbox_oldest_age_seconds") >= 2 * 3600
+    assert value(held, "netraven_notification_outbox_overdue_seconds") == 0
+
+    with session_factory(settings).begin() as session:
+        session.add(message(user.id, -timedelta(seconds=90)))  # due 90 s ago, nobody sent it
+    stuck = scrape(client)
+
+    assert 90 <= value(stuck, "netraven_notification_outbox_overdue_seconds") < 120
+
+
 def test_metrics_token_is_required_when_configured(settings, database_url):
     from api import create_app
 

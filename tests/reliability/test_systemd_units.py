@@ -81,7 +81,8 @@ def stop_like_systemd(process: subprocess.Popen[bytes], kill_mode: str) -> float
 
 @pytest.mark.parametrize("kill_mode", ["mixed", "control-group"])
 @pytest.mark.parametrize("broker", ["redis", "embedded"])
-def test_idle_worker_stops_within_ten_seconds(tmp_path, database_url, kill_mode, broker):
+def test_idle_worker_stops_within_ten_seconds(tmp_path, database_url, spare_redis, kill_mode, broker):
+    # spare_redis: empty, so idle means idle (no stream entries or leader lock an earlier test left)
     env = {**os.environ, **TEST_ENV, "NETRAVEN_VAR_DIR": str(tmp_path)}
     if broker == "redis":
         env["NETRAVEN_BROKER_URL"] = SPARE_REDIS_URL  # no other worker's queue
@@ -97,7 +98,7 @@ def test_idle_worker_stops_within_ten_seconds(tmp_path, database_url, kill_mode,
 
 
 @pytest.mark.parametrize("kill_mode", ["mixed", "control-group"])
-def test_beat_and_api_stop_within_ten_seconds(tmp_path, database_url, kill_mode):
+def test_beat_and_api_stop_within_ten_seconds(tmp_path, database_url, spare_redis, kill_mode):
     env = {
         **os.environ,
         **TEST_ENV,

@@ -13,6 +13,11 @@ SAMPLE_PATH_VALUES = {
     "schedule_id": "1", "item_id": "1",  # schedules and the inbox
     "name": "sw-1",  # the device inventory
     "batch_id": "1",  # fleet runs
+    "token_id": "1",  # personal access tokens
+    "message_id": "1",  # one notification
+    "window_id": "1",  # maintenance windows
+    "team_id": "1",  # teams
+    "route_id": "1",  # routes
 }  # fmt: skip
 
 
@@ -91,9 +96,9 @@ def test_user_a_never_sees_user_b_data_and_admin_sees_both(client, users, owned)
     assert stats["bob"]["top_failing_devices"] == []
     assert [d["device"] for d in stats["alice"]["top_failing_devices"]] == ["alice-sw"]
 
-    for query in (f"owner={users.bob.id}",):
-        assert client.get(f"/job-logs?{query}", headers=as_alice).status_code == 403
-        assert client.get(f"/job-logs/statistics?{query}", headers=as_alice).status_code == 403
+    query = f"owner={users.bob.id}"
+    assert client.get(f"/job-logs?{query}", headers=as_alice).get_json() == []  # only what she may see
+    assert client.get(f"/job-logs/statistics?{query}", headers=as_alice).status_code == 403
 
     prefs = f"/users/{users.bob.id}/notification-preferences"
     assert client.get(prefs, headers=as_alice).status_code == 403
@@ -106,7 +111,7 @@ def test_a_launched_run_belongs_to_the_caller_not_to_a_body_field(client, users,
 
     owners = []
 
-    def record_owner(settings, job_type, arguments, owner_id):  # type: ignore[no-untyped-def]
+    def record_owner(settings, job_type, arguments, owner_id, team_id=None):  # type: ignore[no-untyped-def]
         owners.append((arguments, owner_id))
         return LaunchedJob(job_log_id=7, task_id="t", status="queued")
 

@@ -228,6 +228,7 @@ def test_row5a_backup_lands_in_the_database_not_on_disk(client, users, db_sessio
     history = client.get("/devices/edge-rtr-01/backups", headers=users.admin.headers).get_json()
     assert [v["sha256"] for v in history["versions"]] == [second.result["sha256"], first.result["sha256"]]
     assert history["versions"][0]["launched_by"] == users.admin.id
+    assert [(v["lines_added"], v["lines_removed"]) for v in history["versions"]] == [(1, 0), (None, None)]
     content = client.get(
         f"/devices/edge-rtr-01/backups/{first.result['sha256']}", headers=users.admin.headers
     )
@@ -241,15 +242,17 @@ def test_row5a_backup_lands_in_the_database_not_on_disk(client, users, db_sessio
 
 
 def test_row5a_another_user_cannot_poison_a_device_history(client, users, db_session, settings):
-    from netraven_tasks.backups.store import store_backup
+    from netraven_tasks.backups.normalise import build_rules
+    from netraven_tasks.backups.store import Comparison, store_backup
 
+    generic = Comparison("generic", build_rules())
     shared = store_backup(
         db_session, device="edge-rtr-01", content=b"hostname edge-rtr-01\n", namespace_owner_id=None,
-        launched_by_id=users.admin.id, driver="file", task_id=None,
+        launched_by_id=users.admin.id, driver="file", task_id=None, comparison=generic,
     )  # fmt: skip
     bobs = store_backup(
         db_session, device="edge-rtr-01", content=SECRET_LINE, namespace_owner_id=users.bob.id,
-        launched_by_id=users.bob.id, driver="url", task_id=None,
+        launched_by_id=users.bob.id, driver="url", task_id=None, comparison=generic,
     )  # fmt: skip
     db_session.commit()
     assert bobs.previous_sha256 is None and not bobs.version.changed  # bob's own, separate history

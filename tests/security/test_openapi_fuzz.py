@@ -11,6 +11,7 @@ takes one.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import schemathesis
@@ -21,9 +22,13 @@ from schemathesis.core.parameters import ParameterLocation
 from api import create_app
 from api.json_body import NUMBER_RANGE
 from api.schemas import OUT_OF_RANGE
+from netraven_tasks.devices.schemas import TargetsSchema
+from netraven_tasks.maintenance.schemas import ENDS_BEFORE_START, NOTHING_MATCHED, OUT_OF_SPAN
+
+WINDOW_RULES = (ENDS_BEFORE_START, NOTHING_MATCHED, OUT_OF_SPAN)  # maintenance windows
 
 MAX_EXAMPLES = 15
-CROSS_FIELD_RULES = ("must be later than since", "may span at most", OUT_OF_RANGE)
+CROSS_FIELD_RULES = ("must be later than since", "may span at most", OUT_OF_RANGE, *WINDOW_RULES)
 
 
 # Built at import (tests/conftest.py has set the environment): schemathesis reads the spec at
@@ -59,8 +64,8 @@ def call_and_validate(case, headers: dict[str, str]) -> None:  # type: ignore[no
 
     OpenAPI 3.0 cannot say "until after since", "at most 400 days", "a date within years 3 to
     9997", "an integer within 64 bits", "arguments as the job type's
-    own schema wants", "a host name that is no path" or "a webhook URL that resolves to a public
-    address"; those answer 422.
+    own schema wants", "a device the inventory holds", "a host name that is no path" or "a webhook
+    URL that resolves to a public address"; those answer 422.
     Any other 422 for schema-valid input is still a failure.
     """
     header = case.meta.components.get(ParameterLocation.HEADER)
@@ -83,8 +88,11 @@ def call_and_validate(case, headers: dict[str, str]) -> None:  # type: ignore[no
     body = response.json()
     if body.get("errors") == {"json": [NUMBER_RANGE]}:
         return  # an integer beyond 64 bits anywhere in a body (api/json_body.py), valid per the spec
-    if case.operation.path in ("/jobs/{job_type}/runs", "/jobs/{job_type}/batches"):
-        return  # the job type's own argument schema; a batch's targets against the inventory
+    if case.operation.path == "/jobs/{job_type}/runs":
+        return  # the job type's own argument schema
+    if case.operation.path == "/jobs/{job_type}/batches":
+        assert beyond_the_batch_spec(body["errors"]), body
+        return
     if case.operation.path.startswith("/devices/{host}"):
         assert set(body["errors"]) == {"host"}, body  # path syntax in a host name: its own 422
         return
@@ -93,6 +101,14 @@ def call_and_validate(case, headers: dict[str, str]) -> None:  # type: ignore[no
         return
     if case.operation.path in ("/schedules", "/schedules/{schedule_id}"):
         return  # schedules: validated like a launch (the job type's own schema), plus cron and zone
+    if case.operation.path == "/schedules/preview":
+        # exactly one of interval_seconds or cron, a cron that fires, a known zone: as a schedule's
+        assert set(body["errors"]["query"]) <= {"interval_seconds", "cron", "timezone"}, body
+        return
+    if case.operation.path in ("/routes", "/routes/{route_id}"):
+        # a target of its channel's kind (a public URL, a key), a team that exists, the channel's events
+        assert set(body["errors"]["json"]) <= {"target", "team_id", "match"}, body
+        return
     if case.operation.path == "/users/{user_id}/notification-preferences":
         # sms_number must be a valid number; quiet_hours a known zone and start != end (schedules)
         assert set(body["errors"]["json"]) <= {
@@ -102,7 +118,25 @@ def call_and_validate(case, headers: dict[str, str]) -> None:  # type: ignore[no
             "quiet_hours",
         }, body
         return
+    if case.operation.path == "/users/me/notifications/test":
+        # a known channel the caller has not set up (no URL, no number) or the server does not send
+        assert set(body["errors"]["json"]) == {"channel"} and "not" in body["message"], body
+        return
     assert any(rule in body["message"] for rule in CROSS_FIELD_RULES), body
+
+
+def beyond_the_batch_spec(errors: dict[str, Any]) -> bool:
+    """Whether a batch's 422 is one the spec cannot state. It states the body's shape, the selector's
+    included (``Targets``: its fields, no other key, names or filters); not the job type's own
+    arguments (nor whether it takes a device at all), nor what the inventory holds: a selector that
+    matches nothing or names an unknown device, a device whose address the job's field refuses, a
+    ``team_id`` of no team."""
+    if set(errors) == {"targets"}:
+        return True  # the inventory's answer (SelectionError)
+    found = errors.get("json", {})
+    targets = found.get("targets", {})  # by device name, never by a field of the selector
+    per_device = isinstance(targets, dict) and not {*TargetsSchema().fields, "_schema"} & targets.keys()
+    return set(found) <= {"arguments", "job_type", "targets", "team_id"} and per_device
 
 
 @schema.parametrize()

@@ -94,12 +94,26 @@ def test_published_ids_older_than_the_trim_are_forgotten(spare_redis):
 def test_the_redelivery_time_is_one_setting_the_app_and_the_reaper_read():
     changed = get_settings().model_copy(update={"redelivery_seconds": 17})
     app = celery_app.create_celery_app(changed)
-    assert app.conf.broker_transport_options == {"visibility_timeout": 17}
+    assert app.conf.broker_transport_options["visibility_timeout"] == 17
     assert reaper.ReaperHorizons.of(changed).redelivery == 17
     assert not hasattr(celery_app, "REDELIVERY_SECONDS")
     for module in (reaper, tasks, celery_app):
         source = inspect.getsource(module)
         assert "3600" not in source and "REDELIVERY_SECONDS =" not in source, module.__name__
+
+
+@pytest.mark.parametrize(("redelivery", "sweep_seconds"), [(3600, 100), (600, 100), (60, 30), (5, 2), (1, 1)])
+def test_kombu_sweeps_for_unacked_messages_at_least_twice_per_visibility_timeout(redelivery, sweep_seconds):
+    options = celery_app.redis_redelivery_options(redelivery)
+    assert options["visibility_timeout"] == redelivery
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] == sweep_seconds
+
+
+def test_apps_made_later_never_take_over_the_processs_shared_tasks():
+    from celery import current_app
+
+    celery_app.create_celery_app(get_settings().model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
+    assert current_app._get_current_object() is celery_app.app
 
 
 def test_nothing_reads_kombus_private_redis_keys():

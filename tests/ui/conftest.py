@@ -19,14 +19,22 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.api.conftest import ApiUser, make_api_user, users  # noqa: F401 - alice, bob, an admin
+from tests.api.conftest import (  # noqa: F401 - alice, bob, an admin; the Flask test client
+    ApiUser,
+    app,
+    client,
+    insert_job_logs,
+    make_api_user,
+    users,
+)
 from tests.conftest import ROOT, TEST_ENV, free_port, stop_process, until_ready
+from tests.fleet.conftest import add_devices  # noqa: F401 - inventory rows for fleet runs
 
 ARTEFACTS = ROOT / "test-artefacts" / "ui"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 LOOPBACK = "127.0.0.1"
 LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+PHONE = {"width": 375, "height": 812}  # the narrowest phone we promise
 
 # Every request of the session: (test, url). The last test reports how many left loopback.
 BROWSER_REQUESTS: list[tuple[str, str]] = []
@@ -102,6 +110,14 @@ class Dashboard:
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.page.on("dialog", lambda dialog: dialog.accept())
+        # Uncaught script errors fail every test (checked when the tab closes); console errors are
+        # kept too, but a page that shows a 4xx on purpose logs one, so tests check those themselves.
+        self.script_errors: list[str] = []
+        self.console_errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.script_errors.append(str(error)))
+        self.page.on(
+            "console", lambda message: message.type == "error" and self.console_errors.append(message.text)
+        )
 
     def open(self, path: str) -> Any:
         self.page.goto(self.server.url + path)
@@ -133,6 +149,8 @@ def dashboard(browser, api_server, worker, request) -> Iterator[Callable[..., Da
     yield open_tab
     for tab in opened:
         tab.close()
+    errors = [error for tab in opened for error in tab.script_errors]
+    assert errors == [], f"the page's script raised: {errors}"
     mine = [url for test, url in BROWSER_REQUESTS if test == request.node.name]
     assert mine, "the browser made no request at all"
     assert [url for url in mine if left_loopback(url)] == []

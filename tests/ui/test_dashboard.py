@@ -168,30 +168,55 @@ def test_the_link_in_an_email_opens_the_job_after_sign_in(
     assert "alice@example.test" in notified.inner_text() and "sent" in notified.inner_text()
 
 
-def test_change_frequency_is_persisted(dashboard, users, api_server):
+def _stored_preferences(api_server, user):  # type: ignore[no-untyped-def]
+    url = f"{api_server.url}/users/me/notification-preferences"
+    return requests.get(url, headers=user.headers, timeout=10).json()
+
+
+def test_the_preferences_form_saves_every_kind_of_control(dashboard, users, api_server):
     tab = dashboard()
     page = tab.open("/ui/preferences")
     tab.sign_in(users.alice)
-    assert page.locator("#pref-notification_frequency").input_value() == "immediate"
-    page.select_option("#pref-notification_frequency", "daily")
+    assert page.locator("#pref-notification_frequency-immediate").is_checked()
+    assert page.locator("#quiet-window").is_hidden()
+    page.check("#pref-notification_frequency-daily")
+    page.check("#pref-notify_on-state_changes")
     page.uncheck("#pref-email_on_job_completion")
+    page.check("#pref-quiet_hours")
+    page.fill("#quiet-start", "23:00")
+    page.fill("#quiet-end", "06:30")
+    page.fill("#quiet-timezone", "Europe/Berlin")
+    page.check("[data-pref=critical_job_types] input[value=config_backup]")
     page.click("#preferences button[type=submit]")
     page.locator("#saved", has_text="Saved").wait_for()
-    stored = requests.get(
-        f"{api_server.url}/users/me/notification-preferences", headers=users.alice.headers, timeout=10
-    ).json()
+    stored = _stored_preferences(api_server, users.alice)
     assert stored["notification_frequency"] == "daily" and stored["email_on_job_completion"] is False
+    assert stored["notify_on"] == "state_changes" and stored["critical_job_types"] == ["config_backup"]
+    assert stored["quiet_hours"] == {"start": "23:00", "end": "06:30", "timezone": "Europe/Berlin"}
     page.reload()
-    assert page.locator("#pref-notification_frequency").input_value() == "daily"
+    assert page.locator("#pref-notification_frequency-daily").is_checked()
+    assert (
+        page.locator("#quiet-start").input_value() == "23:00" and page.locator("#quiet-window").is_visible()
+    )
+    assert page.locator("[data-pref=critical_job_types] input[value=config_backup]").is_checked()
+    labels = page.locator("#preferences").inner_text()
+    for unwanted in ("Sms number", "Inapp", "null:", "[]"):
+        assert unwanted not in labels, unwanted
     tab.screenshot("preferences")
+    page.uncheck("#pref-quiet_hours")
+    page.check("#pref-notify_on-default")
+    page.click("#preferences button[type=submit]")
+    page.locator("#saved", has_text="Saved").wait_for()
+    stored = _stored_preferences(api_server, users.alice)
+    assert stored["quiet_hours"] is None and stored["notify_on"] is None
 
 
-def test_a_bad_webhook_url_shows_its_error_next_to_the_field(dashboard, users, api_server):
+def test_bad_values_show_their_errors_next_to_the_field(dashboard, users, api_server):
     tab = dashboard()
     page = tab.open("/ui/preferences")
     tab.sign_in(users.alice)
     page.fill("#pref-webhook_url", "ftp://example.invalid/hook")
-    page.select_option("#pref-notification_frequency", "hourly")
+    page.check("#pref-notification_frequency-hourly")
     page.click("#preferences button[type=submit]")
     error = page.locator("#error-webhook_url")
     error.wait_for()
@@ -199,10 +224,28 @@ def test_a_bad_webhook_url_shows_its_error_next_to_the_field(dashboard, users, a
     assert page.locator("#error-slack_webhook_url").is_hidden()
     assert page.locator("#saved").inner_text() == ""
     tab.screenshot("preferences-error")
-    stored = requests.get(
-        f"{api_server.url}/users/me/notification-preferences", headers=users.alice.headers, timeout=10
-    ).json()
+    page.fill("#pref-webhook_url", "")
+    page.check("#pref-quiet_hours")
+    page.fill("#quiet-start", "22:00")
+    page.fill("#quiet-end", "22:00")
+    page.click("#preferences button[type=submit]")
+    page.locator("#error-quiet_hours", has_text="end: must differ from start").wait_for()
+    assert error.is_hidden() and page.locator("#saved").inner_text() == ""
+    stored = _stored_preferences(api_server, users.alice)
     assert stored["webhook_url"] is None and stored["notification_frequency"] == "immediate"  # nothing saved
+    assert stored["quiet_hours"] is None
+
+
+def test_send_a_test_mail_from_the_preferences_page(dashboard, users, api_server, mail):
+    tab = dashboard()
+    page = tab.open("/ui/preferences")
+    tab.sign_in(users.alice)
+    page.click("[data-test-channel=email]")
+    page.locator("#test-email", has_text="Delivered to alice@example.test").wait_for(timeout=30_000)
+    received = mail.wait_for(1, address="alice@example.test")
+    assert received[0].subject == "NetRaven: test message on Email"
+    page.click("[data-test-channel=slack]")  # no URL saved: the API says so, beside the button
+    page.locator("#test-slack", has_text="not set up").wait_for()
 
 
 def test_an_expired_session_goes_back_to_sign_in(dashboard, users, settings):
@@ -233,7 +276,8 @@ def test_every_page_at_laptop_and_phone_width_keyboard_and_local_times(
     done = launch(api_server, users.admin, "test_flaky", {"succeed_on_attempt": 2, "host": "sw-tour"})
     wait_for_job(done["job_log_id"])
     pages = ["active", "job-logs", f"job-logs/{done['job_log_id']}", "statistics", "notifications",
-             "preferences", "workers"]  # fmt: skip
+             "preferences", "workers", "batches", "devices", "tokens", "audit", "jobs", "schedules",
+             "schedules/new", "maintenance"]  # fmt: skip
     for label, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
         tab = dashboard(viewport)
         tab.open("/ui/active")
@@ -244,6 +288,7 @@ def test_every_page_at_laptop_and_phone_width_keyboard_and_local_times(
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"{name} is wider than the {label} screen by {overflow}px"
             tab.screenshot(f"{name.replace('/', '-')}-{label}")
+        assert tab.console_errors == [], f"console errors at {label} width: {tab.console_errors}"
         tab.close()
 
     tab = dashboard()

@@ -1,4 +1,4 @@
-/* NetRaven dashboard: local times, sign-in, job actions, preferences and live updates.
+/* NetRaven dashboard: local times, sign-in, job and batch actions, preferences and live updates.
    Every value from the server is put in the page as text (textContent), never as HTML. */
 "use strict";
 (function () {
@@ -27,7 +27,7 @@
     let data = null;
     try { data = await response.json(); } catch (ignored) { data = null; }
     if (response.status === 401) { signInAgain(); }
-    return { status: response.status, ok: response.ok, data: data };
+    return { status: response.status, ok: response.ok, data: data, headers: response.headers };
   }
 
   function localTime(iso) {
@@ -132,10 +132,84 @@
     });
   }
 
-  /* ---- preferences: every field, the API's 422 errors next to their field */
+  /* ---- preferences: each field's control to its API value; the API's 422 errors beside the field */
+  function flatten(messages) {
+    if (typeof messages === "string") return [messages];
+    if (Array.isArray(messages)) return [].concat.apply([], messages.map(flatten));
+    if (messages && typeof messages === "object") {
+      return [].concat.apply([], Object.keys(messages).map(function (key) {
+        return flatten(messages[key]).map(function (text) { return key + ": " + text; });
+      }));
+    }
+    return [];
+  }
+
+  function preferenceValue(form, field) {
+    const name = field.dataset.pref;
+    const kind = field.dataset.kind;
+    if (kind === "checkbox") return form.elements[name].checked;
+    if (kind === "radio") {
+      const chosen = field.querySelector("input[type=radio]:checked");
+      const value = chosen ? chosen.value : "";
+      return value === "" && field.dataset.nullable === "true" ? null : value;
+    }
+    if (kind === "multi") {
+      return Array.prototype.map.call(field.querySelectorAll("input[type=checkbox]:checked"), function (box) { return box.value; });
+    }
+    if (kind === "quiet_hours") {
+      if (!form.elements[name].checked) return null;
+      return {
+        start: document.getElementById("quiet-start").value,
+        end: document.getElementById("quiet-end").value,
+        timezone: document.getElementById("quiet-timezone").value.trim(),
+      };
+    }
+    const text = form.elements[name].value.trim();
+    if (kind === "json") return text === "" ? null : JSON.parse(text);
+    return text === "" && field.dataset.nullable === "true" ? null : text;
+  }
+
+  function setupTestSends() {
+    document.querySelectorAll("[data-test-channel]").forEach(function (button) {
+      button.addEventListener("click", async function () {
+        const channel = button.dataset.testChannel;
+        const result = document.getElementById("test-" + channel);
+        button.disabled = true;
+        result.textContent = "Sending…";
+        const answer = await api("POST", "/users/me/notifications/test", { channel: channel });
+        if (answer.status !== 202) {
+          result.textContent = (answer.data && answer.data.message) || "Not sent (" + answer.status + ")";
+          button.disabled = false;
+          return;
+        }
+        const id = answer.data.id;
+        for (let tries = 0; tries < 60; tries += 1) {
+          const state = await api("GET", "/users/me/notifications/" + id);
+          const message = state.data || {};
+          if (message.state === "sent") {
+            result.textContent = "Delivered to " + message.address + ".";
+            break;
+          }
+          if (message.state === "failed") {
+            result.textContent = "Failed: " + (message.last_error || "no reason given");
+            break;
+          }
+          result.textContent = message.attempts ? "Retrying: " + (message.last_error || "") : "Sending…";
+          await new Promise(function (done) { setTimeout(done, 1000); });
+        }
+        button.disabled = false;
+      });
+    });
+  }
+
   function setupPreferences() {
     const form = document.getElementById("preferences");
     if (!form) return;
+    const quiet = document.getElementById("pref-quiet_hours");
+    if (quiet) {
+      quiet.addEventListener("change", function () { document.getElementById("quiet-window").hidden = !quiet.checked; });
+    }
+    setupTestSends();
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       const body = {};
@@ -145,19 +219,11 @@
       let broken = false;
       form.querySelectorAll(".pref").forEach(function (field) {
         const name = field.dataset.pref;
-        const input = form.elements[name];
         const message = document.getElementById("error-" + name);
         message.hidden = true;
-        input.removeAttribute("aria-invalid");
-        if (field.dataset.kind === "checkbox") body[name] = input.checked;
-        else if (field.dataset.kind === "json") {
-          const text = input.value.trim();
-          try { body[name] = text === "" ? null : JSON.parse(text); }
-          catch (ignored) { message.textContent = "not valid JSON"; message.hidden = false; broken = true; }
-        } else {
-          const text = input.value.trim();
-          body[name] = text === "" && field.dataset.nullable === "true" ? null : text;
-        }
+        field.querySelectorAll("[aria-invalid]").forEach(function (input) { input.removeAttribute("aria-invalid"); });
+        try { body[name] = preferenceValue(form, field); }
+        catch (ignored) { message.textContent = "not valid JSON"; message.hidden = false; broken = true; }
       });
       if (broken) return;
       const answer = await api("PATCH", form.dataset.url, body);
@@ -170,9 +236,9 @@
       Object.keys(errors).forEach(function (name) {
         const message = document.getElementById("error-" + name);
         if (!message) return;
-        message.textContent = [].concat(errors[name]).join(" ");
+        message.textContent = flatten(errors[name]).join(" ");
         message.hidden = false;
-        const input = form.elements[name];
+        const input = form.querySelector("[data-pref='" + name + "'] input, [data-pref='" + name + "'] textarea");
         if (input) { input.setAttribute("aria-invalid", "true"); if (!placed) input.focus(); }
         placed = true;
       });
@@ -184,7 +250,7 @@
   }
 
   /* ---- live updates: Server-Sent Events, or polling on the embedded default */
-  function subscribe(onRow, poll) {
+  function subscribe(onRow, poll, onBatch) {
     let polling = null;
     function startPolling() {
       if (polling) return;
@@ -199,6 +265,11 @@
     source.addEventListener("job", function (event) {
       try { onRow(JSON.parse(event.data)); } catch (ignored) { /* a bad message must not stop the feed */ }
     });
+    if (onBatch) {
+      source.addEventListener("batch", function (event) {
+        try { onBatch(JSON.parse(event.data)); } catch (ignored) { /* as above */ }
+      });
+    }
     source.addEventListener("error", function () {
       // EventSource reconnects by itself (with Last-Event-ID); CLOSED means it was refused (401, 503).
       if (source.readyState === EventSource.CLOSED) startPolling();
@@ -349,12 +420,343 @@
     });
   }
 
+  /* ---- fleet runs: the batch list and one batch's page (progress, counts, children, actions).
+     A batch's "done" only grows and a terminal status is final, so a replayed older row
+     (the stream resumes from before the page's query) never moves the page backwards. */
+  function batchDone(batch) {
+    return TERMINAL.reduce(function (sum, status) { return sum + (batch.counts[status] || 0); }, 0);
+  }
+
+  function staleBatch(node, batch) {
+    const badge = node.querySelector("[data-field=status]");
+    const over = badge && badge.textContent !== "running";
+    const shown = Number(node.dataset.done || -1);
+    return (over && batch.status === "running") || batchDone(batch) < shown;
+  }
+
+  function showBatchProgress(bar, batch) {
+    const percent = batch.total ? Math.floor(batchDone(batch) * 100 / batch.total) : 100;
+    bar.setAttribute("aria-valuenow", percent);
+    bar.setAttribute("aria-valuetext", percent + "% done");
+    bar.querySelector("[data-field=percent]").textContent = percent + "%";
+    let x = 0;
+    bar.querySelectorAll("rect[data-segment]").forEach(function (rect) {
+      const width = batch.total ? (batch.counts[rect.dataset.segment] || 0) * 100 / batch.total : 0;
+      rect.setAttribute("x", x.toFixed(3));
+      rect.setAttribute("width", width.toFixed(3));
+      x += width;
+    });
+    markSeen("batch-" + batch.id, percent);
+    return percent;
+  }
+
+  function showBatchRow(node, batch) {
+    if (staleBatch(node, batch)) return false;
+    node.dataset.done = batchDone(batch);
+    showBatchProgress(node.querySelector("[role=progressbar]"), batch);
+    setStatus(node.querySelector("[data-field=status]"), batch.status);
+    const finished = node.querySelector("[data-field=finished_at]");
+    if (finished) finished.replaceChildren(timeNode(batch.finished_at));
+    const summary = node.querySelector("[data-field=counts]");
+    if (summary) {
+      const parts = Object.keys(batch.counts).filter(function (status) { return batch.counts[status]; });
+      summary.textContent = parts.map(function (status) { return batch.counts[status] + " " + status; }).join(", ") || "—";
+    }
+    node.querySelectorAll("[data-count]").forEach(function (tile) {
+      tile.textContent = batch.counts[tile.dataset.count] || 0;
+    });
+    return true;
+  }
+
+  function runTime(seconds) {
+    // as the page's run_time macro: under a second in milliseconds
+    if (seconds === null || seconds === undefined) return "—";
+    return seconds < 1 ? (seconds * 1000).toFixed(0) + " ms" : seconds.toFixed(1) + " s";
+  }
+
+  function showBatchChild(job) {
+    const tr = document.getElementById("child-" + job.id);
+    if (!tr) return; // on another page of the table
+    const badge = tr.querySelector("[data-field=status]");
+    if (TERMINAL.indexOf(badge.textContent) >= 0 && TERMINAL.indexOf(job.status) < 0) return;
+    setStatus(badge, job.status);
+    tr.querySelector("[data-field=attempts]").textContent = job.attempts;
+    const took = tr.querySelector("[data-field=duration_seconds]");
+    took.dataset.seconds = job.duration_seconds == null ? "" : job.duration_seconds;
+    took.textContent = runTime(job.duration_seconds);
+    const error = tr.querySelector("[data-field=error]");
+    error.textContent = "";
+    if (job.error_type) {
+      const type = document.createElement("strong");
+      type.textContent = job.error_type;
+      error.appendChild(type);
+      error.appendChild(document.createTextNode(": "));
+    }
+    error.appendChild(document.createTextNode((job.error_message || "").trim().split("\n")[0]));
+  }
+
+  function batchListPage() {
+    const table = document.getElementById("batches");
+    if (!table) return;
+    function show(batch) {
+      const tr = document.getElementById("batch-" + batch.id);
+      if (tr) showBatchRow(tr, batch);
+    }
+    subscribe(function () { /* runs are shown on each batch's page */ }, async function () {
+      const page = new URLSearchParams(location.search).get("page") || "1";
+      const answer = await api("GET", "/batches?page_size=" + table.tBodies[0].rows.length + "&page=" + encodeURIComponent(page));
+      if (answer.ok && Array.isArray(answer.data)) answer.data.forEach(show);
+    }, show);
+  }
+
+  async function refreshBatchChildren() {
+    // Polling only: this page's own rows, in its order, read again from the server.
+    const response = await fetch(location.href, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    const rows = fresh.querySelector("#batch-children tbody");
+    const table = document.querySelector("#batch-children tbody");
+    if (rows && table) table.replaceWith(document.adoptNode(rows));
+  }
+
+  function batchPage() {
+    const section = document.getElementById("batch");
+    if (!section) return;
+    const id = Number(section.dataset.batchId);
+    const bar = section.querySelector("[role=progressbar]");
+    markSeen("batch-" + id, Number(bar.getAttribute("aria-valuenow")));
+    let lastCounts = "";
+
+    function show(batch) {
+      if (Number(batch.id) !== id || !showBatchRow(section, batch)) return false;
+      const over = batch.status !== "running";
+      const cancel = section.querySelector('[data-batch-action="cancel"]');
+      if (cancel) cancel.hidden = over;
+      const rerun = section.querySelector('[data-batch-action="rerun-failed"]');
+      if (rerun) rerun.hidden = !(over && batch.counts.failed > 0);
+      const counts = JSON.stringify(batch.counts);
+      const changed = counts !== lastCounts;
+      lastCounts = counts;
+      return changed;
+    }
+
+    subscribe(function (job) {
+      if (Number(job.batch_id) === id) showBatchChild(job);
+    }, async function () {
+      const answer = await api("GET", "/batches/" + id);
+      if (answer.ok && show(answer.data)) refreshBatchChildren();
+    }, show);
+  }
+
+  function setupBatchActions() {
+    document.querySelectorAll("button[data-batch-action]").forEach(function (button) {
+      button.addEventListener("click", async function () {
+        if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+        const out = document.getElementById("action-result");
+        const rerun = button.dataset.batchAction === "rerun-failed";
+        button.disabled = true;
+        const answer = await api("POST", button.dataset.url, rerun ? { only: "failed" } : undefined);
+        if (answer.status === 202 && rerun) {
+          location.assign("/ui/batches/" + answer.data.batch_id);
+          return;
+        }
+        out.textContent = answer.status === 202
+          ? "Canceled " + answer.data.canceled + " device(s) that had not started; running ones finish."
+          : (answer.data && answer.data.message) || "Refused (" + answer.status + ")";
+        out.className = "action-result" + (answer.status === 202 ? "" : " error");
+        if (answer.status !== 202) button.disabled = false;
+      });
+    });
+  }
+
+  /* A refused form: each field's error beside it (#error-<field>), else the message below the page. */
+  /* A refused request: the API's message in #action-result */
+  function showRefused(answer) {
+    const out = document.getElementById("action-result");
+    out.textContent = (answer.data && answer.data.message) || "Refused (" + answer.status + ")";
+    out.className = "action-result error";
+  }
+
+  /* A refused form: each 422 message beside its field (nested ones flattened), else the message */
+  function showRefusal(form, answer) {
+    form.querySelectorAll(".field-error").forEach(function (node) { node.hidden = true; });
+    const fieldErrors = (answer.data && answer.data.errors && answer.data.errors.json) || {};
+    const named = Object.keys(fieldErrors).filter(function (name) { return document.getElementById("error-" + name); });
+    named.forEach(function (name) {
+      const node = document.getElementById("error-" + name);
+      node.textContent = flatten(fieldErrors[name]).join(" ");
+      node.hidden = false;
+    });
+    if (!named.length) showRefused(answer);
+  }
+
+  /* "a, b ,c" -> ["a", "b", "c"] */
+  function commaList(value) {
+    return value.split(",").map(function (item) { return item.trim(); }).filter(Boolean);
+  }
+
+  /* ---- personal access tokens: make one (its secret shown once), revoke one */
+  function setupTokens() {
+    const form = document.getElementById("new-token");
+    if (!form) return;
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      form.querySelectorAll(".field-error").forEach(function (node) { node.hidden = true; });
+      const body = { name: form.elements.name.value, expires_in_days: parseInt(form.elements.expires_in_days.value, 10) };
+      const answer = await api("POST", form.dataset.url, body);
+      if (answer.status === 201) {
+        document.getElementById("token-value").textContent = answer.data.token;
+        document.getElementById("token-secret").hidden = false;
+        return;
+      }
+      showRefusal(form, answer);
+    });
+    document.querySelectorAll("button[data-revoke]").forEach(function (button) {
+      button.addEventListener("click", async function () {
+        if (!window.confirm(button.dataset.confirm)) return;
+        button.disabled = true;
+        const answer = await api("DELETE", button.dataset.revoke);
+        const out = document.getElementById("action-result");
+        if (answer.status === 204) {
+          button.closest("tr").querySelector(".token-state").textContent = "revoked";
+          button.remove();
+          out.textContent = "Revoked.";
+          out.className = "action-result";
+        } else {
+          out.textContent = (answer.data && answer.data.message) || "Refused (" + answer.status + ")";
+          out.className = "action-result error";
+          button.disabled = false;
+        }
+      });
+    });
+  }
+
+  /* ---- maintenance windows: create (admins), end an active one now */
+  function setupMaintenance() {
+    const form = document.getElementById("new-window");
+    function instant(value) { return value ? new Date(value).toISOString() : ""; }
+    if (form) {
+      form.addEventListener("submit", async function (event) {
+        event.preventDefault();
+        const match = {};
+        ["devices", "sites", "tags"].forEach(function (name) {
+          const values = commaList(form.elements[name].value);
+          if (values.length) match[name] = values;
+        });
+        const schedules = commaList(form.elements.schedule_ids.value).map(Number);
+        if (schedules.length) match.schedule_ids = schedules;
+        const body = {
+          starts_at: instant(form.elements.starts_at.value),
+          ends_at: instant(form.elements.ends_at.value),
+          match: match,
+          skip_runs: form.elements.skip_runs.checked,
+          reason: form.elements.reason.value,
+        };
+        const answer = await api("POST", form.dataset.url, body);
+        if (answer.status === 201) { location.reload(); return; }
+        showRefusal(form, answer);
+      });
+    }
+    document.querySelectorAll("button[data-end-window]").forEach(function (button) {
+      button.addEventListener("click", async function () {
+        if (!window.confirm(button.dataset.confirm)) return;
+        button.disabled = true;
+        const answer = await api("PATCH", button.dataset.endWindow, { ends_at: new Date().toISOString() });
+        if (answer.ok) { location.reload(); return; }
+        showRefused(answer);
+        button.disabled = false;
+      });
+    });
+  }
+
+  /* ---- teams: an admin creates one; its managers and admins add and remove members */
+  function setupTeams() {
+    const create = document.getElementById("new-team");
+    if (create) {
+      create.addEventListener("submit", async function (event) {
+        event.preventDefault();
+        const body = { name: create.elements.name.value, description: create.elements.description.value };
+        const answer = await api("POST", "/teams", body);
+        if (answer.status === 201) { location.assign("/ui/teams/" + answer.data.id); return; }
+        showRefusal(create, answer);
+      });
+    }
+    const add = document.getElementById("add-member");
+    if (add) {
+      add.addEventListener("submit", async function (event) {
+        event.preventDefault();
+        const url = add.dataset.url + encodeURIComponent(add.elements.user_id.value);
+        const answer = await api("PUT", url, { role: add.elements.role.value });
+        if (answer.status === 200) { location.reload(); return; }
+        showRefusal(add, answer);
+      });
+    }
+    document.querySelectorAll("button[data-remove-member]").forEach(function (button) {
+      button.addEventListener("click", async function () {
+        if (!window.confirm(button.dataset.confirm)) return;
+        button.disabled = true;
+        const answer = await api("DELETE", button.dataset.removeMember);
+        if (answer.status === 204) { button.closest("tr").remove(); return; }
+        showRefusal(add || document.body, answer);
+        button.disabled = false;
+      });
+    });
+  }
+
+  /* ---- routes: make one (the API's 422 errors next to their field), delete one */
+  function setupRoutes() {
+    const form = document.getElementById("new-route");
+    const out = document.getElementById("action-result");
+    if (form) {
+      form.addEventListener("submit", async function (event) {
+        event.preventDefault();
+        const team = form.elements.team_id.value;
+        const events = Array.prototype.filter.call(form.querySelectorAll('input[name="events"]'),
+          function (box) { return box.checked; }).map(function (box) { return box.value; });
+        const body = {
+          name: form.elements.name.value, team_id: team ? parseInt(team, 10) : null,
+          channel: form.elements.channel.value, target: form.elements.target.value,
+          match: { job_types: commaList(form.elements.job_types.value), sites: commaList(form.elements.sites.value),
+                   tags: commaList(form.elements.tags.value), events: events },
+        };
+        const answer = await api("POST", form.dataset.url, body);
+        if (answer.status === 201) { location.reload(); return; }
+        showRefusal(form, answer);
+      });
+    }
+    document.querySelectorAll("button[data-delete-route]").forEach(function (button) {
+      button.addEventListener("click", async function () {
+        if (!window.confirm(button.dataset.confirm)) return;
+        button.disabled = true;
+        const answer = await api("DELETE", button.dataset.deleteRoute);
+        if (answer.status === 204) {
+          button.closest("tr").remove();
+          out.textContent = "Deleted.";
+          out.className = "action-result";
+        } else {
+          showRefused(answer);
+          button.disabled = false;
+        }
+      });
+    });
+  }
+
+  // For forms.js (the launch and schedule forms): one API client, one way to show times and errors.
+  window.NetRaven = { api: api, flatten: flatten, localTime: localTime };
+
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes(document);
     setupSignIn();
     setupActions();
     setupPreferences();
+    setupTokens();
+    setupMaintenance();
+    setupTeams();
+    setupRoutes();
     activePage();
     detailPage();
+    setupBatchActions();
+    batchListPage();
+    batchPage();
   });
 })();

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from netraven_tasks.extras import SSH
 from netraven_tasks.jobs.drivers import FetchRequest, TooLarge
 from netraven_tasks.settings import Settings
 
@@ -36,7 +37,7 @@ class SshDriver:
         try:
             import paramiko
         except ImportError:
-            raise RuntimeError("the ssh driver needs paramiko: pip install 'netraven-tasks[ssh]'") from None
+            raise RuntimeError(SSH.missing_message()) from None
         timeout = settings.backup_timeout_seconds
         deadline = time.monotonic() + timeout
         client = paramiko.SSHClient()

@@ -31,6 +31,7 @@ class OutgoingMessage:
     payload: dict[str, Any] | None = None
     message_id: str = ""
     user_id: int | None = None
+    route_id: int | None = None  # a route's message (no personal recipient)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from netraven_tasks.notifications.channels.base import (
 from netraven_tasks.notifications.channels.maildir import MaildirChannel
 from netraven_tasks.notifications.channels.mime import build_email, envelope_address
 from netraven_tasks.notifications.channels.spec import (
+    CONFIG_CHANGED,
     IMMEDIATE,
     ChannelSpec,
     Delivery,
@@ -206,6 +207,7 @@ class EmailSpec(ChannelSpec):
     outcomes of every channel (``recipients.wants_outcome``)."""
 
     name = "email"
+    title = "Email"
     position = 10
     held_in_quiet_hours = True
     preferences = (
@@ -234,10 +236,10 @@ class EmailSpec(ChannelSpec):
     ) -> Delivery | None:
         if not self.takes_mail(prefs) or not recipient.email:
             return None
-        if alert:  # at once, whatever the digest pace; an alert is about a failure or its end
-            return (
-                self.at_once(recipient, recipient.email) if prefs.get("email_on_job_failure", True) else None
-            )
+        if alert:  # at once, whatever the digest pace: an alert is about a failure or its end,
+            # or a configuration change (its own preference, notify_on_config_change, decides)
+            wanted = event == CONFIG_CHANGED or prefs.get("email_on_job_failure", True)
+            return self.at_once(recipient, recipient.email) if wanted else None
         frequency = prefs.get("notification_frequency", IMMEDIATE)
         if frequency not in FREQUENCIES:
             frequency = IMMEDIATE  # a corrupt value must not swallow the mail

@@ -209,3 +209,28 @@ def post_json(
     except (OSError, ValueError) as error:
         raise TransportError(f"cannot reach {url}: {error}") from error
     return response.status, response.headers, response.body.decode("utf-8", "replace")
+
+
+def post_to_service(
+    url: str, body: bytes, *, service: str, headers: dict[str, str] | None = None,
+    content_type: str = "application/json", timeout: float = DEFAULT_TIMEOUT,
+) -> HttpResponse:  # fmt: skip
+    """POST ``body`` to an operator-configured service (PagerDuty, Opsgenie, the SMS provider):
+    any address, since the operator chose it and no user can; no proxies from the environment, no
+    redirects followed. Raises TransportError (permanent for a 4xx other than 408/429)."""
+    try:
+        return request(
+            url,
+            policy=AddressPolicy(allow_private=True),
+            method="POST",
+            body=body,
+            headers={"Content-Type": content_type, **(headers or {})},
+            timeout=timeout,
+            truncate=True,
+        )
+    except HttpStatusError as error:
+        raise TransportError(
+            f"{service} answered {error}", permanent=not retryable_status(error.status)
+        ) from error
+    except (OSError, ValueError) as error:
+        raise TransportError(f"cannot reach {service}: {error}") from error

@@ -62,6 +62,7 @@ class InAppSpec(ChannelSpec):
     """The dashboard's inbox (``inapp_notifications``): what the user is told at once, kept there."""
 
     name = "inapp"
+    title = "In-app"
     position = 50
     preferences = (flag_preference("inapp_notifications"),)  # the dashboard's inbox (GET /users/me/inbox)
 

@@ -16,18 +16,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from netraven_tasks.notifications.channels.base import (
-    Channel,
-    DeliveryResult,
-    OutgoingMessage,
-    TransportError,
-)
-from netraven_tasks.notifications.channels.http import (
-    DEFAULT_TIMEOUT,
-    HttpStatusError,
-    request,
-    retryable_status,
-)
+from netraven_tasks.notifications.channels.base import Channel, DeliveryResult, OutgoingMessage
+from netraven_tasks.notifications.channels.http import DEFAULT_TIMEOUT, post_to_service
 from netraven_tasks.notifications.channels.spec import (
     ChannelSpec,
     Delivery,
@@ -36,7 +26,6 @@ from netraven_tasks.notifications.channels.spec import (
     flag_preference,
 )
 from netraven_tasks.notifications.rendering import RenderedMessage, header_value
-from netraven_tasks.notifications.url_safety import AddressPolicy
 from netraven_tasks.settings import Settings
 
 BODY_LIMIT = 320
@@ -70,27 +59,15 @@ class SmsChannel(Channel):
         credentials = base64.b64encode(
             f"{self.config.account_sid}:{self.config.auth_token}".encode()
         ).decode()
-        try:
-            # The operator's provider URL (settings check it), not a user's: any address, no
-            # proxies from the environment, no redirects followed.
-            response = request(
-                self.config.messages_url,
-                policy=AddressPolicy(allow_private=True),
-                method="POST",
-                body=form.encode(),
-                headers={
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Authorization": f"Basic {credentials}",
-                },
-                timeout=self.timeout,
-                truncate=True,
-            )
-        except HttpStatusError as error:
-            raise TransportError(
-                f"SMS API answered {error}", permanent=not retryable_status(error.status)
-            ) from error
-        except (OSError, ValueError) as error:
-            raise TransportError(f"cannot reach the SMS API: {error}") from error
+        # The operator's provider URL (settings check it), not a user's.
+        response = post_to_service(
+            self.config.messages_url,
+            form.encode(),
+            service="the SMS API",
+            headers={"Authorization": f"Basic {credentials}"},
+            content_type="application/x-www-form-urlencoded",
+            timeout=self.timeout,
+        )
         answer = response.body.decode("utf-8", "replace")
         try:
             sid = str(json.loads(answer).get("sid") or "")
@@ -123,6 +100,7 @@ class SmsSpec(ChannelSpec):
     ``sms_on_job_failure`` is on and the operator configured NETRAVEN_SMS_*."""
 
     name = "sms"
+    title = "SMS"
     position = 40
     preferences = (
         Preference(

@@ -18,10 +18,11 @@ from marshmallow import fields
 
 if TYPE_CHECKING:
     from netraven_tasks.notifications.channels.base import Channel
-    from netraven_tasks.notifications.rendering import JobSummary, RenderedMessage
+    from netraven_tasks.notifications.rendering import BatchReport, JobSummary, RenderedMessage
     from netraven_tasks.settings import Settings
 
 IMMEDIATE = "immediate"
+CONFIG_CHANGED = "config_changed"  # the event of a device's configuration change (not a job outcome)
 
 
 @dataclass(frozen=True)
@@ -71,22 +72,58 @@ class Preference:
 
 @dataclass(frozen=True)
 class MessageSource:
-    """What one message is made of: the rendered text, the generic JSON body (a job's details or an
-    alert's), and the job summary when it is about one job's outcome (Slack shows its details)."""
+    """What one message is made of: the rendered text, the generic JSON body (a job's details, a
+    batch's or an alert's), and the job or batch it is about (Slack shows their details)."""
 
     rendered: RenderedMessage
     data: dict[str, Any] | None
     job: JobSummary | None = None
     public_url: str = ""
+    batch: BatchReport | None = None
+
+
+@dataclass(frozen=True)
+class Incident:
+    """The incident an event belongs to, as on-call services track it: ``key`` is stable per scope
+    (``netraven:schedule:{id}`` or ``netraven:device:{device}:{job_type}``), so the recovery
+    resolves what the first failure opened."""
+
+    key: str
+    severity: str  # critical | error | warning | info: the job type's criticality
+    source: str  # where it happens: the device, or the schedule
+    component: str | None = None  # the job type
+    group: str | None = None  # the device's site
+
+
+@dataclass(frozen=True)
+class RouteNotice:
+    """What a route is told of one event: the event, the message parts, a title with its facts
+    and link (cards), and the incident it opens, reminds of or resolves."""
+
+    event: str  # failed | still_failing | recovered | missed | config_changed | batch_finished
+    source: MessageSource
+    headline: str
+    link: str
+    incident: Incident
+    facts: tuple[tuple[str, str], ...] = ()
+
+
+ROUTE_TARGET_URL = "url"  # a webhook URL, checked like a user's (SSRF policy) when saved and at the socket
+ROUTE_TARGET_KEY = "key"  # a routing or API key sent to the operator's configured service URL
 
 
 class ChannelSpec:
     """The declaration of one channel; override what differs from these defaults."""
 
     name: ClassVar[str]
+    title: ClassVar[str] = ""  # how people call it ("Email", "SMS"); empty: the name, capitalised
     position: ClassVar[int] = 100  # where it comes in a recipient's plan (email first)
     preferences: ClassVar[tuple[Preference, ...]] = ()
     held_in_quiet_hours: ClassVar[bool] = False  # only email waits for the end of quiet hours
+    # Routes: what a route's ``target`` is on this channel (None: routes cannot use it), and the
+    # route events it carries (None: all of them).
+    route_target: ClassVar[str | None] = None
+    route_events: ClassVar[frozenset[str] | None] = None
 
     def delivery(
         self, recipient: Recipient, prefs: Mapping[str, Any], event: str, *, alert: bool
@@ -95,6 +132,13 @@ class ChannelSpec:
         alert's event when ``alert``), or None when the user has not set it up or it does not
         concern them. ``prefs`` are the effective preferences; the outcome flags were applied."""
         raise NotImplementedError
+
+    def test_delivery(self, recipient: Recipient, prefs: Mapping[str, Any]) -> Delivery | None:
+        """Where a test of this channel goes: its first-failure alert with this channel's own
+        on/off switches on (a test checks the address and the transport, not the switches);
+        None when the user has not set the channel up (no URL, no number)."""
+        switched_on = {p.name: True for p in self.preferences if isinstance(p.default, bool)}
+        return self.delivery(recipient, {**prefs, **switched_on}, "failed", alert=True)
 
     def at_once(self, recipient: Recipient, address: str) -> Delivery:
         return Delivery(recipient.user_id, self.name, address, IMMEDIATE)
@@ -124,6 +168,28 @@ class ChannelSpec:
             "payload": self.payload(source),
         }
 
+    def route_concerns(self, event: str) -> bool:
+        """Whether a route on this channel is told of ``event`` (a reminder, a recovery, …)."""
+        return self.route_events is None or event in self.route_events
+
+    def route_payload(self, notice: RouteNotice) -> dict[str, Any] | None:
+        """The body a route on this channel gets (secrets such as a routing key are added at send)."""
+        return self.payload(notice.source)
+
+    def route_message_values(self, route_id: int, target: str, notice: RouteNotice) -> dict[str, Any]:
+        """The channel-specific columns of a route's outbox row (no personal recipient)."""
+        rendered = notice.source.rendered
+        return {
+            "user_id": None,
+            "route_id": route_id,
+            "channel": self.name,
+            "address": target,
+            "subject": rendered.subject,
+            "body_text": self.text(rendered),
+            "body_html": self.html(rendered),
+            "payload": self.route_payload(notice),
+        }
+
 
 def url_preference(name: str, description: str) -> Preference:
     """A URL a user sets to receive machine-readable messages (null: none), checked by the SSRF guard."""
@@ -151,6 +217,15 @@ def flag_preference(name: str, default: bool = False) -> Preference:
     return Preference(
         name, field=lambda: StrictBoolean(load_default=default), stored=fields.Boolean, default=default
     )
+
+
+class RouteOnlySpec(ChannelSpec):
+    """A channel of routes only (a shared destination): no person has it among their preferences."""
+
+    def delivery(
+        self, recipient: Recipient, prefs: Mapping[str, Any], event: str, *, alert: bool
+    ) -> Delivery | None:
+        return None
 
 
 class UrlChannelSpec(ChannelSpec):

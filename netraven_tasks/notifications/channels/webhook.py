@@ -2,8 +2,8 @@
 
 Headers: ``X-NetRaven-Timestamp`` (Unix seconds), ``X-NetRaven-Signature: sha256=<hex>`` over
 ``"<timestamp>.<body>"``, and ``X-NetRaven-Delivery`` (stable across retries: dedupe on it).
-The key is per user, derived from NETRAVEN_SECRET_KEY (``signing_key``), so a receiver learns
-nothing that could forge tokens or another user's deliveries.
+The key is per user (``signing_key``) or per route (``route_signing_key``), derived from
+NETRAVEN_SECRET_KEY, so a receiver learns nothing that could forge tokens or another's deliveries.
 """
 
 from __future__ import annotations
@@ -23,13 +23,18 @@ from netraven_tasks.notifications.channels.base import (
 )
 from netraven_tasks.notifications.channels.http import DEFAULT_TIMEOUT, encode_json, post_json
 from netraven_tasks.notifications.channels.spec import (
+    ROUTE_TARGET_URL,
     MessageSource,
     UrlChannelSpec,
     url_preference,
 )
 from netraven_tasks.notifications.rendering import (
     ERROR_LIMIT,
+    BatchReport,
+    ConfigChange,
     JobSummary,
+    batch_link,
+    config_diff_link,
     job_link,
     result_text,
     truncate,
@@ -44,6 +49,11 @@ DELIVERY_HEADER = "X-NetRaven-Delivery"
 def signing_key(secret_key: str, user_id: int) -> bytes:
     """The webhook signing key of one user (show it to them; it is not the secret key itself)."""
     return hmac.new(secret_key.encode(), f"netraven-webhook:{user_id}".encode(), hashlib.sha256).digest()
+
+
+def route_signing_key(secret_key: str, route_id: int) -> bytes:
+    """The webhook signing key of one route (its editors see it; never the secret key itself)."""
+    return hmac.new(secret_key.encode(), f"netraven-route:{route_id}".encode(), hashlib.sha256).digest()
 
 
 def sign(key: bytes, timestamp: str, body: bytes) -> str:
@@ -64,19 +74,26 @@ class WebhookChannel(Channel):
         *,
         allow_private: bool,
         timeout: float = DEFAULT_TIMEOUT,
+        key_for_route: Callable[[int], bytes] | None = None,
     ):
         self.key_for_user = key_for_user
+        self.key_for_route = key_for_route
         self.allow_private = allow_private
         self.timeout = timeout
+
+    def _key(self, message: OutgoingMessage) -> bytes:
+        if message.user_id is not None:
+            return self.key_for_user(message.user_id)
+        if message.route_id is not None and self.key_for_route is not None:
+            return self.key_for_route(message.route_id)
+        raise TransportError("a webhook message needs its recipient's user or route id", permanent=True)
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
         body = encode_json(message.payload or {"subject": message.subject, "text": message.text})
         timestamp = str(int(time.time()))
-        if message.user_id is None:
-            raise TransportError("a webhook message needs its recipient's user id", permanent=True)
         headers = {
             TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(self.key_for_user(message.user_id), timestamp, body),
+            SIGNATURE_HEADER: sign(self._key(message), timestamp, body),
             DELIVERY_HEADER: message.message_id,
         }
         status, response_headers, _ = post_json(
@@ -106,12 +123,71 @@ def webhook_payload(job: JobSummary, public_url: str) -> dict[str, Any]:
     }
 
 
+def batch_payload(batch: BatchReport, public_url: str) -> dict[str, Any]:
+    """The generic webhook body of a finished fleet run: its counts and its failed devices as JSON
+    (``failed_devices_omitted`` says how many failed devices did not fit)."""
+    return {
+        "event": "batch.finished",
+        "batch_id": batch.batch_id,
+        "job_type": batch.job_type,
+        "status": batch.status,
+        "total": batch.total,
+        "counts": dict(batch.counts),
+        "schedule_id": batch.schedule_id,
+        "created_at": batch.created_at.isoformat() if batch.created_at else None,
+        "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+        "failed_devices": [
+            {
+                "device": item.device,
+                "error_type": item.error_type,
+                "error_message": item.error_line,
+                "job_log_id": item.job_log_id,
+                "url": job_link(public_url, item.job_log_id),
+            }
+            for item in batch.failed
+        ],
+        "failed_devices_omitted": batch.failed_not_listed,
+        "slowest_devices": [
+            {"device": item.device, "duration_seconds": item.duration_seconds, "job_log_id": item.job_log_id}
+            for item in batch.slowest
+        ],
+        "config_changes": [
+            {"device": c.device, "lines_added": c.added, "lines_removed": c.removed, "sha256": c.sha256}
+            for c in batch.changes
+        ],
+        "url": batch_link(public_url, batch.batch_id),
+    }
+
+
+def config_change_payload(change: ConfigChange, public_url: str) -> dict[str, Any]:
+    """The generic webhook body of a configuration change: the versions, the counts and the diff
+    (normalised, masked, trimmed as in the mail)."""
+    return {
+        "event": "config.changed",
+        "device": change.device,
+        "sha256": change.sha256,
+        "previous_sha256": change.previous_sha256,
+        "lines_added": change.added,
+        "lines_removed": change.removed,
+        "diff": "".join(change.diff_lines),
+        "diff_lines_omitted": change.diff_omitted,
+        "created_at": change.created_at.isoformat() if change.created_at else None,
+        "launched_by": change.launched_by,
+        "job_log_id": change.job_log_id,
+        "batch_id": change.batch_id,
+        "schedule_id": change.schedule_id,
+        "url": config_diff_link(public_url, change.device, change.sha256, change.previous_sha256),
+    }
+
+
 class WebhookSpec(UrlChannelSpec):
     """At once to the user's ``webhook_url``: the JSON body of the job outcome or the alert."""
 
     name = "webhook"
+    title = "Webhook"
     position = 30
     url_field = "webhook_url"
+    route_target = ROUTE_TARGET_URL
     preferences = (
         url_preference("webhook_url", "URL that receives a JSON POST per notification, or null for none"),
     )
@@ -121,7 +197,9 @@ class WebhookSpec(UrlChannelSpec):
 
     def transport(self, settings: Settings) -> Channel:
         return WebhookChannel(
-            partial(signing_key, settings.secret_key), allow_private=settings.allow_private_webhooks
+            partial(signing_key, settings.secret_key),
+            allow_private=settings.allow_private_webhooks,
+            key_for_route=partial(route_signing_key, settings.secret_key),
         )
 
 

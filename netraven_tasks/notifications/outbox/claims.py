@@ -36,7 +36,7 @@ def _message_columns() -> list[Any]:
     """The outbox columns of an ``OutgoingMessage``, labelled as its fields."""
     row = OutboxMessage
     return [row.channel, row.address, row.subject, row.body_text.label("text"),
-            row.body_html.label("html"), row.payload, row.message_id, row.user_id]  # fmt: skip
+            row.body_html.label("html"), row.payload, row.message_id, row.user_id, row.route_id]  # fmt: skip
 
 
 def _claimable(now: datetime) -> Any:

@@ -57,7 +57,8 @@ def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> dict[int, 
         .on_conflict_do_nothing()
         .returning(OutboxMessage.user_id, OutboxMessage.id)
     )
-    return {int(user_id): int(outbox_id) for user_id, outbox_id in session.execute(statement)}
+    inserted = session.execute(statement)
+    return {int(user_id): int(outbox_id) for user_id, outbox_id in inserted if user_id is not None}
 
 
 def enqueue_job_message(

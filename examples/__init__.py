@@ -1,0 +1,1 @@
+"""Runnable examples of NetRaven Tasks (not installed with the package)."""

@@ -1,0 +1,1 @@
+"""Routes: shared destinations (a NOC channel, an on-call service) told of matching events."""
