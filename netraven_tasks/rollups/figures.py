@@ -46,6 +46,15 @@ class WindowFigures:
     series: dict[tuple[int, str], int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
 
+    def count(self, job_type: str, status: str, series_bucket: int, measures: Measures) -> None:
+        """Add one group's measures, and its runs to its series bucket."""
+        self.measures.setdefault((job_type, status), Measures()).add(measures)
+        key = (series_bucket, status)
+        self.series[key] = self.series.get(key, 0) + measures.jobs
+
+    def count_failures(self, device: str, failed: int) -> None:
+        self.failures[device] = self.failures.get(device, 0) + failed
+
     def add(self, other: WindowFigures) -> None:
         """Add ``other``'s measures, durations and series (failures: ``top_failures``)."""
         for key, measures in other.measures.items():
@@ -85,15 +94,12 @@ def raw_figures(session: Session, where: list[ColumnElement[bool]], bucket_secon
     figures = WindowFigures()
     for row in rows:
         measures = Measures.from_row(row)
-        figures.measures.setdefault((row["job_type"], row["status"]), Measures()).add(measures)
+        figures.count(row["job_type"], row["status"], int(row["bucket"]), measures)
         if row["duration_bucket"] is not None:
             bucket = str(int(row["duration_bucket"]))
             figures.durations[bucket] = figures.durations.get(bucket, 0) + measures.timed
-        series_key = (int(row["bucket"]), row["status"])
-        figures.series[series_key] = figures.series.get(series_key, 0) + measures.jobs
         if row["failed_device"] is not None:
-            device = row["failed_device"]
-            figures.failures[device] = figures.failures.get(device, 0) + measures.jobs
+            figures.count_failures(row["failed_device"], measures.jobs)
     return figures
 
 
@@ -157,14 +163,11 @@ def _read_settled(session: Session, sources: WindowSources, bucket_seconds: int)
             .group_by(bucket, table.c.job_type, table.c.status)
         ).mappings()
         for row in rows:
-            measures = Measures.from_row(row)
-            figures.measures.setdefault((row["job_type"], row["status"]), Measures()).add(measures)
-            series_key = (int(row["bucket"]), row["status"])
-            figures.series[series_key] = figures.series.get(series_key, 0) + measures.jobs
+            figures.count(row["job_type"], row["status"], int(row["bucket"]), Measures.from_row(row))
     for table, _, where in _parts(sources, job_rollup_durations_daily, job_rollup_durations):
         for stored in session.scalars(select(table.c.counts).where(*where)):
             merge_counts(figures.durations, stored)
     for table, _, where in _parts(sources, job_rollup_device_failures_daily, job_rollup_device_failures):
         for device, failed in session.execute(select(table.c.device, table.c.failed).where(*where)):
-            figures.failures[device] = figures.failures.get(device, 0) + int(failed)
+            figures.count_failures(device, int(failed))
     return figures

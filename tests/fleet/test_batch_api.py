@@ -34,6 +34,7 @@ def test_a_batch_writes_one_queued_child_per_device_and_reads_as_one_row(
     over = counts["completed"] + counts["failed"] + counts["canceled"]
     assert batch["progress"] == round(over / 5, 4)
     assert batch["owner"] == users.alice.id and batch["job_type"] == "reachability_check"
+    assert len(batch["failed_devices"]) == counts["failed"] and set(batch["failed_devices"]) <= set(fleet)
     if over < 5:
         assert batch["finished_at"] is None and batch["status"] == "running"
 
